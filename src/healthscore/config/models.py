@@ -1,0 +1,152 @@
+"""Pydantic models of ``healthscore.yaml``: the one source of truth for workspace settings.
+
+The models validate the YAML, produce the JSON Schema and the reference in docs/workspace.md.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from healthscore.schemas import TABLES
+
+FORMATS = ("csv", "parquet", "jsonl")
+EXTENSIONS = {
+    ".csv": "csv", ".tsv": "csv", ".txt": "csv",
+    ".parquet": "parquet", ".pq": "parquet",
+    ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
+}
+SPECIAL_FORMATS = ("iso", "epoch_s", "epoch_ms", "auto")
+Scalar = str | int | float | bool | None
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_timezone(tz: str | None) -> str | None:
+    if tz is None:
+        return tz
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {tz!r}; use an IANA name such as UTC or "
+                         "Europe/Berlin") from None
+    return tz
+
+
+class ColumnMap(_Model):
+    """Where a canonical column's values come from in a source."""
+
+    column: str | None = Field(
+        None, description="Source column name; for JSON a dotted path into nested objects "
+        "(`organization.external_id`).")
+    value: Scalar = Field(
+        None, description="A constant for every row, when the source has no such column "
+        "(e.g. `kind: {value: nps}`).")
+    format: str | list[str] | None = Field(
+        None, description="For dates and timestamps: a strptime format such as `%m/%d/%Y` (or a "
+        "list tried in order), or `iso`, `epoch_s`, `epoch_ms`. Default: ISO 8601 or Unix epoch "
+        "digits.")
+    map: dict[str, Scalar] | None = Field(
+        None, description="Source value → canonical value, applied before type parsing "
+        "(`{good: 5, bad: 1}`); map a value to an empty string to mean 'no value'. Values not "
+        "listed pass through unchanged.")
+    default: Scalar = Field(None, description="Value used where the source value is empty.")
+
+    @model_validator(mode="after")
+    def _one_origin(self) -> ColumnMap:
+        if self.column is None and self.value is None:
+            raise ValueError("give either `column` (a source column) or `value` (a constant)")
+        if self.column is not None and self.value is not None:
+            raise ValueError("give `column` or `value`, not both")
+        return self
+
+
+class CsvOptions(_Model):
+    """How to read CSV files."""
+
+    delimiter: str = Field(",", min_length=1, max_length=1, description="Field separator.")
+    quote: str = Field('"', min_length=1, max_length=1, description="Quote character.")
+    encoding: str = Field("utf-8", description="Text encoding (e.g. utf-8, latin-1).")
+    null_values: list[str] = Field(
+        default_factory=lambda: ["", "NULL", "null", "N/A", "n/a", "NA", "-"],
+        description="Cell texts read as empty.")
+
+
+class Source(_Model):
+    """One source: files of one format that feed one canonical table."""
+
+    table: Literal[tuple(TABLES)] = Field(  # type: ignore[valid-type]
+        description="The canonical table this source feeds (see docs/data.md).")
+    path: str | list[str] = Field(
+        description="File, glob (`data/events/*.parquet`) or list of them, relative to the "
+        "workspace folder.")
+    format: Literal[FORMATS] | None = Field(  # type: ignore[valid-type]
+        None, description="csv, parquet or jsonl; by default from the file extension.")
+    csv: CsvOptions = Field(default_factory=CsvOptions, description="CSV reading options.")
+    decimal: Literal[".", ","] = Field(
+        ".", description="Decimal mark of numbers written as text (`1.234,50` needs `,`).")
+    timezone: str | None = Field(
+        None, description="Time zone of timestamps without an offset; default: the workspace's.")
+    valid_from: ColumnMap | None = Field(
+        None, description="State tables only: the column saying from when each row's values "
+        "hold (e.g. a CRM snapshot date). Default: the moment of ingest.")
+    columns: dict[str, Annotated[ColumnMap | str, Field(union_mode="left_to_right")]] = Field(
+        default_factory=dict,
+        description="Canonical column → source column name (or a ColumnMap). A canonical column "
+        "with no entry is read from a source column of the same name, if there is one.")
+
+    _check_tz = field_validator("timezone")(classmethod(lambda cls, v: _check_timezone(v)))
+
+    @field_validator("columns", mode="before")
+    @classmethod
+    def _strings_to_maps(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: ({"column": v} if isinstance(v, str) else v) for k, v in value.items()}
+        return value
+
+    @model_validator(mode="after")
+    def _known_columns(self) -> Source:
+        table = TABLES[self.table]
+        unknown = [c for c in self.columns if c not in table.column_names]
+        if unknown:
+            raise ValueError(
+                f"{', '.join(map(repr, unknown))} not a column of table {self.table!r}; "
+                f"its columns are: {', '.join(table.column_names)}")
+        if self.valid_from is not None and table.kind != "state":
+            raise ValueError(f"`valid_from` only applies to state tables "
+                             f"({', '.join(t.name for t in TABLES.values() if t.kind == 'state')})")
+        return self
+
+    @property
+    def paths(self) -> list[str]:
+        return [self.path] if isinstance(self.path, str) else list(self.path)
+
+    def column_map(self, name: str) -> ColumnMap:
+        """The mapping of canonical column ``name``: explicit, or the same-named source column."""
+        found = self.columns.get(name)
+        return found if isinstance(found, ColumnMap) else ColumnMap(column=name)
+
+
+class WorkspaceConfig(_Model):
+    """``healthscore.yaml``: the workspace's name, store and sources."""
+
+    name: str = Field(description="Workspace name, shown in reports.")
+    timezone: str = Field("UTC", description="Time zone of timestamps written without an offset.")
+    store: str = Field("healthscore.duckdb",
+                       description="The DuckDB store file, relative to the workspace folder.")
+    sources: dict[str, Source] = Field(
+        default_factory=dict, description="Named sources; each feeds one canonical table. "
+        "Several sources may feed the same table.")
+
+    _check_tz = field_validator("timezone")(classmethod(lambda cls, v: _check_timezone(v)))
+
+    @model_validator(mode="after")
+    def _accounts_source(self) -> WorkspaceConfig:
+        if self.sources and not any(s.table == "accounts" for s in self.sources.values()):
+            raise ValueError("no source feeds the `accounts` table; every workspace needs one "
+                             "(other tables are optional)")
+        return self

@@ -1,0 +1,299 @@
+"""Ingest: every configured source into the store, in one transaction, with a quarantine.
+
+Valid rows load; rows that break the contract go to the ``quarantine`` table with file, row,
+column, value and reason; a failure of any kind rolls the whole ingest back, so the store is
+either fully updated or exactly as before. Files unchanged since the last ingest (same size,
+modification time and source configuration, and no rows rejected then) are skipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from healthscore.errors import QuarantineError
+from healthscore.schemas import TABLE_ORDER, TABLES, Table
+from healthscore.sources.files import SourceFile, read_source, resolve_files
+from healthscore.sources.parse import ParseContext, ident, lit, parse_query
+from healthscore.store import Store, WriteCounts
+from healthscore.store.schema import hash_expr
+from healthscore.workspace import Workspace
+
+Progress = Callable[[int, int, str], None]
+SAMPLE = 20
+
+
+@dataclass
+class SourceReport:
+    """What one source contributed to an ingest."""
+
+    source: str
+    table: str
+    files_read: int = 0
+    files_skipped: int = 0
+    rows_read: int = 0
+    rows_rejected: int = 0
+    written: WriteCounts = field(default_factory=WriteCounts)
+
+    @property
+    def rows_loaded(self) -> int:
+        return self.rows_read - self.rows_rejected
+
+
+@dataclass
+class IngestReport:
+    """The outcome of one ingest: per source counts and a sample of rejected rows."""
+
+    run_id: int
+    started_at: datetime
+    sources: list[SourceReport] = field(default_factory=list)
+    problems: list[dict] = field(default_factory=list)
+    reasons: list[tuple[str, str, str, int]] = field(default_factory=list)
+    finished_at: datetime | None = None
+
+    @property
+    def rows_read(self) -> int:
+        return sum(s.rows_read for s in self.sources)
+
+    @property
+    def rows_loaded(self) -> int:
+        return sum(s.rows_loaded for s in self.sources)
+
+    @property
+    def rows_rejected(self) -> int:
+        return sum(s.rows_rejected for s in self.sources)
+
+    def by_table(self) -> dict[str, SourceReport]:
+        out: dict[str, SourceReport] = {}
+        for s in self.sources:
+            agg = out.setdefault(s.table, SourceReport(source="*", table=s.table))
+            agg.files_read += s.files_read
+            agg.files_skipped += s.files_skipped
+            agg.rows_read += s.rows_read
+            agg.rows_rejected += s.rows_rejected
+            agg.written = agg.written + s.written
+        return out
+
+    def as_dict(self) -> dict:
+        return {
+            "run_id": self.run_id,
+            "rows_read": self.rows_read, "rows_loaded": self.rows_loaded,
+            "rows_rejected": self.rows_rejected,
+            "sources": [{"source": s.source, "table": s.table, "files_read": s.files_read,
+                         "files_skipped": s.files_skipped, "rows_read": s.rows_read,
+                         "rows_rejected": s.rows_rejected, "inserted": s.written.inserted,
+                         "updated": s.written.updated, "unchanged": s.written.unchanged}
+                        for s in self.sources],
+        }
+
+
+def _config_hash(source) -> str:
+    return hashlib.sha256(source.model_dump_json().encode()).hexdigest()[:16]
+
+
+def _needs_read(f: SourceFile, states: dict, cfg_hash: str) -> bool:
+    state = states.get(f.display)
+    if state is None:
+        return True
+    size, mtime_ns, old_hash, rejected = state
+    return (size, mtime_ns, old_hash) != (f.size, f.mtime_ns, cfg_hash) or rejected > 0
+
+
+def ingest(workspace: Workspace, *, now: datetime | None = None, strict: bool = False,
+           full: bool = False, progress: Progress | None = None) -> IngestReport:
+    """Load every configured source of ``workspace`` into its store.
+
+    Parameters
+    ----------
+    now
+        The moment of ingest (UTC; naive or aware). Event times after it are rejected, and it
+        opens new versions of changed state rows. Default: the current time.
+    strict
+        Fail (and write nothing) if any row would be quarantined.
+    full
+        Re-read every file, not only those changed since the last ingest.
+    progress
+        Called as ``progress(done, total, what)`` after each source.
+
+    Returns
+    -------
+    IngestReport
+
+    Raises
+    ------
+    SourceError
+        A file cannot be read or lacks a required column (nothing is written).
+    QuarantineError
+        ``strict`` and some rows were rejected (nothing is written).
+    """
+    now = (now or datetime.now(UTC))
+    if now.tzinfo is not None:
+        now = now.astimezone(UTC).replace(tzinfo=None)
+    with workspace.store() as store:
+        run_id = store.start_run("ingest", now)
+        report = IngestReport(run_id=run_id, started_at=now)
+        try:
+            with store.transaction():
+                _ingest_all(workspace, store, report, now=now, full=full, progress=progress)
+                if strict and report.rows_rejected:
+                    raise QuarantineError(
+                        f"{report.rows_rejected} row(s) rejected; --strict: nothing was written",
+                        report=report,
+                        hint="fix the rows listed above, or run without --strict to load the "
+                             "valid rows and quarantine the rest")
+        except BaseException as exc:
+            store.finish_run(run_id, status="failed", finished_at=datetime.now(UTC).replace(
+                tzinfo=None), error=str(exc) or type(exc).__name__)
+            raise
+        report.finished_at = datetime.now(UTC).replace(tzinfo=None)
+        store.finish_run(run_id, status="ok", finished_at=report.finished_at,
+                         rows_loaded=report.rows_loaded, rows_rejected=report.rows_rejected,
+                         detail=report.as_dict())
+    return report
+
+
+def _ingest_all(workspace: Workspace, store: Store, report: IngestReport, *, now: datetime,
+                full: bool, progress: Progress | None) -> None:
+    cfg = workspace.config
+    con = store.con
+    ctx = ParseContext(timezone=cfg.timezone, decimal=".",
+                       now_sql=f"TIMESTAMP {lit(now.isoformat(sep=' '))}")
+    total = len(cfg.sources)
+    done = 0
+    for table_name in TABLE_ORDER:
+        table = TABLES[table_name]
+        feeding = [(n, s) for n, s in cfg.sources.items() if s.table == table_name]
+        parts: list[str] = []
+        read_meta: dict[str, tuple[dict[str, tuple[int, int]], str]] = {}
+        sources: dict[str, SourceReport] = {}
+        for order, (name, source) in enumerate(feeding):
+            files = resolve_files(workspace.root, name, source)
+            cfg_hash = _config_hash(source)
+            states = store.file_states(name)
+            to_read = [f for f in files if full or _needs_read(f, states, cfg_hash)]
+            sr = SourceReport(source=name, table=table_name, files_read=len(to_read),
+                              files_skipped=len(files) - len(to_read))
+            sources[name] = sr
+            report.sources.append(sr)
+            # Quarantine rows of files that no longer exist are stale.
+            con.execute("DELETE FROM quarantine WHERE source = ? AND NOT list_contains(?, file)",
+                        [name, [f.display for f in files]])
+            if to_read:
+                view = f"_raw_{len(report.sources)}"
+                rel = read_source(con, name, source, to_read, view)
+                src_ctx = ParseContext(ctx.timezone, source.decimal, ctx.now_sql)
+                part = f"_part_{len(report.sources)}"
+                con.execute(f"CREATE OR REPLACE TEMP TABLE {part} AS "
+                            + parse_query(table, name, source, rel, src_ctx, source_order=order))
+                kind = "VIEW" if rel.format == "parquet" else "TABLE"
+                con.execute(f"DROP {kind} {view}")
+                parts.append(part)
+                read_meta[name] = ({f.display: (f.size, f.mtime_ns) for f in to_read},
+                                   cfg_hash)
+            done += 1
+            if progress:
+                progress(done, total, f"{name} → {table_name}")
+        if not parts:
+            continue
+        _stage(store, table, parts, now=now)
+        _write_table(store, table, report, sources, read_meta, now=now)
+    con.execute("DROP TABLE IF EXISTS _stage")
+
+
+def _stage(store: Store, table: Table, parts: list[str], *, now: datetime) -> None:
+    """Union the parsed parts into ``_stage`` and add the problems that span rows."""
+    con = store.con
+    union = " UNION ALL BY NAME ".join(f"SELECT * FROM {p}" for p in parts)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _stage AS SELECT *, row_number() OVER () AS _rid, "
+        f"{hash_expr(table.column_names)} AS _hash FROM ({union})")
+    for p in parts:
+        con.execute(f"DROP TABLE {p}")
+
+    def add_problem(where: str, column: str, value: str, reason: str) -> None:
+        con.execute(
+            f"UPDATE _stage SET _problems = list_append(coalesce(_problems, []), "
+            f"{{'column': {lit(column)}, 'value': CAST({value} AS VARCHAR), 'reason': {reason}}})"
+            f" WHERE {where}")
+
+    if table.has_account:
+        add_problem("account_id IS NOT NULL AND account_id NOT IN "
+                    "(SELECT DISTINCT account_id FROM accounts)",
+                    "account_id", "account_id",
+                    "'unknown account_id: not in accounts (load the account first)'")
+    if table.kind == "event":
+        keys, what = ["_hash"], "'exact duplicate of ' || d._first"
+        prefilter = ("AND _hash IN (SELECT _hash FROM _stage WHERE _problems IS NULL "
+                     "GROUP BY _hash HAVING count(*) > 1)")
+    else:
+        keys = list(table.key) + (["_known_from"] if table.kind == "state" else [])
+        what = (f"'duplicate {', '.join(table.key)} (first at ' || d._first || ')'")
+        prefilter = ""
+    part_keys = ", ".join(ident(k) if not k.startswith("_") else k for k in keys)
+    not_null = " AND ".join(f"{ident(k)} IS NOT NULL" for k in keys if not k.startswith("_"))
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _dupes AS
+        SELECT _rid, first_value(_file || ':' || _row) OVER w AS _first
+        FROM _stage WHERE _problems IS NULL {('AND ' + not_null) if not_null else ''} {prefilter}
+        WINDOW w AS (PARTITION BY {part_keys} ORDER BY _order, _file, _row)
+        QUALIFY row_number() OVER w > 1
+    """)
+    col = table.key[0] if table.key else None
+    con.execute(
+        f"UPDATE _stage SET _problems = list_append(coalesce(_problems, []), "
+        f"{{'column': {lit(col) if col else 'NULL'}, "
+        f"'value': {('CAST(_stage.' + ident(col) + ' AS VARCHAR)') if col else 'NULL'}, "
+        f"'reason': {what}}}) FROM _dupes d WHERE _stage._rid = d._rid")
+    con.execute("DROP TABLE _dupes")
+
+
+def _write_table(store: Store, table: Table, report: IngestReport,
+                 sources: dict[str, SourceReport],
+                 read_meta: dict[str, tuple[dict[str, tuple[int, int]], str]], *,
+                 now: datetime) -> None:
+    con = store.con
+    cols = ", ".join(ident(c) for c in table.column_names)
+    extra = ", _known_from" if table.kind == "state" else ""
+    con.execute(f"CREATE OR REPLACE TEMP VIEW _valid AS SELECT {cols}, _hash, _source{extra} "
+                f"FROM _stage WHERE _problems IS NULL")
+    # Per-source counts and per-file stats.
+    stats = con.execute(
+        "SELECT _source, _file, count(*), count(*) FILTER (WHERE _problems IS NOT NULL) "
+        "FROM _stage GROUP BY ALL").fetchall()
+    for source, _file, n, bad in stats:
+        sources[source].rows_read += n
+        sources[source].rows_rejected += bad
+    for name in read_meta:
+        con.execute(f"CREATE OR REPLACE TEMP VIEW _valid_src AS SELECT * FROM _valid "
+                    f"WHERE _source = {lit(name)}")
+        sources[name].written = store.write(table, "_valid_src", run_id=report.run_id,
+                                            ingested_at=now)
+        con.execute("DROP VIEW _valid_src")
+        con.execute(f"""
+            CREATE OR REPLACE TEMP VIEW _problems_src AS
+            SELECT {report.run_id} AS run_id, _source AS source, {lit(table.name)} AS "table",
+                   _file AS file, _row AS "row", p.column AS "column", p.value AS value,
+                   p.reason AS reason, TIMESTAMP {lit(now.isoformat(sep=' '))} AS quarantined_at
+            FROM (SELECT _source, _file, _row, unnest(_problems) AS p FROM _stage
+                  WHERE _problems IS NOT NULL AND _source = {lit(name)})
+        """)
+        store.replace_quarantine(name, list(read_meta[name][0]), "_problems_src")
+        con.execute("DROP VIEW _problems_src")
+    sample = con.execute(
+        f"SELECT _source, _file, _row, p.column, p.value, p.reason FROM "
+        f"(SELECT _source, _file, _row, _rid, unnest(_problems) AS p FROM _stage "
+        f"WHERE _problems IS NOT NULL) ORDER BY _source, _file, _row LIMIT {SAMPLE}").fetchall()
+    report.problems += [dict(source=s, table=table.name, file=f, row=r, column=c, value=v,
+                             reason=why) for s, f, r, c, v, why in sample]
+    report.reasons += con.execute(
+        f"SELECT {lit(table.name)}, p.column, regexp_replace(p.reason, ' \\(first at .*|"
+        f"exact duplicate of .*', ''), count(*) FROM (SELECT unnest(_problems) AS p FROM _stage "
+        f"WHERE _problems IS NOT NULL) GROUP BY ALL ORDER BY 4 DESC").fetchall()
+    per_file = {(source, file): (n, bad) for source, file, n, bad in stats}
+    for name, (meta, cfg_hash) in read_meta.items():
+        store.record_files(
+            name, [(file, size, mtime, *per_file.get((name, file), (0, 0)))
+                   for file, (size, mtime) in meta.items()], cfg_hash, report.run_id)
+    con.execute("DROP VIEW _valid")

@@ -1,0 +1,331 @@
+"""SQL that turns a source's raw columns into typed canonical columns, with row problems.
+
+Everything is one set-based DuckDB query per source: no Python touches a row. For each canonical
+column we build the text as read (after the source's value ``map``), the typed value, and the
+conditions under which the row is rejected; a rejected row carries ``_problems``, a list of
+``{column, value, reason}``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from healthscore.config.models import SPECIAL_FORMATS, ColumnMap, Source
+from healthscore.errors import SourceError
+from healthscore.schemas import Check, Column, Table
+from healthscore.sources.files import RawRelation
+
+NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+                 "UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "REAL")
+# A time of day then an offset: "…08:15:00+02:00", "…08:15Z". A bare date ("2026-06-02") has
+# a "-02" at its end too, so an offset only counts after a time.
+_OFFSET_RE = r"\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|z|[+-]\d{2}(:?\d{2})?)$"
+
+
+def lit(value: object) -> str:
+    """A SQL string literal."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass(frozen=True)
+class ParseContext:
+    timezone: str
+    decimal: str
+    now_sql: str  # TIMESTAMP literal of the ingest moment (UTC)
+
+
+def _raw_expr(rel: RawRelation, spec: ColumnMap, canonical: str, source_name: str,
+              per_file: bool) -> tuple[str, str] | None:
+    """(SQL of the source value, its DuckDB type) or None when the column is absent."""
+    if spec.column is None:
+        return None
+    col = spec.column
+    if rel.json:
+        parts = col.split(".")
+        if parts[0] not in rel.columns and col not in rel.columns:
+            return None
+        path = "$." + ".".join('"' + p.replace('"', '\\"') + '"' for p in
+                               ([col] if col in rel.columns else parts))
+        return (f"CASE WHEN _json_ok THEN json_extract_string(_line, {lit(path)}) END",
+                "VARCHAR")
+    if col in rel.columns:
+        return ident(col), rel.columns[col]
+    parts = col.split(".")
+    if len(parts) > 1 and rel.columns.get(parts[0], "").startswith("STRUCT"):
+        return ".".join(ident(p) for p in parts), "UNKNOWN"
+    return None
+
+
+def _local_to_utc(expr: str, tz: str) -> str:
+    if tz in ("UTC", "Etc/UTC"):
+        return expr
+    return f"(timezone({lit(tz)}, {expr}) AT TIME ZONE 'UTC')"
+
+
+def _text_to_timestamp(s: str, formats: list[str], tz: str) -> str:
+    """SQL parsing text ``s`` into a UTC TIMESTAMP by ``formats`` (strptime or special)."""
+    branches = []
+    for fmt in formats:
+        if fmt in ("auto", "epoch_s"):
+            branches.append(
+                f"CASE WHEN regexp_full_match({s}, '\\d{{9,11}}(\\.\\d+)?') "
+                f"THEN to_timestamp(CAST({s} AS DOUBLE)) AT TIME ZONE 'UTC' END")
+        if fmt in ("auto", "epoch_ms"):
+            branches.append(f"CASE WHEN regexp_full_match({s}, '\\d{{12,14}}') "
+                            f"THEN epoch_ms(CAST({s} AS BIGINT)) END")
+        if fmt in ("auto", "iso"):
+            branches.append(
+                f"CASE WHEN regexp_matches({s}, {lit(_OFFSET_RE)}) "
+                f"THEN try_cast({s} AS TIMESTAMPTZ) AT TIME ZONE 'UTC' "
+                f"WHEN regexp_matches({s}, '^\\d{{4}}-\\d{{2}}-\\d{{2}}') "
+                f"THEN {_local_to_utc(f'try_cast({s} AS TIMESTAMP)', tz)} END")
+        if fmt not in SPECIAL_FORMATS:
+            if "%z" in fmt or "%Z" in fmt:
+                branches.append(f"try_strptime({s}, {lit(fmt)}) AT TIME ZONE 'UTC'")
+            else:
+                branches.append(_local_to_utc(f"try_strptime({s}, {lit(fmt)})", tz))
+    return branches[0] if len(branches) == 1 else f"coalesce({', '.join(branches)})"
+
+
+def _text_to_date(s: str, formats: list[str]) -> str:
+    branches = []
+    for fmt in formats:
+        if fmt in ("auto", "iso"):
+            branches.append(f"CASE WHEN regexp_matches({s}, '^\\d{{4}}-\\d{{2}}-\\d{{2}}') "
+                            f"THEN try_cast({s} AS DATE) END")
+        if fmt in ("auto", "epoch_s", "epoch_ms"):
+            branches.append(f"CAST({_text_to_timestamp(s, [fmt], 'UTC')} AS DATE)")
+        if fmt not in SPECIAL_FORMATS:
+            branches.append(f"CAST(try_strptime({s}, {lit(fmt)}) AS DATE)")
+    return branches[0] if len(branches) == 1 else f"coalesce({', '.join(branches)})"
+
+
+def _text_to_number(s: str, decimal: str) -> str:
+    """Numbers as exports write them: ``$1,234.00``, ``(12.50)``, ``EUR 1.234,50``."""
+    body = f"regexp_replace({s}, '^\\((.*)\\)$', '\\1')"
+    body = f"regexp_replace({body}, '^[A-Z]{{3}}\\s*|\\s*[A-Z]{{3}}$|[$€£¥\\s]', '', 'g')"
+    if decimal == ".":
+        grouped = r"[-+]?\d{1,3}(,\d{3})+(\.\d*)?"
+        clean = f"replace({body}, ',', '')"
+        sep = ","
+    else:
+        grouped = r"[-+]?\d{1,3}(\.\d{3})+(,\d*)?"
+        clean = f"replace(replace({body}, '.', ''), ',', '.')"
+        sep = "."
+    sign = f"CASE WHEN regexp_full_match({s}, '^\\(.*\\)$') THEN -1 ELSE 1 END"
+    # A thousands separator only counts in groups of three: "1,5" is not 15.
+    value = (f"CASE WHEN contains({body}, {lit(sep)}) AND NOT regexp_full_match({body}, "
+             f"{lit(grouped)}) THEN NULL ELSE try_cast({clean} AS DOUBLE) * {sign} END")
+    return f"(CASE WHEN isfinite({value}) THEN {value} END)"
+
+
+def _typed(col: Column, text: str, raw: str | None, raw_type: str | None,
+           spec: ColumnMap, ctx: ParseContext, tz: str) -> str:
+    """SQL of the typed value of ``col``; uses the typed source value when it fits."""
+    formats = ([spec.format] if isinstance(spec.format, str) else list(spec.format or [])) or \
+        ["auto"]
+    native = raw is not None and spec.map is None and raw_type not in (None, "VARCHAR")
+    rt = (raw_type or "").upper()
+    if col.type in ("number", "integer"):
+        if native and rt in NUMERIC_TYPES:
+            number = f"CAST({raw} AS DOUBLE)"
+        else:
+            number = _text_to_number(text, ctx.decimal)
+        if col.type == "integer":
+            return f"(CASE WHEN {number} = round({number}) THEN CAST({number} AS BIGINT) END)"
+        return number
+    if col.type == "timestamp":
+        if native and rt.startswith("TIMESTAMP WITH TIME ZONE"):
+            return f"({raw} AT TIME ZONE 'UTC')"
+        if native and rt.startswith("TIMESTAMP"):
+            return _local_to_utc(f"CAST({raw} AS TIMESTAMP)", tz)
+        if native and rt == "DATE":
+            return _local_to_utc(f"CAST({raw} AS TIMESTAMP)", tz)
+        if native and rt in NUMERIC_TYPES and formats[0] == "epoch_ms":
+            return f"epoch_ms(CAST({raw} AS BIGINT))"
+        if native and rt in NUMERIC_TYPES and formats[0] == "epoch_s":
+            return f"(to_timestamp(CAST({raw} AS DOUBLE)) AT TIME ZONE 'UTC')"
+        return _text_to_timestamp(text, formats, tz)
+    if col.type == "date":
+        if native and (rt == "DATE" or rt.startswith("TIMESTAMP")):
+            return f"CAST({raw} AS DATE)"
+        return _text_to_date(text, formats)
+    if col.type == "boolean":
+        if native and rt == "BOOLEAN":
+            return raw
+        return (f"(CASE WHEN lower({text}) IN ('true','t','yes','y','1') THEN true "
+                f"WHEN lower({text}) IN ('false','f','no','n','0') THEN false END)")
+    return text
+
+
+def _text(col: Column, raw: str | None, spec: ColumnMap) -> str:
+    """SQL of the value as text after the source's map, the table's aliases and defaults."""
+    if spec.value is not None:
+        text = lit(spec.value)
+    elif raw is None:
+        text = "NULL::VARCHAR"
+    else:
+        text = f"nullif(trim(CAST({raw} AS VARCHAR)), '')"
+    if spec.map:
+        whens = " ".join(
+            f"WHEN {lit(k)} THEN "
+            + ("NULL" if v is None or str(v) == "" else lit(v))
+            for k, v in spec.map.items())
+        text = f"(CASE {text} {whens} ELSE {text} END)"
+    if col.allowed or col.aliases:
+        low = f"lower({text})"
+        if col.aliases:
+            whens = " ".join(f"WHEN {lit(k)} THEN {lit(v)}" for k, v in col.aliases.items())
+            text = f"(CASE {low} {whens} ELSE {low if col.allowed else text} END)"
+        else:
+            text = low
+    if spec.default is not None:
+        text = f"coalesce({text}, {lit(spec.default)})"
+    return text
+
+
+def _type_hint(col: Column, spec: ColumnMap) -> str:
+    if col.type in ("date", "timestamp"):
+        fmt = spec.format or ("ISO 8601 or Unix epoch" if col.type == "timestamp" else
+                              "ISO 8601 (YYYY-MM-DD)")
+        shown = fmt if isinstance(fmt, str) else " or ".join(fmt)
+        return f"not a valid {col.type} (expected {shown}; set `format:` in the mapping)"
+    if col.type == "integer":
+        return "not a whole number"
+    if col.type == "number":
+        return "not a number"
+    return f"not a valid {col.type}"
+
+
+def _check_sql(chk: Check) -> str:
+    c = f"t.{ident(chk.column)}"
+    if chk.kind == "order":
+        cond = f"{c} < t.{ident(chk.other)}"
+    else:
+        parts = []
+        if chk.min is not None:
+            parts.append(f"{c} < {chk.min}")
+        if chk.max is not None:
+            parts.append(f"{c} > {chk.max}")
+        cond = "(" + " OR ".join(parts) + ")"
+    for k, v in chk.when.items():
+        cond += f" AND t.{ident(k)} = {lit(v)}"
+    return cond
+
+
+def parse_query(table: Table, source_name: str, source: Source, rel: RawRelation,
+                ctx: ParseContext, *, source_order: int) -> str:
+    """The SELECT producing typed canonical columns, ``_problems`` and lineage for ``rel``."""
+    tz = source.timezone or ctx.timezone
+    inner, outer_cols, conditions = ["_file", "_row"], [], []
+    for col in table.columns:
+        spec = source.column_map(col.name)
+        found = _raw_expr(rel, spec, col.name, source_name, per_file=True)
+        explicit = col.name in source.columns
+        if found is None and spec.value is None and (explicit or col.required):
+            available = ", ".join(sorted(rel.columns)) or "(none)"
+            raise SourceError(
+                f"source {source_name!r}: no column {spec.column!r} for canonical column "
+                f"{table.name}.{col.name}{' (required)' if col.required else ''}; "
+                f"the file(s) have: {available}",
+                hint=f"map it under sources.{source_name}.columns.{col.name} in "
+                     "healthscore.yaml")
+        raw, raw_type = found if found else (None, None)
+        _check_per_file(rel, spec, col, source_name, explicit)
+        text = _text(col, raw, spec)
+        t_name, v_name = ident(col.name), ident("_t_" + col.name)
+        inner.append(f"{text} AS {v_name}")
+        inner.append(f"{_typed(col, v_name, raw, raw_type, spec, ctx, tz)} AS {t_name}")
+        outer_cols.append(f"t.{t_name}")
+        tv, vv = f"t.{t_name}", f"t.{v_name}"
+        name = lit(col.name)
+        if col.required:
+            conditions.append((f"{vv} IS NULL", name, "NULL", "'required value is empty'"))
+        conditions.append((f"{vv} IS NOT NULL AND {tv} IS NULL", name, vv,
+                           lit(_type_hint(col, spec))))
+        if col.allowed:
+            allowed = ", ".join(lit(a) for a in col.allowed)
+            conditions.append((f"{tv} NOT IN ({allowed})", name, vv,
+                               lit("not one of: " + ", ".join(col.allowed)
+                                   + " (map other values with `map:`)")))
+        if col.min is not None:
+            conditions.append((f"{tv} < {col.min}", name, vv, lit(f"below the minimum {col.min:g}")))
+        if col.max is not None:
+            conditions.append((f"{tv} > {col.max}", name, vv, lit(f"above the maximum {col.max:g}")))
+        if col.not_future:
+            conditions.append((f"CAST({tv} AS TIMESTAMP) > {ctx.now_sql}", name, vv,
+                               "'after the time of ingest (a future timestamp)'"))
+    for chk in table.checks:
+        conditions.append((_check_sql(chk), lit(chk.column), f"t.{ident('_t_' + chk.column)}",
+                           lit(chk.reason)))
+    if rel.malformed:
+        inner += ["_malformed", "_malformed_text"]
+        conditions.insert(0, ("t._malformed IS NOT NULL", "NULL", "t._malformed_text",
+                              "t._malformed"))
+    if rel.json:
+        inner.append("_json_ok")
+        conditions.insert(0, ("NOT t._json_ok", "NULL", "left(t._line, 200)",
+                              "'not a JSON object'"))
+        inner.append("_line")
+    known_from = "NULL::TIMESTAMP"
+    if table.kind == "state":
+        if source.valid_from is not None:
+            vf_col = Column(name="_known_from", type="timestamp", description="valid_from",
+                            required=True)
+            vf_raw = _raw_expr(rel, source.valid_from, "valid_from", source_name, per_file=True)
+            if vf_raw is None and source.valid_from.value is None:
+                raise SourceError(
+                    f"source {source_name!r}: no column {source.valid_from.column!r} for "
+                    f"valid_from; the file(s) have: {', '.join(sorted(rel.columns))}",
+                    hint=f"fix sources.{source_name}.valid_from in healthscore.yaml")
+            raw, raw_type = vf_raw or (None, None)
+            vtext = _text(vf_col, raw, source.valid_from)
+            inner.append(f"{vtext} AS _t__known_from")
+            inner.append(f"{_typed(vf_col, '_t__known_from', raw, raw_type, source.valid_from, ctx, tz)}"
+                         " AS _known_from")
+            conditions.append(("t._known_from IS NULL", "'valid_from'", "t._t__known_from",
+                               "'valid_from is empty or not a valid timestamp'"))
+            conditions.append((f"t._known_from > {ctx.now_sql}", "'valid_from'",
+                               "t._t__known_from", "'valid_from is after the time of ingest'"))
+            known_from = "t._known_from"
+        else:
+            known_from = ctx.now_sql
+    # A record that is not a record (malformed CSV, not a JSON object) gets that one reason,
+    # not one per column.
+    structural = [c[0] for c in conditions[:int(rel.malformed) + int(rel.json)]]
+    if structural:
+        guard = " OR ".join(structural)
+        n = len(structural)
+        conditions = conditions[:n] + [(f"NOT ({guard}) AND ({c[0]})", *c[1:])
+                                       for c in conditions[n:]]
+    any_bad = " OR ".join(f"coalesce({c[0]}, false)" for c in conditions) or "false"
+    problems = ", ".join(
+        f"CASE WHEN coalesce({cond}, false) THEN {{'column': {col}, 'value': CAST({val} AS "
+        f"VARCHAR), 'reason': {reason}}} END"
+        for cond, col, val, reason in conditions)
+    return (
+        f"SELECT {', '.join(outer_cols)}, t._file, t._row, {lit(source_name)} AS _source, "
+        f"{source_order} AS _order, {known_from} AS _known_from, "
+        f"CASE WHEN {any_bad} THEN list_filter([{problems}], lambda p: p IS NOT NULL) END "
+        f"AS _problems "
+        f"FROM (SELECT {', '.join(inner)} FROM {rel.view}) t"
+    )
+
+
+def _check_per_file(rel: RawRelation, spec: ColumnMap, col: Column, source_name: str,
+                    explicit: bool) -> None:
+    """A mapped (or required) column missing from one file of a multi-file source is an error
+    naming that file, not a silent column of NULLs."""
+    if rel.json or spec.column is None or not (explicit or col.required):
+        return
+    top = spec.column if spec.column in rel.columns else spec.column.split(".")[0]
+    for shown, cols in rel.per_file_columns.items():
+        if top not in cols:
+            raise SourceError(
+                f"{shown}: no column {top!r} (needed for {col.name} by source "
+                f"{source_name!r}); this file has: {', '.join(sorted(cols)) or '(no columns)'}",
+                hint="fix the export or the mapping in healthscore.yaml")

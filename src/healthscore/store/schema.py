@@ -1,0 +1,95 @@
+"""DDL of the workspace store: canonical tables, bookkeeping tables, schema migrations.
+
+Canonical tables carry their contract columns (``healthscore.schemas``) plus lineage columns:
+
+``_hash``         content hash (events: the row's identity; state/entity: change detection)
+``_known_from``   state tables: when this version was first seen to hold (snapshot date or ingest)
+``_valid_from``   state tables: start of validity; NULL for a key's first version ("always")
+``_valid_to``     state tables: end of validity (exclusive); NULL while current
+``_source``       the source name in healthscore.yaml that delivered the row
+``_run_id``       the ingest run that wrote it
+``_ingested_at``  when that run started (UTC)
+"""
+
+from __future__ import annotations
+
+from healthscore.schemas import TABLES, Table
+
+#: Bump when the store layout changes, and add the step to MIGRATIONS.
+SCHEMA_VERSION = 1
+
+LINEAGE = {
+    "state": [("_hash", "UHUGEINT"), ("_known_from", "TIMESTAMP"), ("_valid_from", "TIMESTAMP"),
+              ("_valid_to", "TIMESTAMP")],
+    "entity": [("_hash", "UHUGEINT")],
+    "event": [("_hash", "UHUGEINT")],
+}
+COMMON_LINEAGE = [("_source", "VARCHAR"), ("_run_id", "BIGINT"), ("_ingested_at", "TIMESTAMP")]
+
+
+def lineage_columns(table: Table) -> list[tuple[str, str]]:
+    return LINEAGE[table.kind] + COMMON_LINEAGE
+
+
+def table_ddl(table: Table) -> str:
+    cols = [f'"{c.name}" {c.duckdb_type}' for c in table.columns]
+    cols += [f"{name} {typ}" for name, typ in lineage_columns(table)]
+    return f'CREATE TABLE IF NOT EXISTS "{table.name}" (\n  ' + ",\n  ".join(cols) + "\n)"
+
+
+BOOKKEEPING_DDL = [
+    """CREATE TABLE IF NOT EXISTS meta (
+        key VARCHAR PRIMARY KEY,
+        value VARCHAR
+    )""",
+    "CREATE SEQUENCE IF NOT EXISTS run_ids START 1",
+    """CREATE TABLE IF NOT EXISTS runs (
+        run_id BIGINT PRIMARY KEY,
+        kind VARCHAR NOT NULL,
+        started_at TIMESTAMP NOT NULL,
+        finished_at TIMESTAMP,
+        status VARCHAR NOT NULL,
+        rows_loaded BIGINT,
+        rows_rejected BIGINT,
+        detail JSON,
+        error VARCHAR
+    )""",
+    """CREATE TABLE IF NOT EXISTS quarantine (
+        run_id BIGINT NOT NULL,
+        source VARCHAR NOT NULL,
+        "table" VARCHAR NOT NULL,
+        file VARCHAR NOT NULL,
+        "row" BIGINT NOT NULL,
+        "column" VARCHAR,
+        value VARCHAR,
+        reason VARCHAR NOT NULL,
+        quarantined_at TIMESTAMP NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS ingested_files (
+        source VARCHAR NOT NULL,
+        path VARCHAR NOT NULL,
+        size BIGINT NOT NULL,
+        mtime_ns BIGINT NOT NULL,
+        config_hash VARCHAR NOT NULL,
+        rows_read BIGINT NOT NULL,
+        rows_rejected BIGINT NOT NULL,
+        run_id BIGINT NOT NULL,
+        PRIMARY KEY (source, path)
+    )""",
+]
+
+
+def create_all() -> list[str]:
+    """Every statement that creates a version-1 store from nothing (idempotent)."""
+    return BOOKKEEPING_DDL + [table_ddl(t) for t in TABLES.values()]
+
+
+#: version → statements that migrate a store from ``version - 1`` to ``version``.
+MIGRATIONS: dict[int, list[str]] = {}
+
+
+def hash_expr(columns: list[str] | tuple[str, ...], alias: str = "") -> str:
+    """SQL for a 128-bit content hash of ``columns`` (NULL-safe, order-sensitive)."""
+    prefix = f"{alias}." if alias else ""
+    parts = ", ".join(f"coalesce(CAST({prefix}\"{c}\" AS VARCHAR), chr(0))" for c in columns)
+    return f"md5_number(concat_ws(chr(31), {parts}))"

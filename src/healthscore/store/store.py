@@ -1,0 +1,292 @@
+"""The one write path to the workspace store.
+
+Every write to a persistent table happens here, inside :meth:`Store.transaction`, so an ingest
+that fails half-way leaves the store exactly as it was. Readers use :meth:`Store.cursor`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+
+from healthscore.errors import StoreError
+from healthscore.schemas import TABLES, Table
+from healthscore.store.schema import (
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    create_all,
+    lineage_columns,
+)
+
+
+@dataclass(frozen=True)
+class WriteCounts:
+    """What a write did: rows new to the store, rows that replaced or closed a stored version,
+    and rows that were already stored as they are."""
+
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def __add__(self, other: WriteCounts) -> WriteCounts:
+        return WriteCounts(self.inserted + other.inserted, self.updated + other.updated,
+                           self.unchanged + other.unchanged)
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _key_match(table: Table, left: str, right: str) -> str:
+    return " AND ".join(f"{left}.{_q(k)} = {right}.{_q(k)}" for k in table.key)
+
+
+class Store:
+    """A workspace's DuckDB file.
+
+    Parameters
+    ----------
+    path
+        The DuckDB file. It is created (with the current schema) if ``create`` is true.
+    read_only
+        Open without write access (several readers may share the file).
+    """
+
+    def __init__(self, path: Path | str, *, create: bool = False, read_only: bool = False):
+        self.path = Path(path)
+        if not create and not self.path.exists():
+            raise StoreError(f"{self.path}: no store here",
+                             hint="run `healthscore init` to create a workspace")
+        try:
+            self.con = duckdb.connect(str(self.path), read_only=read_only)
+        except duckdb.Error as exc:
+            raise StoreError(f"{self.path}: cannot open the store ({exc})",
+                             hint="is another healthscore process writing to it?") from None
+        self.con.execute("SET TimeZone = 'UTC'")
+        if not read_only:
+            self._migrate()
+        self._check_version()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _migrate(self) -> None:
+        with self.transaction():
+            has_meta = self.con.execute(
+                "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'"
+            ).fetchall()[0][0]
+            if not has_meta:
+                for stmt in create_all():
+                    self.con.execute(stmt)
+                self.con.execute("INSERT INTO meta VALUES ('schema_version', ?)",
+                                 [str(SCHEMA_VERSION)])
+                return
+            version = self.schema_version()
+            for target in range(version + 1, SCHEMA_VERSION + 1):
+                for stmt in MIGRATIONS[target]:
+                    self.con.execute(stmt)
+                self.con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
+                                 [str(target)])
+
+    def schema_version(self) -> int:
+        rows = self.con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
+        return int(rows[0][0]) if rows else 0
+
+    def _check_version(self) -> None:
+        version = self.schema_version()
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path}: store schema version {version} is newer than this release "
+                f"understands ({SCHEMA_VERSION})", hint="upgrade healthscore")
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """All-or-nothing: on any exception every write since BEGIN is rolled back."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield self.con
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        else:
+            self.con.execute("COMMIT")
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A separate cursor for reads."""
+        return self.con.cursor()
+
+    # -- runs ------------------------------------------------------------------------------
+
+    def start_run(self, kind: str, started_at: datetime) -> int:
+        with self.transaction():
+            run_id = self.con.execute("SELECT nextval('run_ids')").fetchall()[0][0]
+            self.con.execute(
+                "INSERT INTO runs (run_id, kind, started_at, status) VALUES (?, ?, ?, 'running')",
+                [run_id, kind, started_at])
+        return int(run_id)
+
+    def finish_run(self, run_id: int, *, status: str, finished_at: datetime,
+                   rows_loaded: int | None = None, rows_rejected: int | None = None,
+                   detail: dict | None = None, error: str | None = None) -> None:
+        with self.transaction():
+            self.con.execute(
+                "UPDATE runs SET status = ?, finished_at = ?, rows_loaded = ?, rows_rejected = ?,"
+                " detail = ?, error = ? WHERE run_id = ?",
+                [status, finished_at, rows_loaded, rows_rejected,
+                 json.dumps(detail, default=str) if detail is not None else None, error, run_id])
+
+    # -- file bookkeeping ------------------------------------------------------------------
+
+    def file_states(self, source: str) -> dict[str, tuple[int, int, str, int]]:
+        """path → (size, mtime_ns, config_hash, rows_rejected) as of the last ingest."""
+        rows = self.con.execute(
+            "SELECT path, size, mtime_ns, config_hash, rows_rejected FROM ingested_files "
+            "WHERE source = ?", [source]).fetchall()
+        return {r[0]: (r[1], r[2], r[3], r[4]) for r in rows}
+
+    def record_files(self, source: str, files: list[tuple[str, int, int, int, int]],
+                     config_hash: str, run_id: int) -> None:
+        """Remember (path, size, mtime_ns, rows_read, rows_rejected) of files just read."""
+        for path, size, mtime_ns, rows_read, rejected in files:
+            self.con.execute(
+                "INSERT OR REPLACE INTO ingested_files VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [source, path, size, mtime_ns, config_hash, rows_read, rejected, run_id])
+
+    def replace_quarantine(self, source: str, files: list[str], problems_view: str) -> None:
+        """Replace the quarantine rows of ``files`` of ``source`` with those in ``problems_view``
+        (columns: table, file, row, column, value, reason, run_id, quarantined_at)."""
+        if files:
+            self.con.execute(
+                "DELETE FROM quarantine WHERE source = ? AND list_contains(?, file)",
+                [source, files])
+        self.con.execute(
+            f"INSERT INTO quarantine SELECT run_id, source, \"table\", file, \"row\", \"column\","
+            f" value, reason, quarantined_at FROM {problems_view}")
+
+    # -- canonical tables ------------------------------------------------------------------
+
+    def write(self, table: Table, staged: str, *, run_id: int, ingested_at: datetime
+              ) -> WriteCounts:
+        """Write the valid rows in temp table ``staged`` into ``table`` by its kind's rule.
+
+        ``staged`` holds the canonical columns, ``_hash`` and ``_source`` (state tables also
+        ``_known_from``), at most one row per key (per key and ``_known_from`` for state tables).
+        """
+        writer = {"state": self._merge_state, "entity": self._upsert_entity,
+                  "event": self._append_events}[table.kind]
+        return writer(table, staged, run_id, ingested_at)
+
+    def _select_list(self, table: Table, *extra: str) -> str:
+        return ", ".join([_q(c) for c in table.column_names] + list(extra))
+
+    def _append_events(self, table: Table, staged: str, run_id: int, at: datetime
+                       ) -> WriteCounts:
+        t = _q(table.name)
+        total = self.con.execute(f"SELECT count(*) FROM {staged}").fetchall()[0][0]
+        cols = self._select_list(table, "_hash", "_source")
+        self.con.execute(
+            f"INSERT INTO {t} ({cols}, _run_id, _ingested_at) "
+            f"SELECT {', '.join('s.' + c for c in cols.split(', '))}, ?, ? "
+            f"FROM {staged} s ANTI JOIN {t} ON s._hash = {t}._hash", [run_id, at])
+        inserted = self._changes()
+        return WriteCounts(inserted=inserted, unchanged=total - inserted)
+
+    def _upsert_entity(self, table: Table, staged: str, run_id: int, at: datetime
+                       ) -> WriteCounts:
+        t = _q(table.name)
+        match = _key_match(table, "t", "s")
+        total, new, same = self.con.execute(
+            f"SELECT count(*), count(*) FILTER (WHERE t._hash IS NULL), "
+            f"count(*) FILTER (WHERE t._hash = s._hash) "
+            f"FROM {staged} s LEFT JOIN {t} t ON {match}").fetchall()[0]
+        self.con.execute(f"DELETE FROM {t} t USING {staged} s WHERE {match} AND t._hash <> s._hash")
+        cols = self._select_list(table, "_hash", "_source")
+        self.con.execute(
+            f"INSERT INTO {t} ({cols}, _run_id, _ingested_at) "
+            f"SELECT {', '.join('s.' + c for c in cols.split(', '))}, ?, ? "
+            f"FROM {staged} s ANTI JOIN {t} t ON {match}", [run_id, at])
+        return WriteCounts(inserted=new, updated=total - new - same, unchanged=same)
+
+    def _merge_state(self, table: Table, staged: str, run_id: int, at: datetime
+                     ) -> WriteCounts:
+        """Fold the staged versions into each key's validity history.
+
+        Stored and staged versions of the touched keys are ordered by ``_known_from``; a staged
+        version replaces a stored one known from the same moment; consecutive versions with equal
+        content collapse into the earliest; then validity is recomputed: the first version holds
+        since always, each later one from its ``_known_from`` until the next. Old versions are
+        closed, never overwritten.
+        """
+        t = _q(table.name)
+        keys = ", ".join(_q(k) for k in table.key)
+        cols = self._select_list(table, "_hash", "_known_from", "_source")
+        match = _key_match(table, "t", "s")
+        self.con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _old_keys AS SELECT DISTINCT {keys} FROM {t} t "
+            f"SEMI JOIN {staged} s ON {match}")
+        self.con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE _merged AS
+            WITH unioned AS (
+                SELECT {cols}, ?::BIGINT AS _run_id, ?::TIMESTAMP AS _ingested_at, 1 AS _pri
+                FROM {staged}
+                UNION ALL
+                SELECT {cols}, _run_id, _ingested_at, 0 AS _pri
+                FROM {t} t SEMI JOIN {staged} s ON {match}
+            ), one_per_moment AS (
+                SELECT * FROM unioned
+                QUALIFY row_number() OVER (PARTITION BY {keys}, _known_from ORDER BY _pri DESC) = 1
+            ), collapsed AS (
+                SELECT * FROM one_per_moment
+                QUALIFY _hash IS DISTINCT FROM
+                    lag(_hash) OVER (PARTITION BY {keys} ORDER BY _known_from)
+            )
+            SELECT * EXCLUDE (_pri),
+                CASE WHEN row_number() OVER w = 1 THEN NULL ELSE _known_from END AS _valid_from,
+                lead(_known_from) OVER w AS _valid_to,
+                _pri = 1 AS _is_new
+            FROM collapsed
+            WINDOW w AS (PARTITION BY {keys} ORDER BY _known_from)
+        """, [run_id, at])
+        new_for_new_keys, new_for_old_keys = self.con.execute(
+            f"SELECT count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM _old_keys s WHERE {match})),"
+            f" count(*) FILTER (WHERE EXISTS (SELECT 1 FROM _old_keys s WHERE {match})) "
+            f"FROM _merged t WHERE _is_new").fetchall()[0]
+        self.con.execute(f"DELETE FROM {t} t USING (SELECT DISTINCT {keys} FROM {staged}) s "
+                         f"WHERE {match}")
+        all_cols = [c for c in table.column_names] + [n for n, _ in lineage_columns(table)]
+        sel = ", ".join(_q(c) for c in all_cols)
+        self.con.execute(f"INSERT INTO {t} ({sel}) SELECT {sel} FROM _merged")
+        self.con.execute("DROP TABLE _merged; DROP TABLE _old_keys")
+        staged_rows = self.con.execute(f"SELECT count(*) FROM {staged}").fetchall()[0][0]
+        return WriteCounts(inserted=new_for_new_keys, updated=new_for_old_keys,
+                           unchanged=staged_rows - new_for_new_keys - new_for_old_keys)
+
+    def _changes(self) -> int:
+        # DuckDB returns the affected row count as the result of an INSERT/DELETE.
+        rows = self.con.fetchall()
+        return int(rows[0][0]) if rows else 0
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def row_counts(self) -> dict[str, int]:
+        """Rows per canonical table (current versions for state tables)."""
+        out = {}
+        for t in TABLES.values():
+            where = " WHERE _valid_to IS NULL" if t.kind == "state" else ""
+            out[t.name] = self.con.execute(f"SELECT count(*) FROM {_q(t.name)}{where}"
+                                           ).fetchall()[0][0]
+        return out

@@ -1,0 +1,111 @@
+"""A workspace: a folder with ``healthscore.yaml`` and the DuckDB store it names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from healthscore.config.models import WorkspaceConfig
+from healthscore.config.yamlfile import YamlDocument, load_yaml
+from healthscore.errors import ConfigError, WorkspaceError
+from healthscore.store import Store
+
+CONFIG_FILE = "healthscore.yaml"
+
+TEMPLATE = """\
+# healthscore workspace — see docs/workspace.md and docs/sources.md
+name: {name}
+# Time zone of timestamps written without a UTC offset.
+timezone: UTC
+# The store (a DuckDB file), relative to this folder.
+store: healthscore.duckdb
+
+# Sources: each reads CSV, Parquet or JSON-lines files (paths and globs relative to this folder)
+# into one canonical table (docs/data.md). `columns` maps canonical columns onto the file's own
+# column names; a canonical column with no entry is read from a column of the same name.
+sources: {{}}
+#  crm_accounts:
+#    table: accounts
+#    path: data/accounts.csv
+#    columns:
+#      account_id: Account ID
+#      name: Account Name
+#      arr: ARR                                   # "$48,000.00" is read as 48000
+#      renewal_date: {{column: Renewal Date, format: "%m/%d/%Y"}}
+#  product_events:
+#    table: usage_events
+#    path: data/events/*.parquet
+#    columns:
+#      timestamp: {{column: time, format: epoch_ms}}
+#  helpdesk_tickets:
+#    table: tickets
+#    path: data/tickets.jsonl
+#    columns:
+#      account_id: organization.external_id      # a path into nested JSON
+#      csat: {{column: satisfaction.score, map: {{good: 5, bad: 1}}}}
+"""
+
+
+class Workspace:
+    """A workspace folder: its validated configuration and its store.
+
+    Examples
+    --------
+    >>> ws = Workspace.open("demo/")            # doctest: +SKIP
+    >>> ws.config.name                          # doctest: +SKIP
+    'demo'
+    """
+
+    def __init__(self, root: Path, config: WorkspaceConfig, document: YamlDocument | None = None):
+        self.root = root
+        self.config = config
+        self.document = document
+
+    @property
+    def config_path(self) -> Path:
+        return self.root / CONFIG_FILE
+
+    @property
+    def store_path(self) -> Path:
+        p = Path(self.config.store)
+        return p if p.is_absolute() else self.root / p
+
+    @classmethod
+    def open(cls, path: Path | str) -> Workspace:
+        """Open the workspace in folder ``path``; errors name the file, line and key."""
+        root = Path(path)
+        cfg = root / CONFIG_FILE
+        if not cfg.is_file():
+            raise WorkspaceError(f"{root}: not a healthscore workspace (no {CONFIG_FILE})",
+                                 hint=f"create one with `healthscore init {root}`")
+        doc = load_yaml(cfg)
+        if not isinstance(doc.data, dict):
+            raise ConfigError(f"{cfg}:1: expected a mapping of settings (name:, sources:, …)")
+        try:
+            config = WorkspaceConfig.model_validate(doc.data)
+        except ValidationError as exc:
+            raise doc.validation_error(exc, "workspace configuration") from None
+        return cls(root, config, doc)
+
+    @classmethod
+    def init(cls, path: Path | str, *, name: str | None = None,
+             config_text: str | None = None) -> Workspace:
+        """Create a workspace in ``path``: a commented ``healthscore.yaml`` and an empty store."""
+        root = Path(path)
+        cfg = root / CONFIG_FILE
+        if cfg.exists():
+            raise WorkspaceError(f"{cfg} already exists",
+                                 hint="use that workspace, or choose an empty folder")
+        root.mkdir(parents=True, exist_ok=True)
+        (root / "data").mkdir(exist_ok=True)
+        text = config_text or TEMPLATE.format(name=name or root.resolve().name)
+        cfg.write_text(text, encoding="utf-8")
+        ws = cls.open(root)
+        ws.store(create=True).close()
+        return ws
+
+    def store(self, *, create: bool = False, read_only: bool = False) -> Store:
+        """Open the workspace's store (creating it when ``create``)."""
+        return Store(self.store_path, create=create or not self.store_path.exists(),
+                     read_only=read_only)
