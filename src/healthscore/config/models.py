@@ -114,10 +114,10 @@ class Source(_Model):
         unknown = [c for c in self.columns if c not in table.column_names]
         if unknown:
             raise ValueError(
-                f"{', '.join(map(repr, unknown))} not a column of table {self.table!r}; "
-                f"its columns are: {', '.join(table.column_names)}")
+                f"[at columns.{unknown[0]}] {', '.join(map(repr, unknown))} not a column of "
+                f"table {self.table!r}; its columns are: {', '.join(table.column_names)}")
         if self.valid_from is not None and table.kind != "state":
-            raise ValueError(f"`valid_from` only applies to state tables "
+            raise ValueError(f"[at valid_from] `valid_from` only applies to state tables "
                              f"({', '.join(t.name for t in TABLES.values() if t.kind == 'state')})")
         return self
 

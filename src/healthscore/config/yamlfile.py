@@ -71,8 +71,12 @@ class YamlDocument:
         problems = []
         for err in exc.errors():
             loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
+            msg = err["msg"].removeprefix("Value error, ")
+            # Validators point below their field with an "[at a.b] " prefix.
+            if msg.startswith("[at "):
+                sub, _, msg = msg[4:].partition("] ")
+                loc = loc + tuple(sub.split("."))
             key = ".".join(str(p) for p in loc) or "(top level)"
-            msg = err["msg"]
             if err["type"] == "extra_forbidden":
                 msg = "unknown key (check the spelling; see the reference in docs/)"
             problems.append(f"{self.where(loc)}: {key}: {msg}")
@@ -93,8 +97,11 @@ def load_yaml(path: Path) -> YamlDocument:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = f":{mark.line + 1}" if mark else ""
+        context = ""
+        if exc.context and exc.context_mark and exc.problem_mark:
+            context = f" ({exc.context} started at line {exc.context_mark.line + 1})"
         raise ConfigError(
-            f"{path}{line}: not valid YAML: {exc.problem or exc.context}",
+            f"{path}{line}: not valid YAML: {exc.problem or exc.context}{context}",
             hint="check indentation and quoting around that line",
         ) from None
     except yaml.YAMLError as exc:

@@ -147,10 +147,16 @@ def account_names(pf: Portfolio) -> np.ndarray:
     return np.where(pf.name_special >= 0, special, names)
 
 
+def _col(day: int | np.ndarray) -> np.ndarray:
+    """A scalar day, or one day per account as a column against (n, 2) renewal arrays."""
+    d = np.asarray(day)
+    return d if d.ndim == 0 else d[:, None]
+
+
 @dataclass
 class Contract:
     """What the contract does over time: up to two renewals in the window and one mid-term
-    seat change. ``renewal[:, k]`` is the k-th anniversary inside the window (NEVER if none);
+    seat change. The ``*_at`` methods take one day, or one day per account. ``renewal[:, k]`` is the k-th anniversary inside the window (NEVER if none);
     ``outcome`` indexes words.OUTCOMES (-1 when there is no renewal)."""
 
     renewal: np.ndarray  # (n, 2) epoch days
@@ -161,28 +167,28 @@ class Contract:
     mid_day: np.ndarray  # (n,) mid-term seat change, NEVER if none
     mid_mult: np.ndarray  # (n,)
 
-    def plan_at(self, pf: Portfolio, day: int) -> np.ndarray:
-        ups = (self.upgrade & (self.renewal <= day)).sum(axis=1)
+    def plan_at(self, pf: Portfolio, day: int | np.ndarray) -> np.ndarray:
+        ups = (self.upgrade & (self.renewal <= _col(day))).sum(axis=1)
         return np.minimum(pf.plan0 + ups, 2)
 
-    def seats_at(self, pf: Portfolio, day: int) -> np.ndarray:
-        mult = np.where(self.renewal <= day, self.seat_mult, 1.0).prod(axis=1)
+    def seats_at(self, pf: Portfolio, day: int | np.ndarray) -> np.ndarray:
+        mult = np.where(self.renewal <= _col(day), self.seat_mult, 1.0).prod(axis=1)
         mult = mult * np.where(self.mid_day <= day, self.mid_mult, 1.0)
         return np.maximum(1, np.round(pf.seats0 * mult)).astype(np.int64)
 
-    def arr_at(self, pf: Portfolio, day: int) -> np.ndarray:
+    def arr_at(self, pf: Portfolio, day: int | np.ndarray) -> np.ndarray:
         """ARR on ``day``, in whole multiples of $120 (so a monthly invoice is whole dollars);
         0 from the churn date on."""
         price = np.asarray(words.SEAT_PRICE)[self.plan_at(pf, day)]
         arr = np.maximum(1, np.round(self.seats_at(pf, day) * price * pf.discount / 120)) * 120
         return np.where(day >= self.churn, 0.0, arr)
 
-    def next_renewal_at(self, pf: Portfolio, day: int) -> np.ndarray:
+    def next_renewal_at(self, pf: Portfolio, day: int | np.ndarray) -> np.ndarray:
         """The renewal date the CRM shows on ``day``: the next contract anniversary, or for a
         churned account the renewal it churned at."""
         return np.where(day >= self.churn, self.churn, next_anniversary(pf.start, day))
 
-    def lifecycle_at(self, pf: Portfolio, day: int) -> np.ndarray:
+    def lifecycle_at(self, pf: Portfolio, day: int | np.ndarray) -> np.ndarray:
         """Index into words.LIFECYCLE on ``day``."""
         tenure = day - pf.start + 1
         to_renewal = self.next_renewal_at(pf, day) - day

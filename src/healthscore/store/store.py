@@ -290,3 +290,52 @@ class Store:
             out[t.name] = self.con.execute(f"SELECT count(*) FROM {_q(t.name)}{where}"
                                            ).fetchall()[0][0]
         return out
+
+    def table_summary(self) -> list[dict]:
+        """Per canonical table: current rows, stored versions, accounts, and time span."""
+        out = []
+        for t in TABLES.values():
+            time_col = next((c.name for c in t.columns if c.type in ("timestamp", "date")
+                             and (c.required or t.name == "accounts")), None)
+            span = (f", min({_q(time_col)}), max({_q(time_col)})" if time_col
+                    else ", NULL, NULL")
+            current = "count(*) FILTER (WHERE _valid_to IS NULL)" if t.kind == "state" \
+                else "count(*)"
+            accounts = "count(DISTINCT account_id)" if "account_id" in t.column_names else "NULL"
+            rows, versions, accts, first, last = self.con.execute(
+                f"SELECT {current}, count(*), {accounts}{span} FROM {_q(t.name)}").fetchall()[0]
+            out.append({"table": t.name, "kind": t.kind, "rows": rows, "versions": versions,
+                        "accounts": accts, "time_column": time_col, "first": first,
+                        "last": last})
+        return out
+
+    def runs(self, limit: int = 5) -> list[dict]:
+        cur = self.con.execute(
+            "SELECT run_id, kind, started_at, finished_at, status, rows_loaded, rows_rejected, "
+            "error FROM runs ORDER BY run_id DESC LIMIT ?", [limit])
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+    def quarantine(self, *, table: str | None = None, source: str | None = None,
+                   limit: int | None = None) -> list[dict]:
+        """Quarantined rows (newest state of each file), filtered by table and/or source."""
+        where, params = [], []
+        if table:
+            where.append('"table" = ?')
+            params.append(table)
+        if source:
+            where.append("source = ?")
+            params.append(source)
+        sql = ("SELECT source, \"table\", file, \"row\", \"column\", value, reason, run_id "
+               "FROM quarantine" + (" WHERE " + " AND ".join(where) if where else "")
+               + " ORDER BY source, file, \"row\", \"column\"")
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        cur = self.con.execute(sql, params)
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+    def quarantine_count(self) -> int:
+        return self.con.execute(
+            "SELECT count(*) FROM (SELECT DISTINCT source, file, \"row\" FROM quarantine)"
+        ).fetchall()[0][0]

@@ -1,0 +1,48 @@
+# The two commands: `make demo` and `make test`. Both do all set-up on a fresh machine
+# (Python 3.11+, make, apt): a virtualenv in .venv with the package and what it needs.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+DEMO   ?= demo
+ACCOUNTS ?= 1000
+SEED   ?= 7
+PYTEST_ARGS ?=
+
+.PHONY: demo test venv install install-test lint clean bench-smoke
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "healthscore needs Python 3.11+"'
+	$(PYTHON) -m venv $(VENV) || { \
+	  echo "venv module missing: installing python3-venv with apt"; \
+	  apt-get update -q && apt-get install -y -q python3-venv && rm -rf $(VENV) && \
+	  $(PYTHON) -m venv $(VENV); }
+	$(BIN)/python -m pip install -q --upgrade pip
+
+venv: $(BIN)/python
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e .
+	@touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[test]'
+	@touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+## demo: build the demo company (files + workspace), load it, show what it holds
+demo: install
+	$(BIN)/healthscore demo --out $(DEMO) --accounts $(ACCOUNTS) --seed $(SEED) --force
+	$(BIN)/healthscore status -w $(DEMO)
+
+## test: the whole suite
+test: install-test
+	$(BIN)/python -m pytest -n auto -q $(PYTEST_ARGS)
+
+lint: install-test
+	$(BIN)/ruff check src tests
+
+clean:
+	rm -rf $(VENV) $(DEMO) build dist src/*.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,72 @@
+"""The Typer application, its error handling and the verbs' registration.
+
+Errors: a :class:`~healthscore.errors.HealthScoreError` prints one red line (and its hint) and
+exits 2 for configuration/usage problems, 1 for other failures; ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+import typer
+from typer.core import TyperGroup
+
+from healthscore.cli.common import err_console
+from healthscore.errors import HealthScoreError
+
+
+class _Group(TyperGroup):
+    def invoke(self, ctx: typer.Context):
+        try:
+            return super().invoke(ctx)
+        except HealthScoreError as exc:
+            if (ctx.obj or {}).get("debug"):
+                raise
+            err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False, markup=True)
+            for problem in getattr(exc, "problems", []):
+                err_console.print(f"  - {problem}", highlight=False)
+            if exc.hint:
+                err_console.print(f"[dim]hint:[/] {exc.hint}", highlight=False)
+            raise typer.Exit(exc.exit_code) from None
+
+
+app = typer.Typer(
+    cls=_Group,
+    name="healthscore",
+    help="Customer health scores from your own data: ingest, score, explain, prove.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors."),
+) -> None:
+    ctx.obj = {"debug": debug}
+
+
+def _register() -> None:
+    from healthscore.cli import demo, ingest, init, quarantine, status
+
+    for module in (init, ingest, status, quarantine, demo):
+        module.register(app)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console-script entry point."""
+    try:
+        app(args=argv, prog_name="healthscore")
+    except SystemExit as exc:
+        return int(exc.code or 0) if not isinstance(exc.code, str) else 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

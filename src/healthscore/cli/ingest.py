@@ -1,0 +1,76 @@
+"""``healthscore ingest``: load every configured source; print loaded / rejected per table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from healthscore.cli.common import WorkspaceOption, console, err_console, n
+from healthscore.errors import QuarantineError
+from healthscore.sources import IngestReport, ingest as run_ingest
+from healthscore.workspace import Workspace
+
+
+def print_report(report: IngestReport) -> None:
+    table = Table(title=f"Ingest run {report.run_id}", title_justify="left")
+    for col in ("table", "source", "files read", "skipped", "rows read", "new", "changed",
+                "unchanged", "rejected"):
+        table.add_column(col, justify="left" if col in ("table", "source") else "right")
+    for s in report.sources:
+        rejected = f"[red]{n(s.rows_rejected)}[/]" if s.rows_rejected else "0"
+        table.add_row(s.table, s.source, n(s.files_read), n(s.files_skipped), n(s.rows_read),
+                      n(s.written.inserted), n(s.written.updated), n(s.written.unchanged),
+                      rejected)
+    console.print(table)
+    console.print(f"{n(report.rows_loaded)} rows loaded, {n(report.rows_rejected)} rejected.")
+    if report.reasons:
+        why = Table(title="Rejected rows by reason", title_justify="left")
+        for col in ("table", "column", "reason", "rows"):
+            why.add_column(col, justify="right" if col == "rows" else "left")
+        for tbl, column, reason, count in report.reasons[:15]:
+            why.add_row(tbl, column or "(row)", reason, n(count))
+        console.print(why)
+        console.print("First rejected rows:")
+        for p in report.problems[:10]:
+            where = f"{p['file']}:{p['row']}"
+            col = f" {p['column']}" if p["column"] else ""
+            console.print(f"  {where}{col} = {p['value']!r}: {p['reason']}")
+        console.print("All of them: [bold]healthscore quarantine[/] -w <workspace>")
+
+
+def ingest(
+    workspace: Path = WorkspaceOption,
+    strict: bool = typer.Option(False, "--strict",
+                                help="Fail and write nothing if any row would be rejected."),
+    full: bool = typer.Option(False, "--full",
+                              help="Re-read every file, not only new or changed ones."),
+) -> None:
+    """Load every configured source into the store; rejected rows go to the quarantine."""
+    ws = Workspace.open(workspace)
+    if not ws.config.sources:
+        console.print(f"Nothing to ingest: {ws.config_path} has no sources yet "
+                      "(see docs/sources.md).")
+        return
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/"
+                  "{task.total}"), TimeElapsedColumn(), console=err_console,
+                  transient=True) as bar:
+        task = bar.add_task("reading sources", total=len(ws.config.sources))
+
+        def step(done: int, total: int, what: str) -> None:
+            bar.update(task, completed=done, description=what)
+
+        try:
+            report = run_ingest(ws, strict=strict, full=full, progress=step)
+        except QuarantineError as exc:
+            bar.stop()
+            if exc.report is not None:
+                print_report(exc.report)
+            raise
+    print_report(report)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("ingest")(ingest)

@@ -1,0 +1,64 @@
+"""Shared fixtures: small real workspaces on disk with a real DuckDB store."""
+
+from __future__ import annotations
+
+import textwrap
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from healthscore.sources import ingest
+from healthscore.workspace import CONFIG_FILE, Workspace
+
+#: The ingest clock used by tests (a seam we own): everything after it is "the future".
+NOW = datetime(2026, 7, 1, 12, 0, 0)
+
+ACCOUNTS_CSV = """\
+account_id,name,plan,arr,seats,renewal_date,contract_start
+A1,Acme,business,48000,50,2026-09-30,2024-10-01
+A2,Beta,starter,6000,10,2026-12-31,2025-01-01
+"""
+
+
+class WS:
+    """A workspace under construction in a temp folder."""
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def file(self, rel: str, text: str) -> Path:
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+        return path
+
+    def config(self, *sources_yaml: str, **top: str) -> Path:
+        """Write healthscore.yaml from source blocks (each dedented on its own)."""
+        head = "\n".join(f"{k}: {v}" for k, v in {"name": "test", **top}.items())
+        joined = "\n".join(textwrap.dedent(s).strip("\n") for s in sources_yaml)
+        body = textwrap.indent(joined, "  ")
+        return self.file(CONFIG_FILE, f"{head}\nsources:\n{body}\n")
+
+    def open(self) -> Workspace:
+        return Workspace.open(self.root)
+
+    def ingest(self, **kw):
+        kw.setdefault("now", NOW)
+        return ingest(self.open(), **kw)
+
+    def query(self, sql: str, params=None) -> list[tuple]:
+        with self.open().store(read_only=True) as store:
+            return store.con.execute(sql, params or []).fetchall()
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> WS:
+    return WS(tmp_path / "ws")
+
+
+ACCOUNTS_SOURCE = """
+crm:
+  table: accounts
+  path: data/accounts.csv
+"""
