@@ -7,8 +7,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 WorkspaceOption = typer.Option(
     Path("."), "--workspace", "-w", help="The workspace folder (holds healthscore.yaml).",

@@ -1,0 +1,155 @@
+"""The store: idempotent re-ingest, validity history, all-or-nothing writes, schema version."""
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from conftest import ACCOUNTS_CSV, ACCOUNTS_SOURCE, NOW
+from healthscore.errors import SourceError, StoreError
+from healthscore.store import Store
+from healthscore.store.schema import SCHEMA_VERSION
+
+EVENTS = """\
+account_id,user_id,event,timestamp
+A1,u1,login,2026-06-01T10:00:00Z
+A1,u1,report.created,2026-06-01T10:05:00Z
+A2,u2,login,2026-06-02T09:00:00Z
+"""
+
+
+def _full(ws):
+    ws.file("data/accounts.csv", ACCOUNTS_CSV)
+    ws.file("data/events.csv", EVENTS)
+    ws.file("data/tickets.csv", "ticket_id,account_id,opened_at,closed_at\n"
+                                "T1,A1,2026-06-01T10:00:00Z,\n")
+    ws.config(ACCOUNTS_SOURCE, """
+        events: {table: usage_events, path: data/events.csv}
+        desk: {table: tickets, path: data/tickets.csv}
+        """)
+
+
+def _counts(ws):
+    return {t: ws.query(f"SELECT count(*) FROM {t}")[0][0]
+            for t in ("accounts", "usage_events", "tickets")}
+
+
+def test_reingest_of_the_same_files_duplicates_nothing(ws):
+    _full(ws)
+    first = ws.ingest()
+    assert first.rows_loaded == 6 and _counts(ws) == {"accounts": 2, "usage_events": 3,
+                                                      "tickets": 1}
+    # unchanged files are skipped altogether ...
+    second = ws.ingest(now=NOW + timedelta(hours=1))
+    assert [s.files_skipped for s in second.sources] == [1, 1, 1]
+    assert second.rows_read == 0
+    # ... and a forced full re-read finds every row already stored
+    third = ws.ingest(now=NOW + timedelta(hours=2), full=True)
+    assert third.rows_read == 6
+    assert sum(s.written.unchanged for s in third.sources) == 6
+    assert sum(s.written.inserted + s.written.updated for s in third.sources) == 0
+    assert _counts(ws) == {"accounts": 2, "usage_events": 3, "tickets": 1}
+
+
+def test_appended_events_file_adds_only_the_new_rows(ws):
+    _full(ws)
+    ws.ingest()
+    ws.file("data/events.csv", EVENTS + "A2,u2,login,2026-06-03T09:00:00Z\n")
+    report = ws.ingest(now=NOW + timedelta(hours=1))
+    events = next(s for s in report.sources if s.table == "usage_events")
+    assert (events.rows_read, events.written.inserted, events.written.unchanged) == (4, 1, 3)
+    assert _counts(ws)["usage_events"] == 4
+
+
+def test_reexported_ticket_replaces_the_stored_version(ws):
+    _full(ws)
+    ws.ingest()
+    ws.file("data/tickets.csv", "ticket_id,account_id,opened_at,closed_at\n"
+                                "T1,A1,2026-06-01T10:00:00Z,2026-06-02T10:00:00Z\n")
+    report = ws.ingest(now=NOW + timedelta(hours=1))
+    desk = next(s for s in report.sources if s.table == "tickets")
+    assert (desk.written.inserted, desk.written.updated) == (0, 1)
+    assert ws.query("SELECT ticket_id, closed_at FROM tickets") == [
+        ("T1", datetime(2026, 6, 2, 10, 0))]
+
+
+def test_changed_account_closes_the_old_version_instead_of_overwriting(ws):
+    ws.file("data/accounts.csv", ACCOUNTS_CSV)
+    ws.config(ACCOUNTS_SOURCE)
+    t1 = datetime(2026, 5, 1)
+    ws.ingest(now=t1)
+    # the next CRM export: A1 moved to enterprise with more seats; A2 unchanged
+    ws.file("data/accounts.csv", ACCOUNTS_CSV.replace("A1,Acme,business,48000,50",
+                                                      "A1,Acme,enterprise,90000,120"))
+    t2 = datetime(2026, 6, 1)
+    report = ws.ingest(now=t2)
+    w = report.sources[0].written
+    assert (w.inserted, w.updated, w.unchanged) == (0, 1, 1)
+    rows = ws.query("SELECT account_id, plan, seats, _valid_from, _valid_to FROM accounts "
+                    "ORDER BY account_id, _known_from")
+    assert rows == [
+        ("A1", "business", 50, None, t2),      # first version holds since always, until t2
+        ("A1", "enterprise", 120, t2, None),   # the current version, from t2
+        ("A2", "starter", 10, None, None),
+    ]
+
+    def plan_as_of(when):
+        return ws.query(
+            "SELECT plan FROM accounts WHERE account_id = 'A1' AND (_valid_from IS NULL OR "
+            "_valid_from <= ?) AND (_valid_to IS NULL OR _valid_to > ?)", [when, when])
+
+    assert plan_as_of(datetime(2026, 5, 15)) == [("business",)]
+    assert plan_as_of(datetime(2026, 6, 15)) == [("enterprise",)]
+
+
+def test_snapshot_dates_build_the_history_in_one_ingest(ws):
+    """A glob of dated CRM snapshots, read at once, becomes a history ordered by snapshot."""
+    head = "account_id,name,plan,csm,snapshot\n"
+    ws.file("data/crm/q1.csv", head + "A1,Acme,starter,ann,2026-03-31\n")
+    ws.file("data/crm/q2.csv", head + "A1,Acme,starter,ann,2026-06-30\n")  # no change
+    ws.file("data/crm/q3.csv", head + "A1,Acme,business,bob,2026-09-30\n")
+    ws.config("""
+        crm:
+          table: accounts
+          path: data/crm/*.csv
+          valid_from: {column: snapshot}
+        """)
+    ws.ingest(now=datetime(2026, 10, 1))
+    assert ws.query("SELECT plan, csm, _valid_from, _valid_to FROM accounts ORDER BY "
+                    "_known_from") == [
+        ("starter", "ann", None, datetime(2026, 9, 30)),
+        ("business", "bob", datetime(2026, 9, 30), None),
+    ]
+
+
+def test_failed_ingest_leaves_the_store_as_it_was(ws):
+    _full(ws)
+    ws.ingest()
+    before = _counts(ws)
+    # next day: new accounts and events arrive, but the tickets export lost a required column
+    ws.file("data/accounts.csv", ACCOUNTS_CSV + "A3,Gamma,starter,1000,5,2027-01-01,2025-06-01\n")
+    ws.file("data/events.csv", EVENTS + "A3,u3,login,2026-06-03T09:00:00Z\n")
+    ws.file("data/tickets.csv", "ticket_id,account_id\nT2,A3\n")
+    with pytest.raises(SourceError, match="opened_at"):
+        ws.ingest(now=NOW + timedelta(days=1))
+    assert _counts(ws) == before
+    assert ws.query("SELECT account_id FROM accounts ORDER BY 1") == [("A1",), ("A2",)]
+    runs = ws.query("SELECT status, error FROM runs ORDER BY run_id")
+    assert [r[0] for r in runs] == ["ok", "failed"] and "opened_at" in runs[1][1]
+    # fixing the export and re-running loads everything: nothing was remembered as done
+    ws.file("data/tickets.csv", "ticket_id,account_id,opened_at\nT2,A3,2026-06-03\n")
+    ws.ingest(now=NOW + timedelta(days=1, hours=1))
+    assert _counts(ws) == {"accounts": 3, "usage_events": 4, "tickets": 2}
+
+
+def test_schema_version_is_recorded(ws, tmp_path):
+    store = Store(tmp_path / "s.duckdb", create=True)
+    assert store.schema_version() == SCHEMA_VERSION
+    store.con.execute("UPDATE meta SET value = '999' WHERE key = 'schema_version'")
+    store.close()
+    with pytest.raises(StoreError, match="newer than this release"):
+        Store(tmp_path / "s.duckdb")
+
+
+def test_opening_a_missing_store_says_how_to_create_one(tmp_path):
+    with pytest.raises(StoreError, match="healthscore init"):
+        Store(tmp_path / "nope.duckdb")
