@@ -1,0 +1,21 @@
+"""The public Python API: what `import healthscore` offers is pinned."""
+
+import healthscore
+
+
+def test_public_names_are_pinned():
+    assert healthscore.__all__ == [
+        "TABLES", "Column", "ConfigError", "HealthScoreError", "IngestReport",
+        "QuarantineError", "SchemaError", "SourceError", "SourceReport", "Store", "StoreError",
+        "Table", "Workspace", "WorkspaceError", "WriteCounts", "__version__", "generate_demo",
+        "ingest"]
+    for name in healthscore.__all__:
+        assert getattr(healthscore, name) is not None
+
+
+def test_errors_share_one_root_and_subclass_builtins():
+    assert issubclass(healthscore.ConfigError, (healthscore.HealthScoreError, ValueError))
+    assert issubclass(healthscore.SourceError, (healthscore.HealthScoreError, OSError))
+    assert issubclass(healthscore.WorkspaceError, FileNotFoundError)
+    assert healthscore.ConfigError("x").exit_code == 2
+    assert healthscore.SourceError("x").exit_code == 1
