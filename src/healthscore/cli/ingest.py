@@ -10,7 +10,8 @@ from rich.table import Table
 
 from healthscore.cli.common import WorkspaceOption, console, err_console, n
 from healthscore.errors import QuarantineError
-from healthscore.sources import IngestReport, ingest as run_ingest
+from healthscore.sources import IngestReport
+from healthscore.sources import ingest as run_ingest
 from healthscore.workspace import Workspace
 
 

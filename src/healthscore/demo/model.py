@@ -27,11 +27,11 @@ DECLINE_SHARE = 0.22
 RECOVER_SHARE = 0.10
 #: Renewal decision: z = mean health (90 d) + TREND_WEIGHT × recent trend + N(0, DECISION_NOISE);
 #: z below CHURN_AT churns, below CONTRACT_AT contracts, above EXPAND_AT expands.
-DECISION_NOISE = 0.45
+DECISION_NOISE = 0.5
 TREND_WEIGHT = 0.4
-CHURN_AT = -0.55
-CONTRACT_AT = -0.2
-EXPAND_AT = 1.0
+CHURN_AT = -1.2
+CONTRACT_AT = -0.7
+EXPAND_AT = 0.85
 #: Churn for reasons health cannot see (acquired, budget freeze), at any health.
 SURPRISE_CHURN = 0.02
 

@@ -27,6 +27,7 @@ SEATS_MAX = np.array([40, 200, 1500])
 NEW_SHARE = 0.25
 #: Special names (non-ASCII, commas, quotes) for this share of accounts.
 SPECIAL_NAME_SHARE = 0.03
+N_SPECIAL = len(words.SPECIAL_STEMS) * len(words.SPECIAL_FORMS)
 
 
 def csm_count(accounts: int) -> int:
@@ -59,7 +60,7 @@ class Portfolio:
     name_stem: np.ndarray
     name_word: np.ndarray
     name_legal: np.ndarray
-    name_special: np.ndarray  # index into words.SPECIAL_NAMES, -1 for a generated name
+    name_special: np.ndarray  # stem + len(SPECIAL_STEMS) × form; -1 for a generated name
     offset_min: np.ndarray  # the customer's UTC offset, minutes
     start: np.ndarray  # contract start, epoch day
     seats0: np.ndarray
@@ -122,7 +123,7 @@ def draw_portfolio(
         name_stem=rng.integers(0, len(words.NAME_STEMS), n),
         name_word=rng.integers(0, 5, n),
         name_legal=rng.integers(0, len(words.LEGAL_FORMS), n),
-        name_special=np.where(special, rng.integers(0, len(words.SPECIAL_NAMES), n), -1),
+        name_special=np.where(special, rng.integers(0, N_SPECIAL, n), -1),
         offset_min=offsets,
         start=start,
         seats0=seats0,
@@ -143,7 +144,11 @@ def account_names(pf: Portfolio) -> np.ndarray:
     word = np.asarray(words.INDUSTRY_WORDS, dtype=object)[pf.industry, pf.name_word]
     legal = np.asarray([f" {x}" if x else "" for x in words.LEGAL_FORMS], dtype=object)
     names = stem + " " + word + legal[pf.name_legal]
-    special = np.asarray(words.SPECIAL_NAMES, dtype=object)[np.maximum(pf.name_special, 0)]
+    forms = np.asarray(words.SPECIAL_FORMS, dtype=object)
+    sp = np.maximum(pf.name_special, 0)
+    stems = np.asarray(words.SPECIAL_STEMS, dtype=object)[sp % len(words.SPECIAL_STEMS)]
+    form = forms[sp // len(words.SPECIAL_STEMS)]
+    special = form[:, 0] + stems + form[:, 1]
     return np.where(pf.name_special >= 0, special, names)
 
 

@@ -108,7 +108,7 @@ def nps(ch: Chunk) -> Columns:
         t = resp_day * DAY_S + business_seconds(rng, pf.offset_min[rows])
         t -= t % 60  # the survey tool exports minutes
         hr = ch.health.at(rows, resp_day)
-        score = np.clip(np.round(7.0 + 1.7 * hr + rng.normal(0.0, 1.7, len(rows))), 0, 10)
+        score = np.clip(np.round(7.6 + 1.7 * hr + rng.normal(0.0, 1.7, len(rows))), 0, 10)
         score = score.astype(np.int64)
         bucket = np.select([score <= 6, score <= 8], [0, 1], 2)
         comment = np.where(rng.random(len(rows)) < 0.45,

@@ -18,7 +18,7 @@ from .portfolio import Contract, Portfolio
 from .timeline import DAY_S, NEVER, Calendar, business_seconds
 
 #: Scale of the event rate, calibrated so an average account makes ~1,000 events in 15 months.
-EVENT_SCALE = 0.62
+EVENT_SCALE = 0.12
 #: Events grow with users, but less than linearly (big accounts have more occasional users).
 USER_EXPONENT = 0.85
 #: Volume elasticity to health: events × exp(VOLUME_SLOPE × h).
@@ -176,6 +176,7 @@ def draw_events(
     Returns chunk rows of account and user, feature index, time (Unix ms) and count.
     """
     intensity = rng.lognormal(0.0, 0.45, len(pf))  # some customers simply use it more
+    spread = rng.normal(0.0, 0.6, len(pf))  # ... or have more occasional users
     lam = event_rates(pf, health, alive, cal) * intensity[:, None]
     counts = rng.poisson(lam)
     rows, cols = np.nonzero(counts)
@@ -187,7 +188,7 @@ def draw_events(
     t_ms = ((cal.s0 + cols) * DAY_S + sec) * 1000 + rng.integers(0, 1000, n)
     h = health.window(cal)[rows, cols]
     # fewer people log in when health falls: events come from the top `pool` users
-    share = sigmoid(0.3 + 1.1 * h)
+    share = sigmoid(0.3 + spread[rows] + 1.1 * h)
     pool = np.maximum(1, np.ceil(share * pf.n_users[rows])).astype(np.int64)
     user = pick_users(rng, users, rows, t_ms // 1000, pool=pool, skew=1.7)
     feature = draw_features(rng, feature_tables(rng, pf, health), rows, h)

@@ -53,26 +53,16 @@ LEGAL_FORMS = (
 )
 
 #: Names an international customer base brings: non-ASCII letters, commas and quotes, which an
-#: honest CSV/JSON writer must survive.
-SPECIAL_NAMES = (
-    "Müller & Söhne, GmbH",
-    "Østergaard Logistik A/S",
-    "Łukasiewicz Software Sp. z o.o.",
-    "Gonçalves & Filhos, Lda.",
-    'The "Blue Door" Company',
-    "Smith, Jones & Partners LLP",
-    "Åberg Maskin AB",
-    "Dvořák Energie s.r.o.",
-    "Ibáñez Hermanos, S.L.",
-    "Café Crème Holdings",
-    'Acme "Rocket" Supplies, Inc.',
-    "Kovačević d.o.o.",
-    "Jørgensen & Co. ApS",
-    "Zürich Präzision AG",
-    "São Paulo Distribuição Ltda.",
-    "Nørrebro Studios, ApS",
-    "Ōsaka Trading K.K.",
-    "O'Brien, Walsh & Murphy",
+#: honest CSV/JSON writer must survive. A special name is prefix + stem + suffix.
+SPECIAL_STEMS = (
+    "Müller", "Østergaard", "Łukasiewicz", "Gonçalves", "Åberg", "Dvořák", "Ibáñez",
+    "Kovačević", "Jørgensen", "Zürich", "São Paulo", "Nørrebro", "Ōsaka", "O'Brien", "Café Crème",
+    "Blue Door", "Straße", "Škoda", "Façade", "Québec",
+)
+SPECIAL_FORMS = (
+    ("", " & Söhne, GmbH"), ("", ", Inc."), ('The "', '" Company'), ("", " Logística, S.A."),
+    ("", ", Walsh & Partners LLP"), ('"', '" Consulting Ltd'), ("", " Präzision AG"),
+    ("", " & Co. ApS"), ("Grupo ", ", S.L."), ("", " Trading K.K."),
 )
 
 FIRST_NAMES = (

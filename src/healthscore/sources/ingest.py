@@ -165,7 +165,8 @@ def _ingest_all(workspace: Workspace, store: Store, report: IngestReport, *, now
     for table_name in TABLE_ORDER:
         table = TABLES[table_name]
         feeding = [(n, s) for n, s in cfg.sources.items() if s.table == table_name]
-        parts: list[str] = []
+        parts: list[str] = []  # parse queries, one per source read
+        raw_views: list[tuple[str, str]] = []
         read_meta: dict[str, tuple[dict[str, tuple[int, int]], str]] = {}
         sources: dict[str, SourceReport] = {}
         for order, (name, source) in enumerate(feeding):
@@ -184,12 +185,9 @@ def _ingest_all(workspace: Workspace, store: Store, report: IngestReport, *, now
                 view = f"_raw_{len(report.sources)}"
                 rel = read_source(con, name, source, to_read, view)
                 src_ctx = ParseContext(ctx.timezone, source.decimal, ctx.now_sql)
-                part = f"_part_{len(report.sources)}"
-                con.execute(f"CREATE OR REPLACE TEMP TABLE {part} AS "
-                            + parse_query(table, name, source, rel, src_ctx, source_order=order))
-                kind = "VIEW" if rel.format == "parquet" else "TABLE"
-                con.execute(f"DROP {kind} {view}")
-                parts.append(part)
+                parts.append(parse_query(table, name, source, rel, src_ctx,
+                                         source_order=order))
+                raw_views.append(("VIEW" if rel.format == "parquet" else "TABLE", view))
                 read_meta[name] = ({f.display: (f.size, f.mtime_ns) for f in to_read},
                                    cfg_hash)
             done += 1
@@ -198,19 +196,19 @@ def _ingest_all(workspace: Workspace, store: Store, report: IngestReport, *, now
         if not parts:
             continue
         _stage(store, table, parts, now=now)
+        for kind, view in raw_views:
+            con.execute(f"DROP {kind} {view}")
         _write_table(store, table, report, sources, read_meta, now=now)
     con.execute("DROP TABLE IF EXISTS _stage")
 
 
 def _stage(store: Store, table: Table, parts: list[str], *, now: datetime) -> None:
-    """Union the parsed parts into ``_stage`` and add the problems that span rows."""
+    """Parse every source read into ``_stage`` (one pass, no intermediate copies) and add the
+    problems that span rows. A row is identified by (``_source``, ``_file``, ``_row``)."""
     con = store.con
-    union = " UNION ALL BY NAME ".join(f"SELECT * FROM {p}" for p in parts)
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _stage AS SELECT *, row_number() OVER () AS _rid, "
-        f"{hash_expr(table.column_names)} AS _hash FROM ({union})")
-    for p in parts:
-        con.execute(f"DROP TABLE {p}")
+    union = " UNION ALL BY NAME ".join(f"({q})" for q in parts)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _stage AS SELECT *, "
+                f"{hash_expr(table)} AS _hash FROM ({union})")
 
     def add_problem(where: str, column: str, value: str, reason: str) -> None:
         con.execute(
@@ -235,7 +233,7 @@ def _stage(store: Store, table: Table, parts: list[str], *, now: datetime) -> No
     not_null = " AND ".join(f"{ident(k)} IS NOT NULL" for k in keys if not k.startswith("_"))
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _dupes AS
-        SELECT _rid, first_value(_file || ':' || _row) OVER w AS _first
+        SELECT _source, _file, _row, first_value(_file || ':' || _row) OVER w AS _first
         FROM _stage WHERE _problems IS NULL {('AND ' + not_null) if not_null else ''} {prefilter}
         WINDOW w AS (PARTITION BY {part_keys} ORDER BY _order, _file, _row)
         QUALIFY row_number() OVER w > 1
@@ -245,7 +243,8 @@ def _stage(store: Store, table: Table, parts: list[str], *, now: datetime) -> No
         f"UPDATE _stage SET _problems = list_append(coalesce(_problems, []), "
         f"{{'column': {lit(col) if col else 'NULL'}, "
         f"'value': {('CAST(_stage.' + ident(col) + ' AS VARCHAR)') if col else 'NULL'}, "
-        f"'reason': {what}}}) FROM _dupes d WHERE _stage._rid = d._rid")
+        f"'reason': {what}}}) FROM _dupes d WHERE _stage._source = d._source "
+        f"AND _stage._file = d._file AND _stage._row = d._row")
     con.execute("DROP TABLE _dupes")
 
 
@@ -283,7 +282,7 @@ def _write_table(store: Store, table: Table, report: IngestReport,
         con.execute("DROP VIEW _problems_src")
     sample = con.execute(
         f"SELECT _source, _file, _row, p.column, p.value, p.reason FROM "
-        f"(SELECT _source, _file, _row, _rid, unnest(_problems) AS p FROM _stage "
+        f"(SELECT _source, _file, _row, unnest(_problems) AS p FROM _stage "
         f"WHERE _problems IS NOT NULL) ORDER BY _source, _file, _row LIMIT {SAMPLE}").fetchall()
     report.problems += [dict(source=s, table=table.name, file=f, row=r, column=c, value=v,
                              reason=why) for s, f, r, c, v, why in sample]

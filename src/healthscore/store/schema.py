@@ -88,8 +88,25 @@ def create_all() -> list[str]:
 MIGRATIONS: dict[int, list[str]] = {}
 
 
-def hash_expr(columns: list[str] | tuple[str, ...], alias: str = "") -> str:
-    """SQL for a 128-bit content hash of ``columns`` (NULL-safe, order-sensitive)."""
-    prefix = f"{alias}." if alias else ""
-    parts = ", ".join(f"coalesce(CAST({prefix}\"{c}\" AS VARCHAR), chr(0))" for c in columns)
-    return f"md5_number(concat_ws(chr(31), {parts}))"
+#: Version of the content-hash recipe below, kept in ``meta`` so a release that changes it can
+#: re-hash stored rows in a migration instead of duplicating them on re-ingest.
+HASH_SCHEME = 1
+
+
+def hash_expr(table: Table) -> str:
+    """SQL for a 128-bit content hash of a canonical row (NULL-safe, order-sensitive).
+
+    Each value is spelled in a stable text form (timestamps as epoch microseconds, dates as ISO)
+    so the hash does not depend on display settings.
+    """
+    parts = []
+    for col in table.columns:
+        ref = f'"{col.name}"'
+        if col.type == "timestamp":
+            text = f"CAST(epoch_us({ref}) AS VARCHAR)"
+        elif col.type == "string":
+            text = ref
+        else:
+            text = f"CAST({ref} AS VARCHAR)"
+        parts.append(f"coalesce({text}, chr(0))")
+    return f"md5_number(concat_ws(chr(31), {', '.join(parts)}))"

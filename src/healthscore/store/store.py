@@ -18,6 +18,7 @@ import duckdb
 from healthscore.errors import StoreError
 from healthscore.schemas import TABLES, Table
 from healthscore.store.schema import (
+    HASH_SCHEME,
     MIGRATIONS,
     SCHEMA_VERSION,
     create_all,
@@ -92,8 +93,8 @@ class Store:
             if not has_meta:
                 for stmt in create_all():
                     self.con.execute(stmt)
-                self.con.execute("INSERT INTO meta VALUES ('schema_version', ?)",
-                                 [str(SCHEMA_VERSION)])
+                self.con.execute("INSERT INTO meta VALUES ('schema_version', ?), "
+                                 "('hash_scheme', ?)", [str(SCHEMA_VERSION), str(HASH_SCHEME)])
                 return
             version = self.schema_version()
             for target in range(version + 1, SCHEMA_VERSION + 1):
