@@ -38,3 +38,9 @@ def test_every_column_is_documented():
         assert f"## {t.name}" in text
         for c in t.columns:
             assert f"| `{c.name}` |" in text
+
+
+def test_every_table_names_its_time_column():
+    for t in TABLES.values():
+        assert t.time in t.column_names
+        assert t.column(t.time).type in ("date", "timestamp")

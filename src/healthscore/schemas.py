@@ -95,6 +95,8 @@ class Table:
     columns: tuple[Column, ...]
     key: tuple[str, ...] = ()
     checks: tuple[Check, ...] = ()
+    #: The column saying when a row happened (events) or began (state); None if there is none.
+    time: str | None = None
 
     def column(self, name: str) -> Column:
         for col in self.columns:
@@ -133,6 +135,7 @@ TABLES: Mapping[str, Table] = MappingProxyType({t.name: t for t in (
         "keeps the earlier version for point-in-time scoring.",
         "segmentation, renewal",
         key=("account_id",),
+        time="contract_start",
         columns=(
             _c("account_id", "string", "Stable account identifier (the CRM id).", required=True,
                example="ACC-0042"),
@@ -158,6 +161,7 @@ TABLES: Mapping[str, Table] = MappingProxyType({t.name: t for t in (
     Table(
         "users", "state", "People at customer accounts who can use the product.", "breadth",
         key=("user_id",),
+        time="created_at",
         columns=(
             _c("user_id", "string", "Stable user identifier.", required=True, example="U-0042-007"),
             _ACCOUNT,
@@ -171,6 +175,7 @@ TABLES: Mapping[str, Table] = MappingProxyType({t.name: t for t in (
     Table(
         "usage_events", "event", "Product usage: one row per event (or per event count).",
         "frequency, breadth, depth, trend",
+        time="timestamp",
         columns=(
             _ACCOUNT,
             _USER,
@@ -186,6 +191,7 @@ TABLES: Mapping[str, Table] = MappingProxyType({t.name: t for t in (
         "tickets", "entity", "Support tickets. A re-export with a later `closed_at` replaces the "
         "stored version.", "support",
         key=("ticket_id",),
+        time="opened_at",
         columns=(
             _c("ticket_id", "string", "Help-desk ticket id.", required=True, example="T-99812"),
             _ACCOUNT,
@@ -203,6 +209,7 @@ TABLES: Mapping[str, Table] = MappingProxyType({t.name: t for t in (
     ),
     Table(
         "surveys", "event", "Survey answers: NPS (0-10) and CSAT (1-5).", "sentiment, NPS",
+        time="responded_at",
         columns=(
             _ACCOUNT,
             _USER,
@@ -223,6 +230,7 @@ TABLES: Mapping[str, Table] = MappingProxyType({t.name: t for t in (
         "invoices", "entity", "Invoices. A re-export with a `paid_at` replaces the stored version.",
         "financial health",
         key=("invoice_id",),
+        time="issued_at",
         columns=(
             _c("invoice_id", "string", "Billing-system invoice id.", required=True,
                example="INV-2026-0042"),
@@ -240,6 +248,7 @@ TABLES: Mapping[str, Table] = MappingProxyType({t.name: t for t in (
     ),
     Table(
         "touchpoints", "event", "CSM interactions with the customer.", "engagement",
+        time="occurred_at",
         columns=(
             _ACCOUNT,
             _c("kind", "string", "Kind of interaction.", required=True,
@@ -251,6 +260,7 @@ TABLES: Mapping[str, Table] = MappingProxyType({t.name: t for t in (
     ),
     Table(
         "trainings", "event", "Training courses completed by customer users.", "enabling",
+        time="completed_at",
         columns=(
             _ACCOUNT,
             _USER,
@@ -261,6 +271,7 @@ TABLES: Mapping[str, Table] = MappingProxyType({t.name: t for t in (
     ),
     Table(
         "advocacy", "event", "Advocacy: reviews, referrals, case studies.", "advocacy",
+        time="occurred_at",
         columns=(
             _ACCOUNT,
             _c("kind", "string", "Kind of advocacy.", required=True,
@@ -274,6 +285,7 @@ TABLES: Mapping[str, Table] = MappingProxyType({t.name: t for t in (
         "contacts", "state", "Key people at the account and their role in the relationship.",
         "relationship (high and wide)",
         key=("contact_id",),
+        time="active_from",
         columns=(
             _ACCOUNT,
             _c("contact_id", "string", "Stable contact identifier.", required=True,
@@ -291,6 +303,7 @@ TABLES: Mapping[str, Table] = MappingProxyType({t.name: t for t in (
     ),
     Table(
         "outcomes", "event", "Business goals the customer achieved with the product.", "ROI",
+        time="achieved_at",
         columns=(
             _ACCOUNT,
             _c("goal", "string", "The goal achieved.", required=True, example="cut month-end close"),
@@ -301,6 +314,7 @@ TABLES: Mapping[str, Table] = MappingProxyType({t.name: t for t in (
     Table(
         "pulses", "event", "The CSM's own read of the account (a manual measure).",
         "CSM sentiment",
+        time="at",
         columns=(
             _ACCOUNT,
             _c("value", "integer", "1 (bad) to 5 (good); red, yellow and green are read as 1, 3 "
@@ -318,6 +332,7 @@ TABLES: Mapping[str, Table] = MappingProxyType({t.name: t for t in (
         "renewals", "entity", "Renewal outcomes: the ground truth the score is validated against.",
         "ground truth for validation",
         key=("account_id", "renewal_date"),
+        time="renewal_date",
         columns=(
             _ACCOUNT,
             _c("renewal_date", "date", "The renewal (contract end) date.", required=True,

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import typer
 from rich.console import Console
 
-console = Console(highlight=False, soft_wrap=True)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+def _width(stream) -> int | None:
+    # Rich assumes 80 columns when output is not a terminal (CI logs, pipes, tests); tables of
+    # counts then get truncated, so give them room.
+    return None if stream.isatty() else 140
+
+
+console = Console(highlight=False, soft_wrap=True, width=_width(sys.stdout))
+err_console = Console(stderr=True, highlight=False, soft_wrap=True, width=_width(sys.stderr))
 
 WorkspaceOption = typer.Option(
     Path("."), "--workspace", "-w", help="The workspace folder (holds healthscore.yaml).",

@@ -296,8 +296,7 @@ class Store:
         """Per canonical table: current rows, stored versions, accounts, and time span."""
         out = []
         for t in TABLES.values():
-            time_col = next((c.name for c in t.columns if c.type in ("timestamp", "date")
-                             and (c.required or t.name == "accounts")), None)
+            time_col = t.time
             span = (f", min({_q(time_col)}), max({_q(time_col)})" if time_col
                     else ", NULL, NULL")
             current = "count(*) FILTER (WHERE _valid_to IS NULL)" if t.kind == "state" \
