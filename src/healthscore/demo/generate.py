@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from types import MappingProxyType
 
 import pyarrow as pa
 
@@ -67,7 +66,7 @@ class DemoSummary:
     end: date
     seed: int
     accounts: int
-    rows: Mapping[str, int] = field(default_factory=dict)
+    rows: dict[str, int] = field(default_factory=dict)
 
     @property
     def events(self) -> int:
@@ -150,7 +149,7 @@ def generate_demo(
                 progress(min((index + 1) * CHUNK_ACCOUNTS, accounts), accounts, "accounts")
     (root / "healthscore.yaml").write_text(WORKSPACE_YAML, encoding="utf-8")
     return DemoSummary(out_dir=root, end=end, seed=seed, accounts=accounts,
-                       rows=MappingProxyType(dict(sorted(sink.rows.items()))))
+                       rows=dict(sorted(sink.rows.items())))
 
 
 def _write_chunk(sink: Sink, ch: Chunk, tx: ChunkText, counters: dict[str, int]) -> None:

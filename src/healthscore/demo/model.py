@@ -112,39 +112,44 @@ def settle_contracts(
     renewal = np.stack([first, second], axis=1)
     renewal = np.where(renewal < cal.e0, renewal, NEVER)
 
-    outcome = np.full((n, 2), -1, dtype=np.int64)
-    seat_mult = np.ones((n, 2))
-    upgrade = np.zeros((n, 2), dtype=bool)
-    churn = np.full(n, NEVER, dtype=np.int64)
-    for k in range(2):
+    # a mid-term seat add, more likely when things go well (cancelled below if after churn)
+    lo = np.maximum(pf.start, cal.s0)
+    mid_day = lo + (rng.random(n) * np.maximum(cal.e0 - lo, 1)).astype(np.int64)
+    p_add = 0.35 * sigmoid(2.0 * health.at(np.arange(n), mid_day) - 1.0)
+    adds = (rng.random(n) < p_add) & (mid_day < cal.e0)
+    mid_delta = np.maximum(1, np.round(pf.seats0 * rng.uniform(0.05, 0.3, n))).astype(np.int64)
+
+    contract = Contract(
+        renewal=renewal,
+        outcome=np.full((n, 2), -1, dtype=np.int64),
+        seat_delta=np.zeros((n, 2), dtype=np.int64),
+        upgrade=np.zeros((n, 2), dtype=bool),
+        churn=np.full(n, NEVER, dtype=np.int64),
+        mid_day=np.where(adds, mid_day, NEVER),
+        mid_delta=np.where(adds, mid_delta, 0),
+    )
+    for k in range(2):  # in date order: the second renewal sees the first one's seats
         r = renewal[:, k]
-        due = (r < NEVER) & (churn == NEVER)
+        due = (r < NEVER) & (contract.churn == NEVER)
         level = health.mean(r - 90, r)
         trend = health.mean(r - 30, r) - level
         z = level + TREND_WEIGHT * trend + rng.normal(0.0, DECISION_NOISE, n)
         z = np.where(rng.random(n) < SURPRISE_CHURN, -np.inf, z)
         out = np.select([z < CHURN_AT, z < CONTRACT_AT, z > EXPAND_AT], [0, 1, 3], 2)
-        outcome[:, k] = np.where(due, out, -1)
-        mult = np.select([out == 1, out == 3], [rng.uniform(0.6, 0.9, n),
-                                                rng.uniform(1.1, 1.6, n)], 1.0)
-        seat_mult[:, k] = np.where(due, mult, 1.0)
-        upgrade[:, k] = due & (out == 3) & (rng.random(n) < 0.3)
-        churn = np.where(due & (out == 0), r, churn)
-    renewal = np.where(outcome >= 0, renewal, NEVER)
-
-    lo = np.maximum(pf.start, cal.s0)
-    mid_day = lo + (rng.random(n) * np.maximum(cal.e0 - lo, 1)).astype(np.int64)
-    p_add = 0.35 * sigmoid(2.0 * health.at(np.arange(n), mid_day) - 1.0)
-    adds = (rng.random(n) < p_add) & (mid_day < churn) & (mid_day < cal.e0)
-    return Contract(
-        renewal=renewal,
-        outcome=outcome,
-        seat_mult=seat_mult,
-        upgrade=upgrade,
-        churn=churn,
-        mid_day=np.where(adds, mid_day, NEVER),
-        mid_mult=rng.uniform(1.05, 1.3, n),
-    )
+        seats = contract.seats_at(pf, r - 1)
+        out = np.where((out == 1) & (seats < 2), 2, out)  # one seat left: nothing to cut
+        cut = np.minimum(np.maximum(1, np.round(seats * rng.uniform(0.1, 0.4, n))), seats - 1)
+        add = np.maximum(1, np.round(seats * rng.uniform(0.1, 0.6, n)))
+        delta = np.select([out == 1, out == 3], [-cut, add], 0).astype(np.int64)
+        contract.outcome[:, k] = np.where(due, out, -1)
+        contract.seat_delta[:, k] = np.where(due, delta, 0)
+        contract.upgrade[:, k] = due & (out == 3) & (rng.random(n) < 0.3)
+        contract.churn = np.where(due & (out == 0), r, contract.churn)
+    contract.renewal = np.where(contract.outcome >= 0, renewal, NEVER)
+    late_add = contract.mid_day >= contract.churn
+    contract.mid_day = np.where(late_add, NEVER, contract.mid_day)
+    contract.mid_delta = np.where(late_add, 0, contract.mid_delta)
+    return contract
 
 
 def alive(pf: Portfolio, contract: Contract, cal: Calendar) -> np.ndarray:

@@ -166,24 +166,25 @@ class Contract:
 
     renewal: np.ndarray  # (n, 2) epoch days
     outcome: np.ndarray  # (n, 2)
-    seat_mult: np.ndarray  # (n, 2) seats after / before
+    seat_delta: np.ndarray  # (n, 2) seats added (or removed, < 0) at that renewal
     upgrade: np.ndarray  # (n, 2) bool: moved up a plan at that renewal
     churn: np.ndarray  # (n,) epoch day of churn (a renewal date) or NEVER
     mid_day: np.ndarray  # (n,) mid-term seat change, NEVER if none
-    mid_mult: np.ndarray  # (n,)
+    mid_delta: np.ndarray  # (n,) seats added mid-term
 
     def plan_at(self, pf: Portfolio, day: int | np.ndarray) -> np.ndarray:
         ups = (self.upgrade & (self.renewal <= _col(day))).sum(axis=1)
         return np.minimum(pf.plan0 + ups, 2)
 
     def seats_at(self, pf: Portfolio, day: int | np.ndarray) -> np.ndarray:
-        mult = np.where(self.renewal <= _col(day), self.seat_mult, 1.0).prod(axis=1)
-        mult = mult * np.where(self.mid_day <= day, self.mid_mult, 1.0)
-        return np.maximum(1, np.round(pf.seats0 * mult)).astype(np.int64)
+        delta = np.where(self.renewal <= _col(day), self.seat_delta, 0).sum(axis=1)
+        delta = delta + np.where(self.mid_day <= day, self.mid_delta, 0)
+        return pf.seats0 + delta
 
     def arr_at(self, pf: Portfolio, day: int | np.ndarray) -> np.ndarray:
         """ARR on ``day``, in whole multiples of $120 (so a monthly invoice is whole dollars);
-        0 from the churn date on."""
+        0 from the churn date on. A seat costs more than $120 a year even at the deepest
+        discount, so every seat added or removed moves ARR."""
         price = np.asarray(words.SEAT_PRICE)[self.plan_at(pf, day)]
         arr = np.maximum(1, np.round(self.seats_at(pf, day) * price * pf.discount / 120)) * 120
         return np.where(day >= self.churn, 0.0, arr)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from types import TracebackType
+from typing import BinaryIO
 
 import numpy as np
 import pyarrow as pa
@@ -81,8 +82,8 @@ class Sink:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.rows: dict[str, int] = {}
-        self._csv: dict[str, tuple[object, pacsv.CSVWriter]] = {}
-        self._text: dict[str, object] = {}
+        self._csv: dict[str, tuple[BinaryIO, pacsv.CSVWriter]] = {}
+        self._text: dict[str, BinaryIO] = {}
 
     def __enter__(self) -> Sink:
         return self
@@ -91,10 +92,10 @@ class Sink:
                  tb: TracebackType | None) -> None:
         self.close()
 
-    def _open(self, rel: str, mode: str = "wb") -> object:
+    def _open(self, rel: str) -> BinaryIO:
         path = self.root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        return open(path, mode)  # noqa: SIM115 - closed in close()
+        return open(path, "wb")  # noqa: SIM115 - closed in close()
 
     def csv(self, rel: str, table: pa.Table) -> None:
         if rel not in self._csv:
