@@ -35,12 +35,15 @@ def test_fresh_workspace_init_ingest_reingest_status_quarantine(tmp_path):
 
     result = hs("ingest", "-w", str(root))
     assert result.exit_code == 0, result.output
-    assert "4 rows loaded, 1 rejected." in result.output
+    assert ("4 rows accepted (4 new, 0 changed, 0 already stored), 1 rejected."
+            in result.output)
     assert "data/accounts.csv:3 name = None: required value is empty" in result.output
 
     result = hs("ingest", "-w", str(root))  # same files again: nothing new
     assert result.exit_code == 0
-    assert "0 rows loaded" in result.output or "rows loaded, 1 rejected" in result.output
+    # unchanged files are skipped, but the one with a rejected row is read again
+    assert "1 rows accepted" not in result.output
+    assert "(0 new, 0 changed, 2 already stored), 1 rejected." in result.output
 
     result = hs("status", "-w", str(root))
     assert result.exit_code == 0

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+
 def _width(stream) -> int | None:
     # Rich assumes 80 columns when output is not a terminal (CI logs, pipes, tests); tables of
     # counts then get truncated, so give them room.

@@ -26,7 +26,10 @@ def print_report(report: IngestReport) -> None:
                       n(s.written.inserted), n(s.written.updated), n(s.written.unchanged),
                       rejected)
     console.print(table)
-    console.print(f"{n(report.rows_loaded)} rows loaded, {n(report.rows_rejected)} rejected.")
+    w = report.written
+    console.print(f"{n(report.rows_loaded)} rows accepted ({n(w.inserted)} new, {n(w.updated)} "
+                  f"changed, {n(w.unchanged)} already stored), {n(report.rows_rejected)} "
+                  "rejected.")
     if report.reasons:
         why = Table(title="Rejected rows by reason", title_justify="left")
         for col in ("table", "column", "reason", "rows"):

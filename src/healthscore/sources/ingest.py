@@ -65,6 +65,10 @@ class IngestReport:
     def rows_rejected(self) -> int:
         return sum(s.rows_rejected for s in self.sources)
 
+    @property
+    def written(self) -> WriteCounts:
+        return sum((s.written for s in self.sources), WriteCounts())
+
     def by_table(self) -> dict[str, SourceReport]:
         out: dict[str, SourceReport] = {}
         for s in self.sources:
