@@ -83,3 +83,19 @@ def test_missing_workspace_is_a_usage_error(tmp_path):
 def test_debug_shows_the_traceback(tmp_path):
     result = runner.invoke(app, ["--debug", "status", "-w", str(tmp_path)])
     assert result.exit_code != 0 and result.exception is not None
+
+
+def test_demo_command_builds_a_workspace_that_ingests_cleanly(tmp_path):
+    out = tmp_path / "demo"
+    result = hs("demo", "--out", str(out), "--accounts", "60", "--seed", "3",
+                "--end", "2026-06-01")
+    assert result.exit_code == 0, result.output
+    assert ", 0 rejected." in result.output
+    result = hs("status", "-w", str(out))
+    assert "Quarantine: 0 rejected row(s)" in result.output
+    # a second ingest of the untouched files reads nothing and adds nothing
+    result = hs("ingest", "-w", str(out))
+    assert "0 rows accepted (0 new, 0 changed, 0 already stored), 0 rejected." in result.output
+    # regenerating needs --force
+    result = hs("demo", "--out", str(out), "--accounts", "60")
+    assert result.exit_code == 2 and "--force" in result.output
