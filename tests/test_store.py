@@ -153,3 +153,22 @@ def test_schema_version_is_recorded(ws, tmp_path):
 def test_opening_a_missing_store_says_how_to_create_one(tmp_path):
     with pytest.raises(StoreError, match="healthscore init"):
         Store(tmp_path / "nope.duckdb")
+
+
+def test_a_version_1_store_is_migrated_when_opened(tmp_path):
+    import duckdb
+
+    from healthscore.store.schema import BOOKKEEPING_DDL, table_ddl
+    from healthscore.schemas import TABLES
+
+    path = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(path))
+    for stmt in BOOKKEEPING_DDL + [table_ddl(t) for t in TABLES.values()]:
+        con.execute(stmt)
+    con.execute("INSERT INTO meta VALUES ('schema_version', '1'), ('hash_scheme', '1')")
+    con.execute("INSERT INTO accounts (account_id, name) VALUES ('A1', 'kept')")
+    con.close()
+    with Store(path) as store:
+        assert store.schema_version() == SCHEMA_VERSION == 2
+        assert store.con.execute("SELECT count(*) FROM snapshots").fetchall() == [(0,)]
+        assert store.con.execute("SELECT name FROM accounts").fetchall() == [("kept",)]

@@ -61,6 +61,9 @@ class Column:
     not_future: bool = False
     aliases: Mapping[str, str] = field(default_factory=dict)
     example: str | None = None
+    #: The value only exists once this other (time) column has happened: a ticket's CSAT is
+    #: given when it is closed. Point-in-time reads hide it before then.
+    known_with: str | None = None
 
     @property
     def duckdb_type(self) -> str:
@@ -203,7 +206,7 @@ TABLES: Mapping[str, Table] = MappingProxyType({t.name: t for t in (
                aliases={"p1": "urgent", "critical": "urgent", "p2": "high", "p3": "normal",
                         "medium": "normal", "p4": "low"}, example="high"),
             _c("csat", "number", "Satisfaction rating given on the ticket.", unit="1-5", min=1,
-               max=5, example="4"),
+               max=5, example="4", known_with="closed_at"),
         ),
         checks=(Check("order", "closed_at", "closed before it was opened", other="opened_at"),),
     ),

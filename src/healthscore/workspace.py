@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import glob
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from healthscore.config.models import WorkspaceConfig
+from healthscore.config.scorecard import LoadedScorecard, load_scorecard
 from healthscore.config.yamlfile import YamlDocument, load_yaml
 from healthscore.errors import ConfigError, WorkspaceError
 from healthscore.store import Store
@@ -104,6 +106,37 @@ class Workspace:
         ws = cls.open(root)
         ws.store(create=True).close()
         return ws
+
+    def scorecard_files(self) -> list[Path]:
+        """The scorecard files the workspace's ``scorecards:`` patterns match, sorted."""
+        found: set[Path] = set()
+        for pattern in self.config.scorecards:
+            full = Path(pattern) if Path(pattern).is_absolute() else self.root / pattern
+            if glob.has_magic(str(full)):
+                found.update(Path(p) for p in glob.glob(str(full)) if Path(p).is_file())
+            elif full.is_file():
+                found.add(full)
+            else:
+                raise ConfigError(f"{self.config_path}: scorecard file not found: {full}",
+                                  hint="fix `scorecards:` in healthscore.yaml")
+        return sorted(found)
+
+    def scorecards(self, names: list[str] | None = None) -> list[LoadedScorecard]:
+        """Load (and validate the shape of) the workspace's scorecards, optionally by name."""
+        loaded = [load_scorecard(p) for p in self.scorecard_files()]
+        seen: dict[str, Path] = {}
+        for sc in loaded:
+            if sc.name in seen:
+                raise ConfigError(f"{sc.path}: scorecard name {sc.name!r} is also used by "
+                                  f"{seen[sc.name]}", hint="give each scorecard its own name")
+            seen[sc.name] = sc.path
+        if names:
+            unknown = [n for n in names if n not in seen]
+            if unknown:
+                raise ConfigError(f"no scorecard named {', '.join(map(repr, unknown))}",
+                                  hint="the workspace has: " + (", ".join(seen) or "none"))
+            loaded = [sc for sc in loaded if sc.name in names]
+        return loaded
 
     def store(self, *, create: bool = False, read_only: bool = False) -> Store:
         """Open the workspace's store (creating it when ``create``)."""

@@ -49,9 +49,9 @@ def _root(
 
 
 def _register() -> None:
-    from healthscore.cli import demo, ingest, init, quarantine, status
+    from healthscore.cli import demo, explain, export, ingest, init, quarantine, score, status
 
-    for module in (init, ingest, status, quarantine, demo):
+    for module in (init, ingest, status, quarantine, score, explain, export, demo):
         module.register(app)
 
 

@@ -141,6 +141,10 @@ class WorkspaceConfig(_Model):
     sources: dict[str, Source] = Field(
         default_factory=dict, description="Named sources; each feeds one canonical table. "
         "Several sources may feed the same table.")
+    scorecards: list[str] = Field(
+        default_factory=lambda: ["scorecards/*.yaml"],
+        description="Scorecard files or globs, relative to the workspace folder "
+        "(docs/scorecards.md).")
 
     _check_tz = field_validator("timezone")(classmethod(lambda cls, v: _check_timezone(v)))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from importlib import resources
 from pathlib import Path
 
 import pyarrow as pa
@@ -148,8 +149,18 @@ def generate_demo(
             if progress:
                 progress(min((index + 1) * CHUNK_ACCOUNTS, accounts), accounts, "accounts")
     (root / "healthscore.yaml").write_text(WORKSPACE_YAML, encoding="utf-8")
+    _write_scorecards(root)
     return DemoSummary(out_dir=root, end=end, seed=seed, accounts=accounts,
                        rows=dict(sorted(sink.rows.items())))
+
+
+def _write_scorecards(root: Path) -> None:
+    """The demo's scorecards (health, expansion), shipped with the package."""
+    folder = root / "scorecards"
+    folder.mkdir(exist_ok=True)
+    for item in resources.files("healthscore.demo").joinpath("scorecards").iterdir():
+        if item.name.endswith(".yaml"):
+            (folder / item.name).write_text(item.read_text(encoding="utf-8"), encoding="utf-8")
 
 
 def _write_chunk(sink: Sink, ch: Chunk, tx: ChunkText, counters: dict[str, int]) -> None:

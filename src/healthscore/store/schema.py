@@ -16,7 +16,7 @@ from __future__ import annotations
 from healthscore.schemas import TABLES, Table
 
 #: Bump when the store layout changes, and add the step to MIGRATIONS.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 LINEAGE = {
     "state": [("_hash", "UHUGEINT"), ("_known_from", "TIMESTAMP"), ("_valid_from", "TIMESTAMP"),
@@ -79,13 +79,64 @@ BOOKKEEPING_DDL = [
 ]
 
 
+SNAPSHOT_DDL = [
+    """CREATE TABLE IF NOT EXISTS scorecard_versions (
+        scorecard VARCHAR NOT NULL,
+        version VARCHAR NOT NULL,
+        definition JSON NOT NULL,
+        source_file VARCHAR,
+        first_used_at TIMESTAMP NOT NULL
+    )""",
+    # One row per account x scorecard x version x as-of date.
+    """CREATE TABLE IF NOT EXISTS snapshots (
+        scorecard VARCHAR NOT NULL,
+        version VARCHAR NOT NULL,
+        as_of DATE NOT NULL,
+        account_id VARCHAR NOT NULL,
+        variant VARCHAR NOT NULL,
+        score DOUBLE,
+        band VARCHAR,
+        grade VARCHAR,
+        coverage DOUBLE NOT NULL,
+        run_id BIGINT NOT NULL,
+        computed_at TIMESTAMP NOT NULL
+    )""",
+    # One row per account x measure of each snapshot: the explanation of the score.
+    """CREATE TABLE IF NOT EXISTS snapshot_measures (
+        scorecard VARCHAR NOT NULL,
+        version VARCHAR NOT NULL,
+        as_of DATE NOT NULL,
+        account_id VARCHAR NOT NULL,
+        "group" VARCHAR NOT NULL,
+        measure VARCHAR NOT NULL,
+        raw_value DOUBLE,
+        score DOUBLE,
+        weight DOUBLE NOT NULL,
+        points DOUBLE NOT NULL,
+        missing BOOLEAN NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS snapshot_groups (
+        scorecard VARCHAR NOT NULL,
+        version VARCHAR NOT NULL,
+        as_of DATE NOT NULL,
+        account_id VARCHAR NOT NULL,
+        "group" VARCHAR NOT NULL,
+        score DOUBLE,
+        weight DOUBLE NOT NULL,
+        points DOUBLE NOT NULL
+    )""",
+]
+
+
 def create_all() -> list[str]:
-    """Every statement that creates a version-1 store from nothing (idempotent)."""
-    return BOOKKEEPING_DDL + [table_ddl(t) for t in TABLES.values()]
+    """Every statement that creates a current store from nothing (idempotent)."""
+    return BOOKKEEPING_DDL + SNAPSHOT_DDL + [table_ddl(t) for t in TABLES.values()]
 
 
 #: version → statements that migrate a store from ``version - 1`` to ``version``.
-MIGRATIONS: dict[int, list[str]] = {}
+MIGRATIONS: dict[int, list[str]] = {
+    2: SNAPSHOT_DDL,  # scores: snapshots, their measures and groups, scorecard versions
+}
 
 
 #: Version of the content-hash recipe below, kept in ``meta`` so a release that changes it can

@@ -339,3 +339,45 @@ class Store:
         return self.con.execute(
             "SELECT count(*) FROM (SELECT DISTINCT source, file, \"row\" FROM quarantine)"
         ).fetchall()[0][0]
+
+    # -- snapshots -------------------------------------------------------------------------
+
+    SNAPSHOT_TABLES = ("snapshots", "snapshot_measures", "snapshot_groups")
+
+    def write_snapshot(self, *, scorecard: str, version: str, definition: str,
+                       source_file: str | None, as_of, run_id: int, computed_at: datetime,
+                       accounts, measures, groups) -> int:
+        """Replace the snapshot of (scorecard, version, as_of) with the given Arrow tables.
+
+        ``accounts`` has account_id, variant, score, band, grade, coverage; ``measures`` has
+        account_id, group, measure, raw_value, score, weight, points, missing; ``groups`` has
+        account_id, group, score, weight, points. Call inside :meth:`transaction`: a failure
+        leaves the earlier snapshot in place.
+        """
+        known = self.con.execute(
+            "SELECT count(*) FROM scorecard_versions WHERE scorecard = ? AND version = ?",
+            [scorecard, version]).fetchall()[0][0]
+        if not known:
+            self.con.execute("INSERT INTO scorecard_versions VALUES (?, ?, ?, ?, ?)",
+                             [scorecard, version, definition, source_file, computed_at])
+        key = [scorecard, version, as_of]
+        for table in self.SNAPSHOT_TABLES:
+            self.con.execute(f"DELETE FROM {table} WHERE scorecard = ? AND version = ? AND "
+                             "as_of = ?", key)
+        self.con.register("_snap_accounts", accounts)
+        self.con.register("_snap_measures", measures)
+        self.con.register("_snap_groups", groups)
+        try:
+            self.con.execute(
+                "INSERT INTO snapshots SELECT ?, ?, ?, account_id, variant, score, band, grade,"
+                " coverage, ?, ? FROM _snap_accounts", key + [run_id, computed_at])
+            self.con.execute(
+                "INSERT INTO snapshot_measures SELECT ?, ?, ?, account_id, \"group\", measure, "
+                "raw_value, score, weight, points, missing FROM _snap_measures", key)
+            self.con.execute(
+                "INSERT INTO snapshot_groups SELECT ?, ?, ?, account_id, \"group\", score, "
+                "weight, points FROM _snap_groups", key)
+        finally:
+            for name in ("_snap_accounts", "_snap_measures", "_snap_groups"):
+                self.con.unregister(name)
+        return accounts.num_rows

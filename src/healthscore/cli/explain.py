@@ -1,0 +1,75 @@
+"""``healthscore explain``: one account's score, group by group and measure by measure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from healthscore.cli.common import WorkspaceOption, console, n
+from healthscore.cli.score import f1, fmt_band, parse_date
+from healthscore.errors import HealthScoreError
+from healthscore.store import reads
+from healthscore.workspace import Workspace
+
+
+def _raw(value: float | None) -> str:
+    if value is None or value != value:
+        return "no data"
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
+def explain(
+    account: str = typer.Argument(..., help="The account id."),
+    workspace: Path = WorkspaceOption,
+    as_of: str = typer.Option(None, "--as-of", help="The snapshot date (default today)."),
+    scorecard: list[str] = typer.Option(None, "--scorecard", "-s",
+                                        help="Only this scorecard (repeatable)."),
+) -> None:
+    """Score, band, coverage; every group and measure: raw value, score, weight, points."""
+    ws = Workspace.open(workspace)
+    day = parse_date(as_of)
+    loaded = ws.scorecards(scorecard or None)
+    with ws.store(read_only=True) as store:
+        found = False
+        for sc in loaded:
+            s = sc.scorecard
+            e = reads.explain(store, s.name, s.version, day, account)
+            if e is None:
+                continue
+            found = True
+            label = {g: grp.label or g for g, grp in s.groups.items()}
+            console.print(
+                f"\n[bold]{s.name}[/] {account} {e['name'] or ''} as of {day}: score "
+                f"[bold]{f1(e['score'])}[/] {fmt_band(e['band'])} grade {e['grade'] or '–'}, "
+                f"coverage {100 * e['coverage']:.0f}%, variant {e['variant']}")
+            console.print(f"  segment {e['segment'] or '–'}, plan {e['plan'] or '–'}, CSM "
+                          f"{e['csm'] or '–'}, ARR {n(e['arr'])}, renewal {e['renewal_date']}")
+            table = Table(title_justify="left")
+            for col in ("group / measure", "raw value", "score", "weight", "points"):
+                table.add_column(col, justify="left" if col == "group / measure" else "right")
+            for g in e["groups"]:
+                table.add_row(f"[bold]{label.get(g['group'], g['group'])}[/]", "",
+                              f1(g["score"]), f"{100 * g['weight']:.1f}%",
+                              f"[bold]{g['points']:.1f}[/]")
+                for m in (m for m in e["measures"] if m["group"] == g["group"]):
+                    table.add_row(f"  {m['measure']}", _raw(m["raw_value"]),
+                                  "–" if m["missing"] and m["score"] is None else f1(m["score"]),
+                                  f"{100 * m['weight']:.1f}%", f"{m['points']:.1f}")
+            table.add_row("[bold]total[/]", "", "", "",
+                          f"[bold]{sum(m['points'] for m in e['measures']):.1f}[/]")
+            console.print(table)
+        if not found:
+            dates = []
+            for sc in loaded:
+                dates += reads.snapshot_dates(store, sc.name, sc.scorecard.version)
+            raise HealthScoreError(
+                f"no snapshot of {account!r} as of {day}",
+                hint=(f"score that date first: healthscore score -w {workspace} --as-of {day}"
+                      + (f" (scored dates: {', '.join(map(str, sorted(set(dates))[-5:]))})"
+                         if dates else "")))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("explain")(explain)

@@ -1,0 +1,101 @@
+"""``healthscore score`` and ``healthscore check``."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from healthscore.cli.common import WorkspaceOption, console, n
+from healthscore.pipeline import check as check_scorecards
+from healthscore.pipeline import score as run_score
+from healthscore.store import reads
+from healthscore.workspace import Workspace
+
+BAND_STYLE = {"red": "red", "yellow": "yellow", "green": "green"}
+
+
+def parse_date(value: str | None, option: str = "--as-of") -> date:
+    if value is None or value == "today":
+        return date.today()
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date like 2026-06-30",
+                                 param_hint=option) from None
+
+
+def fmt_band(band: str | None) -> str:
+    return f"[{BAND_STYLE[band]}]{band}[/]" if band in BAND_STYLE else "–"
+
+
+def f1(x: float | None) -> str:
+    return "–" if x is None else f"{x:.1f}"
+
+
+def score(
+    workspace: Path = WorkspaceOption,
+    as_of: str = typer.Option(None, "--as-of", help="Score as of the end of this date "
+                              "(YYYY-MM-DD; default today)."),
+    scorecard: list[str] = typer.Option(None, "--scorecard", "-s",
+                                        help="Only this scorecard (repeatable)."),
+    lowest: int = typer.Option(10, "--lowest", help="How many of the lowest accounts to list."),
+) -> None:
+    """Score every active account as of a date; store the snapshot; show bands and the lowest."""
+    ws = Workspace.open(workspace)
+    day = parse_date(as_of)
+    run = run_score(ws, day, scorecards=scorecard or None)
+    with ws.store(read_only=True) as store:
+        for ev in run.evaluations:
+            sc = ev.scorecard
+            console.print(f"\n[bold]{sc.name}[/] as of {day} (version {sc.version}, "
+                          f"{n(ev.accounts.num_rows)} active accounts)")
+            bands = Table(title_justify="left")
+            for col in ("band", "accounts", "share", "ARR", "mean score", "mean coverage"):
+                bands.add_column(col, justify="left" if col == "band" else "right")
+            rows = reads.band_summary(store, sc.name, sc.version, day)
+            total = sum(r["accounts"] for r in rows) or 1
+            for r in rows:
+                bands.add_row(fmt_band(r["band"]), n(r["accounts"]),
+                              f"{100 * r['accounts'] / total:.0f}%",
+                              n(round(r["arr"])) if r["arr"] is not None else "–",
+                              f1(r["mean_score"]), f"{100 * r['mean_coverage']:.0f}%")
+            console.print(bands)
+            variants = reads.variant_summary(store, sc.name, sc.version, day)
+            console.print("Variants: " + ", ".join(f"{v['variant']} {n(v['accounts'])}"
+                                                    for v in variants))
+            if lowest:
+                low = Table(title=f"Lowest {lowest}", title_justify="left")
+                for col in ("account", "name", "segment", "csm", "score", "band", "coverage",
+                            "weakest measure"):
+                    low.add_column(col, justify="right" if col in ("score", "coverage")
+                                   else "left")
+                for r in reads.lowest_accounts(store, sc.name, sc.version, day, lowest):
+                    low.add_row(r["account_id"], r["name"] or "", r["segment"] or "",
+                                r["csm"] or "", f1(r["score"]), fmt_band(r["band"]),
+                                f"{100 * r['coverage']:.0f}%", r["weakest"] or "")
+                console.print(low)
+    console.print(f"\nStored as run {run.run_id}. Explain one: healthscore explain -w "
+                  f"{workspace} <account_id> --as-of {day}")
+
+
+def check(
+    workspace: Path = WorkspaceOption,
+) -> None:
+    """Validate healthscore.yaml and every scorecard (measures, params, variants); no scoring."""
+    ws = Workspace.open(workspace)
+    loaded = check_scorecards(ws)
+    console.print(f"{ws.config_path}: ok ({len(ws.config.sources)} sources)")
+    for sc in loaded:
+        s = sc.scorecard
+        measures = sum(len(g.measures) for g in s.groups.values())
+        console.print(f"{sc.path}: ok — scorecard [bold]{s.name}[/] version {s.version}: "
+                      f"{len(s.groups)} groups, {measures} measures, variants: "
+                      f"{', '.join(s.variant_names())}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("score")(score)
+    app.command("check")(check)

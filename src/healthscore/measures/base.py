@@ -1,0 +1,215 @@
+"""The measure framework: a point-in-time view of the store, and the registry of measures.
+
+A measure is a small function ``fn(ctx, params) -> ibis.Table`` returning one row per account
+that has data, with columns ``account_id`` and ``value`` (float). It reads the store only through
+:class:`MeasureContext`, which shows each table *as of* a date: only rows that existed then, state
+tables as they were then, values not yet known hidden. So every measure is point-in-time correct
+by construction, and engine-neutral (Ibis expressions run on DuckDB or Spark alike).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from healthscore.errors import ConfigError
+from healthscore.schemas import TABLES, Table
+
+#: The columns every measure result has.
+RESULT_COLUMNS = ("account_id", "value")
+
+
+class NoParams(BaseModel):
+    """This measure takes no parameters."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Params(BaseModel):
+    """Base of measure parameter models (unknown keys are refused)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass
+class MeasureContext:
+    """The store as of the end of ``as_of`` (UTC), for measures to read.
+
+    Parameters
+    ----------
+    backend
+        An Ibis backend connected to the store (DuckDB by default).
+    as_of
+        The scoring date. Data up to the end of that day counts: the cutoff is the next midnight.
+    """
+
+    backend: Any
+    as_of: date
+    _cache: dict[str, ir.Table] = field(default_factory=dict, repr=False)
+    _has_data: dict[str, bool] = field(default_factory=dict, repr=False)
+
+    @property
+    def cutoff_dt(self) -> datetime:
+        return datetime.combine(self.as_of + timedelta(days=1), time())
+
+    @property
+    def cutoff(self) -> ir.TimestampScalar:
+        """The first moment *not* included (midnight after ``as_of``), as an Ibis literal."""
+        return ibis.timestamp(self.cutoff_dt)
+
+    @property
+    def as_of_date(self) -> ir.DateScalar:
+        return ibis.date(self.as_of)
+
+    def since(self, days: int) -> ir.TimestampScalar:
+        """Start of a window of the last ``days`` days up to the cutoff."""
+        return ibis.timestamp(self.cutoff_dt - timedelta(days=days))
+
+    def table(self, name: str) -> ir.Table:
+        """Canonical table ``name`` as it was known at the cutoff.
+
+        - rows whose time column is after the cutoff are left out;
+        - state tables show the version valid at the cutoff;
+        - later facts about earlier rows are hidden: a ticket closed after the cutoff is open, an
+          invoice paid after it is unpaid, a CSAT given at a later close is not there yet.
+        """
+        if name not in self._cache:
+            self._cache[name] = self._as_of(TABLES[name])
+        return self._cache[name]
+
+    def _as_of(self, spec: Table) -> ir.Table:
+        t = self.backend.table(spec.name)
+        cut, day = self.cutoff, self.as_of_date
+        if spec.kind == "state":
+            t = t.filter((t._valid_from.isnull() | (t._valid_from < cut))
+                         & (t._valid_to.isnull() | (t._valid_to >= cut)))
+        elif spec.time is not None:
+            col = t[spec.time]
+            t = t.filter(col < cut if spec.column(spec.time).type == "timestamp" else col <= day)
+        hidden: dict[str, ir.Value] = {}
+        for c in spec.columns:
+            if c.not_future and c.name != spec.time:
+                later = t[c.name] >= cut if c.type == "timestamp" else t[c.name] > day
+                hidden[c.name] = ibis.ifelse(later, ibis.null(t[c.name].type()), t[c.name])
+        for c in spec.columns:
+            if c.known_with:
+                w = spec.column(c.known_with)
+                later = t[w.name] >= cut if w.type == "timestamp" else t[w.name] > day
+                unknown = t[w.name].isnull() | later
+                hidden[c.name] = ibis.ifelse(unknown, ibis.null(t[c.name].type()), t[c.name])
+        t = t.mutate(**hidden) if hidden else t
+        return t.select(*spec.column_names)
+
+    def accounts(self) -> ir.Table:
+        """The customers active at ``as_of``: contract started, not churned yet.
+
+        An account has churned when its (as-of) ``churned_at`` is on or before ``as_of`` or a
+        renewal on or before ``as_of`` has the outcome ``churned``.
+        """
+        if "_active_accounts" not in self._cache:
+            a = self.table("accounts")
+            day = self.as_of_date
+            r = self.table("renewals")
+            churned = r.filter((r.outcome == "churned") & (r.renewal_date <= day)).select(
+                "account_id").distinct()
+            active = a.filter((a.contract_start.isnull() | (a.contract_start <= day))
+                              & (a.churned_at.isnull() | (a.churned_at > day)))
+            self._cache["_active_accounts"] = active.anti_join(churned, "account_id")
+        return self._cache["_active_accounts"]
+
+    def has_data(self, name: str) -> bool:
+        """Whether table ``name`` holds any row as of the cutoff (False: the data is missing)."""
+        if name not in self._has_data:
+            self._has_data[name] = bool(self.table(name).count().execute() > 0)
+        return self._has_data[name]
+
+
+MeasureFn = Callable[[MeasureContext, Any], ir.Table]
+
+
+@dataclass(frozen=True)
+class MeasureSpec:
+    """A registered measure.
+
+    ``tables`` are the canonical tables it reads: when one of them holds no data at all as of the
+    date, the measure is missing for every account. ``absent`` is the value of an active account
+    with no rows in the result while the tables do hold data (0 for a count of tickets).
+    """
+
+    name: str
+    family: str
+    unit: str
+    fn: MeasureFn
+    params: type[BaseModel]
+    tables: tuple[str, ...]
+    absent: float | None
+    doc: str
+
+    @property
+    def summary(self) -> str:
+        return self.doc.strip().splitlines()[0] if self.doc.strip() else self.name
+
+    def parse_params(self, raw: dict[str, Any], where: str = "") -> BaseModel:
+        """Validate ``params`` from a scorecard; errors name the measure and the key."""
+        try:
+            return self.params.model_validate(raw or {})
+        except ValidationError as exc:
+            problems = [f"{where}params.{'.'.join(map(str, e['loc']))}: {e['msg']}"
+                        for e in exc.errors()]
+            raise ConfigError(f"invalid params for measure {self.name!r}", problems=problems,
+                              hint=f"see `{self.name}` in docs/measures.md") from None
+
+
+REGISTRY: dict[str, MeasureSpec] = {}
+
+FAMILIES = ("usage", "support", "sentiment", "engagement", "relationship", "advocacy",
+            "financial", "enablement", "roi", "manual", "lifecycle")
+
+
+def measure(name: str, *, family: str, unit: str, params: type[BaseModel] = NoParams,
+            tables: tuple[str, ...] = (), absent: float | None = None
+            ) -> Callable[[MeasureFn], MeasureFn]:
+    """Register a measure function under ``name`` (its docstring is its documentation)."""
+    if family not in FAMILIES:
+        raise ValueError(f"unknown measure family {family!r}")
+
+    def register(fn: MeasureFn) -> MeasureFn:
+        if name in REGISTRY:
+            raise ValueError(f"measure {name!r} registered twice")
+        REGISTRY[name] = MeasureSpec(name, family, unit, fn, params, tables, absent,
+                                     fn.__doc__ or "")
+        return fn
+
+    return register
+
+
+def get_measure(name: str) -> MeasureSpec:
+    import healthscore.measures  # noqa: F401  (registers the library)
+
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise ConfigError(
+            f"unknown measure {name!r}",
+            hint="see docs/measures.md for the built-in measures, or write a `custom:` "
+                 "measure") from None
+
+
+def evaluate_measure(ctx: MeasureContext, spec: MeasureSpec, params: BaseModel) -> ir.Table:
+    """``spec`` for every active account: (account_id, value), value NULL where missing."""
+    accounts = ctx.accounts().select("account_id")
+    if any(not ctx.has_data(t) for t in spec.tables):
+        return accounts.mutate(value=ibis.null("float64"))
+    result = spec.fn(ctx, params).select(account_id="account_id",
+                                         value=lambda t: t.value.cast("float64"))
+    joined = accounts.left_join(result, "account_id").select(
+        accounts.account_id, value=result.value)
+    if spec.absent is not None:
+        joined = joined.mutate(value=joined.value.fill_null(spec.absent))
+    return joined
