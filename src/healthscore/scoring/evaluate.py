@@ -151,9 +151,11 @@ def _score_variant(df: pd.DataFrame, rows: np.ndarray, r: ResolvedScorecard):
     group_weights = np.array([r.groups[g].weight for g in group_names], dtype=float)
     fixed = np.array([_fixed(cfg, r) for _, _, cfg in measures], dtype=float)
     c = combine(scores, weights, group_of, group_weights, fixed)
+    # Fixed scores alone are not a score: with no data behind it, an account stays unscored.
+    final = np.where(c.coverage > 0, c.score, np.nan)
     ids = df["account_id"].to_numpy()[rows]
-    acc = pd.DataFrame({"account_id": ids, "score": c.score,
-                        "band": band(c.score, r.bands), "grade": grade(c.score, r.grades),
+    acc = pd.DataFrame({"account_id": ids, "score": final,
+                        "band": band(final, r.bands), "grade": grade(final, r.grades),
                         "coverage": c.coverage})
     missing = np.isnan(scores)
     meas = pd.DataFrame({
