@@ -158,8 +158,8 @@ def test_opening_a_missing_store_says_how_to_create_one(tmp_path):
 def test_a_version_1_store_is_migrated_when_opened(tmp_path):
     import duckdb
 
-    from healthscore.store.schema import BOOKKEEPING_DDL, table_ddl
     from healthscore.schemas import TABLES
+    from healthscore.store.schema import BOOKKEEPING_DDL, table_ddl
 
     path = tmp_path / "old.duckdb"
     con = duckdb.connect(str(path))

@@ -89,6 +89,9 @@ class MeasureContext:
         if spec.kind == "state":
             t = t.filter((t._valid_from.isnull() | (t._valid_from < cut))
                          & (t._valid_to.isnull() | (t._valid_to >= cut)))
+            if spec.time is not None and spec.column(spec.time).not_future:
+                # a user created after the cutoff did not exist yet
+                t = t.filter(t[spec.time].isnull() | (t[spec.time] < cut))
         elif spec.time is not None:
             col = t[spec.time]
             t = t.filter(col < cut if spec.column(spec.time).type == "timestamp" else col <= day)
@@ -207,9 +210,12 @@ def evaluate_measure(ctx: MeasureContext, spec: MeasureSpec, params: BaseModel) 
     if any(not ctx.has_data(t) for t in spec.tables):
         return accounts.mutate(value=ibis.null("float64"))
     result = spec.fn(ctx, params).select(account_id="account_id",
-                                         value=lambda t: t.value.cast("float64"))
-    joined = accounts.left_join(result, "account_id").select(
-        accounts.account_id, value=result.value)
+                                         value=lambda t: t.value.cast("float64"),
+                                         _found=ibis.literal(True))
+    joined = accounts.left_join(result, "account_id")
+    value = joined.value
     if spec.absent is not None:
-        joined = joined.mutate(value=joined.value.fill_null(spec.absent))
-    return joined
+        # Only accounts without a result row get the absent value; a NULL the measure returned
+        # itself stays missing.
+        value = ibis.ifelse(joined._found.isnull(), ibis.literal(spec.absent, "float64"), value)
+    return joined.select(accounts.account_id, value=value)

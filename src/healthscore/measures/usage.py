@@ -1,0 +1,138 @@
+"""Usage measures: frequency, breadth, depth and trend of product use.
+
+Windows end at the as-of date: ``window_days: 30`` covers the 30 days up to and including it.
+Events count by ``quantity`` (1 when empty), so pre-aggregated exports weigh what they stand for.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from healthscore.measures.base import MeasureContext, Params, measure
+
+
+class Window(Params):
+    window_days: int = Field(30, gt=0, le=730, description="Length of the window, in days, "
+                             "ending at the as-of date.")
+
+
+class Breadth(Window):
+    features: list[str] | None = Field(
+        None, min_length=1, description="Events that count as the product's key features. "
+        "Given: the value is the share of them used (0-1). Default: count every distinct event.")
+
+
+def _window(ctx: MeasureContext, days: int):
+    e = ctx.table("usage_events")
+    return e.filter(e.timestamp >= ctx.since(days))
+
+
+def _quantity(e):
+    return e.quantity.fill_null(1)
+
+
+@measure("active_user_ratio", family="usage", unit="ratio", params=Window,
+         tables=("usage_events",))
+def active_user_ratio(ctx: MeasureContext, p: Window):
+    """Share of licensed seats used: distinct active users in the window ÷ seats.
+
+    Unit: ratio (0.62 = 62 % of seats active; above 1 when more people use it than are
+    licensed). 0 for an account with seats and no usage in the window; missing for accounts
+    without a seat count.
+    """
+    e = _window(ctx, p.window_days)
+    e = e.filter(e.user_id.notnull())
+    users = e.group_by("account_id").aggregate(users=e.user_id.nunique())
+    a = ctx.accounts()
+    a = a.filter(a.seats > 0)
+    j = a.left_join(users, "account_id")
+    return j.select(a.account_id, value=j.users.fill_null(0) / a.seats)
+
+
+@measure("days_since_last_activity", family="usage", unit="days", tables=("usage_events",))
+def days_since_last_activity(ctx: MeasureContext, p):
+    """Days from the last usage event to the end of the as-of date.
+
+    Unit: days (0.25 = six hours before the cutoff). Missing for accounts that never used the
+    product.
+    """
+    e = ctx.table("usage_events")
+    last = e.group_by("account_id").aggregate(last=e.timestamp.max())
+    return last.select("account_id",
+                       value=(ctx.cutoff.epoch_seconds() - last["last"].epoch_seconds()) / 86400)
+
+
+@measure("active_users", family="usage", unit="users", params=Window,
+         tables=("usage_events",), absent=0.0)
+def active_users(ctx: MeasureContext, p: Window):
+    """Number of distinct users with at least one usage event in the window.
+
+    Unit: users. Events without a ``user_id`` do not count. 0 when nobody used the product.
+    """
+    e = _window(ctx, p.window_days)
+    e = e.filter(e.user_id.notnull())
+    return e.group_by("account_id").aggregate(value=e.user_id.nunique())
+
+
+@measure("active_days_per_user", family="usage", unit="days per user", params=Window,
+         tables=("usage_events",), absent=0.0)
+def active_days_per_user(ctx: MeasureContext, p: Window):
+    """How often people come back: mean number of distinct active days per active user.
+
+    Unit: days per user, between 1 and ``window_days`` (a day is a UTC calendar day). Only
+    users active in the window are averaged; 0 when nobody used the product in the window.
+    """
+    e = _window(ctx, p.window_days)
+    e = e.filter(e.user_id.notnull())
+    days = e.select("account_id", "user_id", day=e.timestamp.date()).distinct()
+    # Mean over users of their active days = (user, day) pairs ÷ users.
+    return days.group_by("account_id").aggregate(
+        value=days.count() / days.user_id.nunique())
+
+
+@measure("usage_trend", family="usage", unit="relative change", params=Window,
+         tables=("usage_events",))
+def usage_trend(ctx: MeasureContext, p: Window):
+    """Change in usage volume: events in the window vs the window of equal length before it.
+
+    Unit: relative change (0.25 = +25 %, -0.5 = halved, -1 = stopped). Events are summed by
+    ``quantity`` (1 when empty). Missing when the prior window has no events, since growth from
+    nothing has no size.
+    """
+    w = p.window_days
+    e = _window(ctx, 2 * w)
+    recent = e.timestamp >= ctx.since(w)
+    q = _quantity(e)
+    agg = e.group_by("account_id").aggregate(now=q.sum(where=recent), before=q.sum(where=~recent))
+    agg = agg.filter(agg.before > 0)
+    return agg.select("account_id", value=(agg.now.fill_null(0) - agg.before) / agg.before)
+
+
+@measure("feature_breadth", family="usage", unit="features, or share 0-1",
+         params=Breadth, tables=("usage_events",), absent=0.0)
+def feature_breadth(ctx: MeasureContext, p: Breadth):
+    """How much of the product is used: distinct events (features) used in the window.
+
+    Unit: features (a count); with ``features`` given, the share of those features used at
+    least once in the window (0-1). 0 when nothing was used.
+    """
+    e = _window(ctx, p.window_days)
+    if p.features is None:
+        return e.group_by("account_id").aggregate(value=e.event.nunique())
+    wanted = sorted(set(p.features))
+    e = e.filter(e.event.isin(wanted))
+    return e.group_by("account_id").aggregate(value=e.event.nunique() / len(wanted))
+
+
+@measure("events_per_active_user", family="usage", unit="events per user", params=Window,
+         tables=("usage_events",), absent=0.0)
+def events_per_active_user(ctx: MeasureContext, p: Window):
+    """Depth of use: events by identified users in the window ÷ those active users.
+
+    Unit: events per user (summed by ``quantity``, 1 when empty). Events without a ``user_id``
+    are left out of both sides. 0 when nobody used the product in the window.
+    """
+    e = _window(ctx, p.window_days)
+    e = e.filter(e.user_id.notnull())
+    return e.group_by("account_id").aggregate(
+        value=_quantity(e).sum() / e.user_id.nunique())
