@@ -54,12 +54,14 @@ def measure_expr(ctx: MeasureContext, mid: str, cfg: MeasureConfig):
     accounts = ctx.accounts().select("account_id")
     if not ctx.has_data(cfg.custom.table):
         return accounts.mutate(value=ibis.null("float64"))
-    result = compile_custom(ctx, cfg.custom)
-    joined = accounts.left_join(result, "account_id").select(accounts.account_id,
-                                                             value=result.value)
+    result = compile_custom(ctx, cfg.custom).mutate(_found=ibis.literal(True))
+    joined = accounts.left_join(result, "account_id")
+    value = joined.value
     if cfg.custom.absent is not None:
-        joined = joined.mutate(value=joined.value.fill_null(cfg.custom.absent))
-    return joined
+        # only accounts with no matching rows; a NULL from `per` (no seats) stays missing
+        value = ibis.ifelse(joined._found.isnull(), ibis.literal(cfg.custom.absent, "float64"),
+                            value)
+    return joined.select(accounts.account_id, value=value)
 
 
 def _account_columns(sc: Scorecard, resolved: dict[str, ResolvedScorecard]) -> list[str]:
