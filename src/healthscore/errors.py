@@ -33,6 +33,7 @@ class ConfigError(HealthScoreError, ValueError):
             f"  - {p}" for p in self.problems
         )
         super().__init__(full, hint=hint)
+        self.message = message  # the headline; str(error) has the problems too
 
 
 class WorkspaceError(HealthScoreError, FileNotFoundError):

@@ -11,7 +11,7 @@ import sys
 import typer
 from typer.core import TyperGroup
 
-from healthscore.cli.common import err_console
+from healthscore.cli.common import err_console, esc
 from healthscore.errors import HealthScoreError
 
 
@@ -22,11 +22,11 @@ class _Group(TyperGroup):
         except HealthScoreError as exc:
             if (ctx.obj or {}).get("debug"):
                 raise
-            err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False, markup=True)
+            err_console.print(f"[bold red]error:[/] {esc(exc.message)}")
             for problem in getattr(exc, "problems", []):
-                err_console.print(f"  - {problem}", highlight=False)
+                err_console.print(f"  - {esc(problem)}")
             if exc.hint:
-                err_console.print(f"[dim]hint:[/] {exc.hint}", highlight=False)
+                err_console.print(f"[dim]hint:[/] {esc(exc.hint)}")
             raise typer.Exit(exc.exit_code) from None
 
 

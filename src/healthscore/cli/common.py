@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 
 def _width(stream) -> int | None:
@@ -15,8 +16,15 @@ def _width(stream) -> int | None:
     return None if stream.isatty() else 140
 
 
-console = Console(highlight=False, soft_wrap=True, width=_width(sys.stdout))
-err_console = Console(stderr=True, highlight=False, soft_wrap=True, width=_width(sys.stderr))
+# No emoji codes (":100:" in "file.yaml:100:" is not a picture); data is escaped with esc().
+console = Console(highlight=False, soft_wrap=True, emoji=False, width=_width(sys.stdout))
+err_console = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False,
+                      width=_width(sys.stderr))
+
+
+def esc(value: object) -> str:
+    """Text from data or errors, safe from Rich markup (``[red]`` in a name stays text)."""
+    return escape("" if value is None else str(value))
 
 WorkspaceOption = typer.Option(
     Path("."), "--workspace", "-w", help="The workspace folder (holds healthscore.yaml).",

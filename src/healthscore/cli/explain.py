@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from healthscore.cli.common import WorkspaceOption, console, n
+from healthscore.cli.common import WorkspaceOption, console, esc, n
 from healthscore.cli.score import f1, fmt_band, parse_date
 from healthscore.errors import HealthScoreError
 from healthscore.store import reads
@@ -41,16 +41,17 @@ def explain(
             found = True
             label = {g: grp.label or g for g, grp in s.groups.items()}
             console.print(
-                f"\n[bold]{s.name}[/] {account} {e['name'] or ''} as of {day}: score "
+                f"\n[bold]{s.name}[/] {esc(account)} {esc(e['name'])} as of {day}: score "
                 f"[bold]{f1(e['score'])}[/] {fmt_band(e['band'])} grade {e['grade'] or '–'}, "
                 f"coverage {100 * e['coverage']:.0f}%, variant {e['variant']}")
-            console.print(f"  segment {e['segment'] or '–'}, plan {e['plan'] or '–'}, CSM "
-                          f"{e['csm'] or '–'}, ARR {n(e['arr'])}, renewal {e['renewal_date']}")
+            console.print(f"  segment {esc(e['segment'] or '–')}, plan {esc(e['plan'] or '–')}, "
+                          f"CSM {esc(e['csm'] or '–')}, ARR {n(e['arr'])}, renewal "
+                          f"{e['renewal_date']}")
             table = Table(title_justify="left")
             for col in ("group / measure", "raw value", "score", "weight", "points"):
                 table.add_column(col, justify="left" if col == "group / measure" else "right")
             for g in e["groups"]:
-                table.add_row(f"[bold]{label.get(g['group'], g['group'])}[/]", "",
+                table.add_row(f"[bold]{esc(label.get(g['group'], g['group']))}[/]", "",
                               f1(g["score"]), f"{100 * g['weight']:.1f}%",
                               f"[bold]{g['points']:.1f}[/]")
                 for m in (m for m in e["measures"] if m["group"] == g["group"]):

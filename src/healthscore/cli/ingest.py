@@ -8,7 +8,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from healthscore.cli.common import WorkspaceOption, console, err_console, n
+from healthscore.cli.common import WorkspaceOption, console, err_console, esc, n
 from healthscore.errors import QuarantineError
 from healthscore.sources import IngestReport
 from healthscore.sources import ingest as run_ingest
@@ -22,7 +22,7 @@ def print_report(report: IngestReport) -> None:
         table.add_column(col, justify="left" if col in ("table", "source") else "right")
     for s in report.sources:
         rejected = f"[red]{n(s.rows_rejected)}[/]" if s.rows_rejected else "0"
-        table.add_row(s.table, s.source, n(s.files_read), n(s.files_skipped), n(s.rows_read),
+        table.add_row(s.table, esc(s.source), n(s.files_read), n(s.files_skipped), n(s.rows_read),
                       n(s.written.inserted), n(s.written.updated), n(s.written.unchanged),
                       rejected)
     console.print(table)
@@ -35,13 +35,13 @@ def print_report(report: IngestReport) -> None:
         for col in ("table", "column", "reason", "rows"):
             why.add_column(col, justify="right" if col == "rows" else "left")
         for tbl, column, reason, count in report.reasons[:15]:
-            why.add_row(tbl, column or "(row)", reason, n(count))
+            why.add_row(tbl, column or "(row)", esc(reason), n(count))
         console.print(why)
         console.print("First rejected rows:")
         for p in report.problems[:10]:
             where = f"{p['file']}:{p['row']}"
             col = f" {p['column']}" if p["column"] else ""
-            console.print(f"  {where}{col} = {p['value']!r}: {p['reason']}")
+            console.print(f"  {esc(where)}{col} = {esc(repr(p['value']))}: {esc(p['reason'])}")
         console.print("All of them: [bold]healthscore quarantine[/] -w <workspace>")
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from healthscore.cli.common import WorkspaceOption, console, n
+from healthscore.cli.common import WorkspaceOption, console, esc, n
 from healthscore.workspace import Workspace
 
 
@@ -41,8 +41,8 @@ def quarantine(
     for col in ("table", "file", "row", "column", "value", "reason"):
         view.add_column(col, overflow="fold")
     for r in rows:
-        view.add_row(r["table"], r["file"], str(r["row"]), r["column"] or "(row)",
-                     "" if r["value"] is None else str(r["value"])[:60], r["reason"])
+        view.add_row(r["table"], esc(r["file"]), str(r["row"]), r["column"] or "(row)",
+                     "" if r["value"] is None else esc(str(r["value"])[:60]), esc(r["reason"]))
     console.print(view)
 
 

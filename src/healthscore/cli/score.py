@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from healthscore.cli.common import WorkspaceOption, console, n
+from healthscore.cli.common import WorkspaceOption, console, esc, n
 from healthscore.pipeline import check as check_scorecards
 from healthscore.pipeline import score as run_score
 from healthscore.store import reads
@@ -73,8 +73,8 @@ def score(
                     low.add_column(col, justify="right" if col in ("score", "coverage")
                                    else "left")
                 for r in reads.lowest_accounts(store, sc.name, sc.version, day, lowest):
-                    low.add_row(r["account_id"], r["name"] or "", r["segment"] or "",
-                                r["csm"] or "", f1(r["score"]), fmt_band(r["band"]),
+                    low.add_row(esc(r["account_id"]), esc(r["name"]), esc(r["segment"]),
+                                esc(r["csm"]), f1(r["score"]), fmt_band(r["band"]),
                                 f"{100 * r['coverage']:.0f}%", r["weakest"] or "")
                 console.print(low)
     console.print(f"\nStored as run {run.run_id}. Explain one: healthscore explain -w "
@@ -91,7 +91,7 @@ def check(
     for sc in loaded:
         s = sc.scorecard
         measures = sum(len(g.measures) for g in s.groups.values())
-        console.print(f"{sc.path}: ok — scorecard [bold]{s.name}[/] version {s.version}: "
+        console.print(f"{esc(sc.path)}: ok — scorecard [bold]{s.name}[/] version {s.version}: "
                       f"{len(s.groups)} groups, {measures} measures, variants: "
                       f"{', '.join(s.variant_names())}")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from healthscore.cli.common import WorkspaceOption, console, n
+from healthscore.cli.common import WorkspaceOption, console, esc, n
 from healthscore.workspace import Workspace
 
 
@@ -34,7 +34,7 @@ def status(workspace: Path = WorkspaceOption) -> None:
             if r["rows_loaded"] is not None:
                 line += f": {n(r['rows_loaded'])} rows loaded, {n(r['rows_rejected'])} rejected"
             if r["error"]:
-                line += f" — {r['error'].splitlines()[0]}"
+                line += f" — {esc(r['error'].splitlines()[0])}"
             console.print(line)
     else:
         console.print("No runs yet: [bold]healthscore ingest[/] loads the configured sources.")

@@ -78,10 +78,25 @@ class Percentile(_Model):
 
 
 class Boolean(_Model):
-    """For yes/no measures: the score of a true (non-zero) and of a false (zero) value."""
+    """For yes/no measures: the score of a true (non-zero) and of a false (zero) value.
 
-    true: float = Field(100, ge=0, le=100, description="Score when the value is true.")
-    false: float = Field(0, ge=0, le=100, description="Score when the value is false.")
+    Written ``{true: 100, false: 0}`` (YAML reads those keys as booleans; both spellings work).
+    """
+
+    when_true: float = Field(100, alias="true", ge=0, le=100,
+                             description="Score when the value is true (non-zero).")
+    when_false: float = Field(0, alias="false", ge=0, le=100,
+                              description="Score when the value is false (zero).")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _yaml_booleans(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {("true" if k is True else "false" if k is False else k): v
+                    for k, v in data.items()}
+        return data
 
 
 class Scoring(_Model):

@@ -96,7 +96,7 @@ def _tiers(v: np.ndarray, tiers: list[Tier]) -> np.ndarray:
 
 
 def _boolean(v: np.ndarray, p: Boolean) -> np.ndarray:
-    return np.where(np.isnan(v), np.nan, np.where(v != 0, p.true, p.false))
+    return np.where(np.isnan(v), np.nan, np.where(v != 0, p.when_true, p.when_false))
 
 
 def _map(v: np.ndarray, table: dict[str, float]) -> np.ndarray:
