@@ -32,10 +32,11 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
-## demo: build the demo company (files + workspace), load it, show what it holds
+## demo: build the demo company (files + workspace), load it, show what it holds, score it
 demo: install
 	$(BIN)/healthscore demo --out $(DEMO) --accounts $(ACCOUNTS) --seed $(SEED) --force
 	$(BIN)/healthscore status -w $(DEMO)
+	$(BIN)/healthscore score -w $(DEMO) --lowest 5
 
 ## test: the whole suite
 test: install-test

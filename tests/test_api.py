@@ -5,10 +5,11 @@ import healthscore
 
 def test_public_names_are_pinned():
     assert healthscore.__all__ == [
-        "TABLES", "Column", "ConfigError", "HealthScoreError", "IngestReport",
-        "QuarantineError", "SchemaError", "SourceError", "SourceReport", "Store", "StoreError",
-        "Table", "Workspace", "WorkspaceError", "WriteCounts", "__version__", "generate_demo",
-        "ingest"]
+        "TABLES", "Column", "ConfigError", "Evaluation", "HealthScoreError", "IngestReport",
+        "QuarantineError", "SchemaError", "ScoreRun", "Scorecard", "SourceError",
+        "SourceReport", "Store", "StoreError", "Table", "Workspace", "WorkspaceError",
+        "WriteCounts", "__version__", "check", "explain", "generate_demo", "ingest", "score",
+        "scores"]
     for name in healthscore.__all__:
         assert getattr(healthscore, name) is not None
 

@@ -6,9 +6,12 @@ The public Python API, for notebooks and pipelines::
 
     ws = hs.Workspace.open("demo/")        # a folder with healthscore.yaml
     report = hs.ingest(ws)                 # load every configured source
-    print(report.rows_loaded, report.rows_rejected)
+    run = hs.score(ws, date(2026, 6, 30))  # score every scorecard as of a date, store it
+    table = hs.scores(ws, date(2026, 6, 30))            # the snapshot, as an Arrow table
+    why = hs.explain(ws, "ACC-000042", date(2026, 6, 30))  # one account, measure by measure
 """
 
+from healthscore.config.scorecard import Scorecard
 from healthscore.errors import (
     ConfigError,
     HealthScoreError,
@@ -18,7 +21,9 @@ from healthscore.errors import (
     StoreError,
     WorkspaceError,
 )
+from healthscore.pipeline import ScoreRun, check, explain, score, scores
 from healthscore.schemas import TABLES, Column, Table
+from healthscore.scoring.evaluate import Evaluation
 from healthscore.sources import IngestReport, SourceReport, ingest
 from healthscore.store import Store, WriteCounts
 from healthscore.workspace import Workspace
@@ -29,10 +34,13 @@ __all__ = [
     "TABLES",
     "Column",
     "ConfigError",
+    "Evaluation",
     "HealthScoreError",
     "IngestReport",
     "QuarantineError",
     "SchemaError",
+    "ScoreRun",
+    "Scorecard",
     "SourceError",
     "SourceReport",
     "Store",
@@ -42,8 +50,12 @@ __all__ = [
     "WorkspaceError",
     "WriteCounts",
     "__version__",
+    "check",
+    "explain",
     "generate_demo",
     "ingest",
+    "score",
+    "scores",
 ]
 
 

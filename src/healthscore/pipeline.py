@@ -112,3 +112,44 @@ def score(workspace: Workspace, as_of: date, *, scorecards: list[str] | None = N
                          detail={"as_of": str(as_of),
                                  "scorecards": {sc.name: sc.scorecard.version for sc in loaded}})
     return run
+
+
+def scores(workspace: Workspace, as_of: date, *, scorecard: str | None = None,
+           measures: bool = False):
+    """The stored snapshot of ``as_of`` as an Arrow table (current scorecard versions).
+
+    One row per account and scorecard (score, band, grade, coverage, variant, version), or with
+    ``measures=True`` one row per account and measure (raw value, score, weight, points).
+
+    Examples
+    --------
+    >>> table = scores(Workspace.open("demo"), date(2026, 6, 30))          # doctest: +SKIP
+    >>> table.to_pandas().groupby("scorecard").score.mean()                 # doctest: +SKIP
+    """
+    from healthscore.store import reads
+
+    versions = {sc.name: sc.scorecard.version
+                for sc in workspace.scorecards([scorecard] if scorecard else None)}
+    with workspace.store(read_only=True) as store:
+        return reads.snapshot_table(store, as_of, versions, measures)
+
+
+def explain(workspace: Workspace, account_id: str, as_of: date, *,
+            scorecard: str = "health") -> dict:
+    """One account's stored snapshot with its groups and measures (points sum to the score).
+
+    Raises
+    ------
+    HealthScoreError
+        No snapshot of that account on that date (score the date first).
+    """
+    from healthscore.errors import HealthScoreError
+    from healthscore.store import reads
+
+    (loaded,) = workspace.scorecards([scorecard])
+    with workspace.store(read_only=True) as store:
+        found = reads.explain(store, scorecard, loaded.scorecard.version, as_of, account_id)
+    if found is None:
+        raise HealthScoreError(f"no {scorecard} snapshot of {account_id!r} as of {as_of}",
+                               hint="score that date first (healthscore score --as-of …)")
+    return found

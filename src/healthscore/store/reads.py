@@ -94,16 +94,28 @@ def explain(store: Store, scorecard: str, version: str, as_of: date,
     return out
 
 
+def _snapshot_query(as_of: date, versions: dict[str, str], measures: bool
+                    ) -> tuple[str, list]:
+    table = "snapshot_measures" if measures else "snapshots"
+    pairs = " OR ".join("(scorecard = ? AND version = ?)" for _ in versions) or "false"
+    params = [as_of] + [x for kv in versions.items() for x in kv]
+    order = "scorecard, account_id" + (", rowid" if measures else "")
+    return f"SELECT * FROM {table} WHERE as_of = ? AND ({pairs}) ORDER BY {order}", params
+
+
+def snapshot_table(store: Store, as_of: date, versions: dict[str, str],
+                   measures: bool = False):
+    """The snapshots of ``as_of`` (scorecard → version) as an Arrow table."""
+    query, params = _snapshot_query(as_of, versions, measures)
+    return store.con.execute(query, params).to_arrow_table()
+
+
 def export_snapshot(store: Store, as_of: date, path: str, fmt: str,
                     versions: dict[str, str], measures: bool = False) -> int:
     """Write the snapshots of ``as_of`` (scorecard → version) to a CSV or Parquet file."""
     if not versions:
         return 0
-    table = "snapshot_measures" if measures else "snapshots"
-    pairs = " OR ".join("(scorecard = ? AND version = ?)" for _ in versions)
-    params = [as_of] + [x for kv in versions.items() for x in kv]
-    order = "scorecard, account_id" + (", rowid" if measures else "")
-    query = f"SELECT * FROM {table} WHERE as_of = ? AND ({pairs}) ORDER BY {order}"
+    query, params = _snapshot_query(as_of, versions, measures)
     n = store.con.execute(f"SELECT count(*) FROM ({query})", params).fetchall()[0][0]
     options = "FORMAT parquet" if fmt == "parquet" else "FORMAT csv, HEADER"
     safe = path.replace("'", "''")
