@@ -107,7 +107,7 @@ def snapshot_table(store: Store, as_of: date, versions: dict[str, str],
                    measures: bool = False):
     """The snapshots of ``as_of`` (scorecard → version) as an Arrow table."""
     query, params = _snapshot_query(as_of, versions, measures)
-    return store.con.execute(query, params).to_arrow_table()
+    return store.con.sql(query, params=params).to_arrow_table()
 
 
 def export_snapshot(store: Store, as_of: date, path: str, fmt: str,
