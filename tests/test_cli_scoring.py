@@ -53,7 +53,7 @@ def test_score_explain_export(demo, tmp_path):
     account = scored.sort_values("score").account_id.iloc[0]
     result = hs_cli("explain", account, "-w", str(demo), "--as-of", AS_OF, "-s", "health")
     assert result.exit_code == 0, result.output
-    assert f"health {account}" in result.output and "active_user_ratio" in result.output
+    assert f"health {account}" in result.output and "Active seats (30 days)" in result.output
     why = hs.explain(hs.Workspace.open(demo), account, date(2026, 5, 31))
     assert sum(m["points"] for m in why["measures"]) == pytest.approx(why["score"])
     assert sum(g["points"] for g in why["groups"]) == pytest.approx(why["score"])

@@ -39,7 +39,9 @@ def explain(
             if e is None:
                 continue
             found = True
-            label = {g: grp.label or g for g, grp in s.groups.items()}
+            resolved = s.resolve(e["variant"]) if e["variant"] in s.variant_names() else s.resolve()
+            label = {g: grp.label or g for g, grp in resolved.groups.items()}
+            mlabel = {m: cfg.label for _, m, cfg in resolved.measures() if cfg.label}
             console.print(
                 f"\n[bold]{s.name}[/] {esc(account)} {esc(e['name'])} as of {day}: score "
                 f"[bold]{f1(e['score'])}[/] {fmt_band(e['band'])} grade {e['grade'] or '–'}, "
@@ -55,7 +57,8 @@ def explain(
                               f1(g["score"]), f"{100 * g['weight']:.1f}%",
                               f"[bold]{g['points']:.1f}[/]")
                 for m in (m for m in e["measures"] if m["group"] == g["group"]):
-                    table.add_row(f"  {m['measure']}", _raw(m["raw_value"]),
+                    name = esc(mlabel.get(m["measure"], m["measure"]))
+                    table.add_row(f"  {name}", _raw(m["raw_value"]),
                                   "–" if m["missing"] and m["score"] is None else f1(m["score"]),
                                   f"{100 * m['weight']:.1f}%", f"{m['points']:.1f}")
             table.add_row("[bold]total[/]", "", "", "",
