@@ -181,3 +181,46 @@ def test_workspace_without_scorecards(ws):
     ws.config("crm: {table: accounts, path: data/accounts.csv}")
     with pytest.raises(ConfigError, match="no scorecards found"):
         score(Workspace.open(ws.root), AS_OF, now=NOW)
+
+
+def test_appending_later_events_tickets_and_invoices_changes_no_score(tmp_path):
+    """On the demo company: data dated after the as-of date, of every kind, changes nothing."""
+    import json
+
+    from healthscore.demo import generate_demo
+    from healthscore.sources import ingest
+
+    out = tmp_path / "demo"
+    generate_demo(out, accounts=80, seed=5, end=date(2026, 6, 1))
+    ws = Workspace.open(out)
+    ingest(ws, now=datetime(2026, 6, 1, 6))
+    as_of = date(2026, 4, 30)
+    first = score(ws, as_of, now=NOW)
+    accounts = first.evaluation("health").accounts.column("account_id").to_pylist()[:5]
+
+    # After the as-of date (but before "now"): new tickets (one urgent and open per account),
+    # unpaid overdue invoices, a burst of usage, and bad NPS answers.
+    with open(out / "data/helpdesk/tickets.jsonl", "a") as fh:
+        for i, acc in enumerate(accounts):
+            fh.write(json.dumps({"id": 900000 + i, "organization": {"external_id": acc},
+                                 "created_at": "2026-05-02T10:00:00Z", "solved_at": None,
+                                 "priority": "P1", "satisfaction_rating": {"score": "bad"}})
+                     + "\n")
+    with open(out / "data/billing/invoices.csv", "a") as fh:
+        for i, acc in enumerate(accounts):
+            fh.write(f"INV-X{i},{acc},\"$9,999.00\",USD,2026-05-01,2026-05-10,\n")
+    with open(out / "data/surveys/nps.csv", "a") as fh:
+        for acc in accounts:
+            fh.write(f"{acc},,0,05/03/2026 09:00,late answer\n")
+    (out / "data/product/events/part-99999.parquet").write_bytes(
+        (out / "data/product/events/part-00000.parquet").read_bytes())  # same rows: no-op
+    report = ingest(ws, now=datetime(2026, 6, 1, 7))
+    assert report.rows_rejected == 0 and report.written.inserted >= 15
+    again = score(ws, as_of, now=NOW)
+    for name in ("health", "expansion"):
+        assert again.evaluation(name).accounts.equals(first.evaluation(name).accounts)
+        assert again.evaluation(name).measures.equals(first.evaluation(name).measures)
+    # ...while scoring after those dates does see them
+    later = score(ws, date(2026, 5, 31), now=NOW).evaluation("health").measures.to_pandas()
+    opened = later[(later.measure == "open_tickets") & later.account_id.isin(accounts)]
+    assert (opened.raw_value >= 1).all()
