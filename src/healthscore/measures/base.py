@@ -15,6 +15,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import ibis
+import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -37,6 +38,20 @@ class Params(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+@ibis.udf.scalar.builtin(name="getvariable")
+def _variable_ts(name: str) -> dt.Timestamp(scale=6):  # type: ignore[valid-type]
+    """DuckDB's GETVARIABLE, typed as a timestamp."""
+
+
+#: DuckDB variables holding the cutoff in "variables" mode (see MeasureContext).
+CUTOFF_VARIABLE = "hs_cutoff"
+
+
+def cutoff_of(as_of: date) -> datetime:
+    """The first moment not included when scoring ``as_of``: the midnight after it (UTC)."""
+    return datetime.combine(as_of + timedelta(days=1), time())
+
+
 @dataclass
 class MeasureContext:
     """The store as of the end of ``as_of`` (UTC), for measures to read.
@@ -47,29 +62,47 @@ class MeasureContext:
         An Ibis backend connected to the store (DuckDB by default).
     as_of
         The scoring date. Data up to the end of that day counts: the cutoff is the next midnight.
+    variables
+        Build expressions whose cutoff is read from the DuckDB variable ``hs_cutoff`` instead of
+        a literal, so one compiled query serves every date (set the variable, run it again).
+        Measures cannot tell the difference: they only use :attr:`cutoff`, :meth:`since`,
+        :attr:`as_of_date` and :meth:`since_date`, never ``as_of`` itself.
     """
 
     backend: Any
     as_of: date
+    variables: bool = False
     _cache: dict[str, ir.Table] = field(default_factory=dict, repr=False)
     _has_data: dict[str, bool] = field(default_factory=dict, repr=False)
+    _stats: dict[str, tuple[int, Any]] | None = field(default=None, repr=False)
 
     @property
     def cutoff_dt(self) -> datetime:
-        return datetime.combine(self.as_of + timedelta(days=1), time())
+        return cutoff_of(self.as_of)
 
     @property
     def cutoff(self) -> ir.TimestampScalar:
-        """The first moment *not* included (midnight after ``as_of``), as an Ibis literal."""
+        """The first moment *not* included (midnight after ``as_of``)."""
+        if self.variables:
+            return _variable_ts(CUTOFF_VARIABLE).name("hs_cutoff")
         return ibis.timestamp(self.cutoff_dt)
 
     @property
     def as_of_date(self) -> ir.DateScalar:
+        """The as-of date (the day before the cutoff)."""
+        if self.variables:
+            return (self.cutoff - ibis.interval(days=1)).date()
         return ibis.date(self.as_of)
 
     def since(self, days: int) -> ir.TimestampScalar:
         """Start of a window of the last ``days`` days up to the cutoff."""
+        if self.variables:
+            return self.cutoff - ibis.interval(days=days)
         return ibis.timestamp(self.cutoff_dt - timedelta(days=days))
+
+    def since_date(self, days: int) -> ir.DateScalar:
+        """The first day of a window of the last ``days`` days ending on the as-of date."""
+        return self.since(days).date()
 
     def table(self, name: str) -> ir.Table:
         """Canonical table ``name`` as it was known at the cutoff.
@@ -126,11 +159,30 @@ class MeasureContext:
             self._cache["_active_accounts"] = active.anti_join(churned, "account_id")
         return self._cache["_active_accounts"]
 
+    def table_stats(self) -> dict[str, tuple[int, Any]]:
+        """Rows and earliest time of every canonical table (one query each, cached)."""
+        if self._stats is None:
+            self._stats = {}
+            for spec in TABLES.values():
+                t = self.backend.table(spec.name)
+                first = t[spec.time].min() if spec.time else ibis.null()
+                rows, earliest = t.aggregate(n=t.count(), first=first).execute().iloc[0]
+                self._stats[spec.name] = (int(rows), None if earliest != earliest else earliest)
+        return self._stats
+
     def has_data(self, name: str) -> bool:
-        """Whether table ``name`` holds any row as of the cutoff (False: the data is missing)."""
-        if name not in self._has_data:
-            self._has_data[name] = bool(self.table(name).count().execute() > 0)
-        return self._has_data[name]
+        """Whether table ``name`` held any row by the cutoff (False: that data is missing).
+
+        Decided from the table's earliest time, so it costs nothing per date.
+        """
+        rows, earliest = self.table_stats()[name]
+        if rows == 0:
+            return False
+        if earliest is None:
+            return True
+        if isinstance(earliest, datetime):
+            return earliest < self.cutoff_dt
+        return earliest <= self.as_of
 
 
 MeasureFn = Callable[[MeasureContext, Any], ir.Table]
@@ -206,9 +258,15 @@ def get_measure(name: str) -> MeasureSpec:
 
 def evaluate_measure(ctx: MeasureContext, spec: MeasureSpec, params: BaseModel) -> ir.Table:
     """``spec`` for every active account: (account_id, value), value NULL where missing."""
-    accounts = ctx.accounts().select("account_id")
     if any(not ctx.has_data(t) for t in spec.tables):
-        return accounts.mutate(value=ibis.null("float64"))
+        return ctx.accounts().select("account_id").mutate(value=ibis.null("float64"))
+    return measure_expression(ctx, spec, params)
+
+
+def measure_expression(ctx: MeasureContext, spec: MeasureSpec, params: BaseModel) -> ir.Table:
+    """(account_id, value) for every active account, ignoring whether the tables hold data
+    (the caller decides that per date: see :meth:`MeasureContext.has_data`)."""
+    accounts = ctx.accounts().select("account_id")
     result = spec.fn(ctx, params).select(account_id="account_id",
                                          value=lambda t: t.value.cast("float64"),
                                          _found=ibis.literal(True))

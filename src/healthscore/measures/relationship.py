@@ -7,9 +7,6 @@ export knew them at the as-of date; roles compare without regard to case.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-import ibis
 from pydantic import Field
 
 from healthscore.measures.base import MeasureContext, Params, measure
@@ -72,7 +69,7 @@ def champion_left(ctx: MeasureContext, p: Window):
     """
     c = _contacts(ctx)
     champions = c.filter(c.role == "champion")
-    first = ibis.date(ctx.as_of - timedelta(days=p.window_days))
+    first = ctx.since_date(p.window_days + 1)  # as_of - window_days
     left = champions.filter((champions.active_to >= first)
                             & (champions.active_to < ctx.as_of_date))
     present = _active(ctx, champions).select("account_id")

@@ -20,7 +20,13 @@ import pandas as pd
 import pyarrow as pa
 
 from healthscore.config.scorecard import MeasureConfig, ResolvedScorecard, Scorecard
-from healthscore.measures.base import MeasureContext, evaluate_measure, get_measure
+from healthscore.measures.base import (
+    CUTOFF_VARIABLE,
+    MeasureContext,
+    cutoff_of,
+    get_measure,
+    measure_expression,
+)
 from healthscore.scoring.combine import band, combine, grade
 from healthscore.scoring.functions import score_values
 
@@ -45,15 +51,14 @@ def measure_key(mid: str, cfg: MeasureConfig) -> str:
 
 
 def measure_expr(ctx: MeasureContext, mid: str, cfg: MeasureConfig):
-    """(account_id, value) for every active account; value NULL where the data is missing."""
+    """(account_id, value) for every active account (whether its tables hold data is decided
+    per date by :class:`Evaluator`)."""
     if cfg.custom is None:
         spec = get_measure(cfg.measure or mid)
-        return evaluate_measure(ctx, spec, spec.parse_params(cfg.params))
+        return measure_expression(ctx, spec, spec.parse_params(cfg.params))
     from healthscore.measures.custom import compile_custom
 
     accounts = ctx.accounts().select("account_id")
-    if not ctx.has_data(cfg.custom.table):
-        return accounts.mutate(value=ibis.null("float64"))
     result = compile_custom(ctx, cfg.custom).mutate(_found=ibis.literal(True))
     joined = accounts.left_join(result, "account_id")
     value = joined.value
@@ -62,6 +67,13 @@ def measure_expr(ctx: MeasureContext, mid: str, cfg: MeasureConfig):
         value = ibis.ifelse(joined._found.isnull(), ibis.literal(cfg.custom.absent, "float64"),
                             value)
     return joined.select(accounts.account_id, value=value)
+
+
+def measure_tables(mid: str, cfg: MeasureConfig) -> tuple[str, ...]:
+    """The tables whose absence makes the measure missing."""
+    if cfg.custom is not None:
+        return (cfg.custom.table,)
+    return get_measure(cfg.measure or mid).tables
 
 
 def _account_columns(sc: Scorecard, resolved: dict[str, ResolvedScorecard]) -> list[str]:
@@ -73,20 +85,67 @@ def _account_columns(sc: Scorecard, resolved: dict[str, ResolvedScorecard]) -> l
     return sorted(cols - {"account_id"})
 
 
-def fetch_measures(ctx: MeasureContext, sc: Scorecard) -> tuple[pd.DataFrame,
-                                                                dict[str, ResolvedScorecard]]:
-    """One row per active account (sorted by id): its attributes and every measure's value."""
-    resolved = {name: sc.resolve(name) for name in sc.variant_names()}
-    exprs = {}
-    for r in resolved.values():
-        for _, mid, cfg in r.measures():
-            exprs.setdefault(measure_key(mid, cfg), (mid, cfg))
-    wide = ctx.accounts().select("account_id", *_account_columns(sc, resolved))
-    for key, (mid, cfg) in exprs.items():
-        m = measure_expr(ctx, mid, cfg)
-        wide = wide.left_join(m, "account_id").drop("account_id_right").rename({key: "value"})
-    df = wide.to_pandas()
-    return df.sort_values("account_id", kind="stable").reset_index(drop=True), resolved
+class Evaluator:
+    """Evaluates one scorecard for any as-of date, compiling its measures only once.
+
+    On DuckDB the measure queries are compiled to SQL once, with the cutoff read from a DuckDB
+    variable; each date then sets the variable and runs the same SQL (no re-compilation, and
+    filter push-down still sees a constant). Other engines build the expressions per date.
+    Both paths give the same values: single-date scoring and backfills share this class.
+    """
+
+    def __init__(self, backend, sc: Scorecard):
+        self.backend = backend
+        self.sc = sc
+        self.resolved = {name: sc.resolve(name) for name in sc.variant_names()}
+        self.measures: dict[str, tuple[str, MeasureConfig]] = {}
+        for r in self.resolved.values():
+            for _, mid, cfg in r.measures():
+                self.measures.setdefault(measure_key(mid, cfg), (mid, cfg))
+        self.columns = _account_columns(sc, self.resolved)
+        self.tables = {key: measure_tables(mid, cfg) for key, (mid, cfg) in self.measures.items()}
+        self.compiled = getattr(backend, "name", "") == "duckdb"
+        self.ctx = MeasureContext(backend, date.today(), variables=self.compiled)
+        if self.compiled:
+            self.sql_accounts = str(ibis.to_sql(self._accounts_expr(self.ctx), "duckdb"))
+            self.sql = {key: str(ibis.to_sql(measure_expr(self.ctx, mid, cfg), "duckdb"))
+                        for key, (mid, cfg) in self.measures.items()}
+
+    def _accounts_expr(self, ctx: MeasureContext):
+        return ctx.accounts().select("account_id", *self.columns)
+
+    def frame(self, as_of: date) -> pd.DataFrame:
+        """One row per account active at ``as_of`` (sorted by id): attributes and measures."""
+        self.ctx.as_of = as_of  # what has_data() compares with (the cutoff lives in SQL)
+        if self.compiled:
+            con = self.backend.con
+            con.execute(f"SET VARIABLE {CUTOFF_VARIABLE} = ?::TIMESTAMP", [cutoff_of(as_of)])
+
+            def run(key):
+                return con.sql(self.sql[key]).df() if key != "_accounts" else \
+                    con.sql(self.sql_accounts).df()
+        else:
+            ctx = MeasureContext(self.backend, as_of)
+            ctx._stats = self.ctx.table_stats()
+
+            def run(key):
+                if key == "_accounts":
+                    return self._accounts_expr(ctx).to_pandas()
+                return measure_expr(ctx, *self.measures[key]).to_pandas()
+
+        df = run("_accounts").sort_values("account_id", kind="stable").reset_index(drop=True)
+        for key in self.measures:
+            if all(self.ctx.has_data(t) for t in self.tables[key]):
+                values = run(key).set_index("account_id")["value"]
+                df[key] = values.reindex(df["account_id"]).to_numpy(dtype=float,
+                                                                     na_value=np.nan)
+            else:
+                df[key] = np.nan
+        return df
+
+    def evaluate(self, as_of: date) -> Evaluation:
+        """Score every account active at ``as_of``."""
+        return score_frame(self.sc, self.resolved, self.frame(as_of), as_of)
 
 
 def assign_variants(sc: Scorecard, accounts: pd.DataFrame) -> np.ndarray:
@@ -103,9 +162,9 @@ def assign_variants(sc: Scorecard, accounts: pd.DataFrame) -> np.ndarray:
     return out
 
 
-def evaluate(ctx: MeasureContext, sc: Scorecard) -> Evaluation:
-    """Score every account active at ``ctx.as_of`` with scorecard ``sc``."""
-    df, resolved = fetch_measures(ctx, sc)
+def score_frame(sc: Scorecard, resolved: dict[str, ResolvedScorecard], df: pd.DataFrame,
+                as_of: date) -> Evaluation:
+    """Scores, points and coverage from the measure frame of one date (pure numpy/pandas)."""
     variants = assign_variants(sc, df)
     acc_parts, measure_parts, group_parts = [], [], []
     for vname, r in resolved.items():
@@ -122,7 +181,12 @@ def evaluate(ctx: MeasureContext, sc: Scorecard) -> Evaluation:
     measures = _concat(measure_parts, ["account_id", "group", "measure", "raw_value", "score",
                                        "weight", "points", "missing"])
     groups = _concat(group_parts, ["account_id", "group", "score", "weight", "points"])
-    return Evaluation(sc, ctx.as_of, accounts, measures, groups)
+    return Evaluation(sc, as_of, accounts, measures, groups)
+
+
+def evaluate(ctx: MeasureContext, sc: Scorecard) -> Evaluation:
+    """Score every account active at ``ctx.as_of`` with scorecard ``sc``."""
+    return Evaluator(ctx.backend, sc).evaluate(ctx.as_of)
 
 
 def _concat(parts: list[pd.DataFrame], columns: list[str]) -> pa.Table:
