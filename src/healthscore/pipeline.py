@@ -15,10 +15,10 @@ from datetime import UTC, date, datetime
 
 import ibis
 
+from healthscore.config.scorecard import LoadedScorecard
 from healthscore.errors import ConfigError
-from healthscore.measures.base import MeasureContext
 from healthscore.scoring.check import check_scorecard
-from healthscore.scoring.evaluate import Evaluation, evaluate
+from healthscore.scoring.evaluate import Evaluation, Evaluator
 from healthscore.workspace import Workspace
 
 Progress = Callable[[int, int, str], None]
@@ -36,9 +36,20 @@ class ScoreRun:
         return next(e for e in self.evaluations if e.scorecard.name == scorecard)
 
 
-def _utcnow(now: datetime | None) -> datetime:
+def utcnow(now: datetime | None) -> datetime:
     now = now or datetime.now(UTC)
     return now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
+
+
+def write_evaluation(store, sc: LoadedScorecard, ev: Evaluation, *, run_id: int,
+                     now: datetime) -> None:
+    """Store one evaluation as the snapshot of (scorecard, version, as_of); call inside a
+    transaction."""
+    store.write_snapshot(
+        scorecard=sc.name, version=sc.scorecard.version,
+        definition=json.dumps(sc.scorecard.model_dump(mode="json", by_alias=True)),
+        source_file=str(sc.path), as_of=ev.as_of, run_id=run_id, computed_at=now,
+        accounts=ev.accounts, measures=ev.measures, groups=ev.groups)
 
 
 def check(workspace: Workspace, scorecards: list[str] | None = None) -> list:
@@ -75,7 +86,7 @@ def score(workspace: Workspace, as_of: date, *, scorecards: list[str] | None = N
     >>> run.evaluation("health").accounts.num_rows                   # doctest: +SKIP
     912
     """
-    now = _utcnow(now)
+    now = utcnow(now)
     if as_of > now.date():
         raise ConfigError(f"--as-of {as_of} is in the future (today is {now.date()})",
                           hint="scores use only data that existed on the date: pick today or "
@@ -89,25 +100,19 @@ def score(workspace: Workspace, as_of: date, *, scorecards: list[str] | None = N
         run_id = store.start_run("score", now)
         run = ScoreRun(run_id, as_of)
         try:
-            ctx = MeasureContext(ibis.duckdb.from_connection(store.con), as_of)
+            backend = ibis.duckdb.from_connection(store.con)
             for i, sc in enumerate(loaded):
-                run.evaluations.append(evaluate(ctx, sc.scorecard))
+                run.evaluations.append(Evaluator(backend, sc.scorecard).evaluate(as_of))
                 if progress:
                     progress(i + 1, len(loaded), sc.name)
             with store.transaction():
                 for sc, ev in zip(loaded, run.evaluations, strict=True):
-                    store.write_snapshot(
-                        scorecard=sc.name, version=sc.scorecard.version,
-                        definition=json.dumps(sc.scorecard.model_dump(mode="json",
-                                                                      by_alias=True)),
-                        source_file=str(sc.path), as_of=as_of, run_id=run_id,
-                        computed_at=now, accounts=ev.accounts, measures=ev.measures,
-                        groups=ev.groups)
+                    write_evaluation(store, sc, ev, run_id=run_id, now=now)
         except BaseException as exc:
-            store.finish_run(run_id, status="failed", finished_at=_utcnow(None),
+            store.finish_run(run_id, status="failed", finished_at=utcnow(None),
                              error=str(exc) or type(exc).__name__)
             raise
-        store.finish_run(run_id, status="ok", finished_at=_utcnow(None),
+        store.finish_run(run_id, status="ok", finished_at=utcnow(None),
                          rows_loaded=sum(e.accounts.num_rows for e in run.evaluations),
                          detail={"as_of": str(as_of),
                                  "scorecards": {sc.name: sc.scorecard.version for sc in loaded}})

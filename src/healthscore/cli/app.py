@@ -49,9 +49,21 @@ def _root(
 
 
 def _register() -> None:
-    from healthscore.cli import demo, explain, export, ingest, init, quarantine, score, status
+    from healthscore.cli import (
+        demo,
+        explain,
+        export,
+        history,
+        ingest,
+        init,
+        manual,
+        quarantine,
+        score,
+        status,
+    )
 
-    for module in (init, ingest, status, quarantine, score, explain, export, demo):
+    for module in (init, ingest, status, quarantine, score, explain, history, manual, export,
+                   demo):
         module.register(app)
 
 

@@ -10,7 +10,7 @@ from rich.table import Table
 from healthscore.cli.common import WorkspaceOption, console, esc, n
 from healthscore.cli.score import f1, fmt_band, parse_date
 from healthscore.errors import HealthScoreError
-from healthscore.store import reads
+from healthscore.store import manual, reads
 from healthscore.workspace import Workspace
 
 
@@ -32,6 +32,7 @@ def explain(
     day = parse_date(as_of)
     loaded = ws.scorecards(scorecard or None)
     with ws.store(read_only=True) as store:
+        inputs = manual.manual_inputs(store, account)
         found = False
         for sc in loaded:
             s = sc.scorecard
@@ -52,18 +53,33 @@ def explain(
             table = Table(title_justify="left")
             for col in ("group / measure", "raw value", "score", "weight", "points"):
                 table.add_column(col, justify="left" if col == "group / measure" else "right")
+            overridden: list[dict] = []
             for g in e["groups"]:
                 table.add_row(f"[bold]{esc(label.get(g['group'], g['group']))}[/]", "",
                               f1(g["score"]), f"{100 * g['weight']:.1f}%",
                               f"[bold]{g['points']:.1f}[/]")
                 for m in (m for m in e["measures"] if m["group"] == g["group"]):
                     name = esc(mlabel.get(m["measure"], m["measure"]))
+                    if m["override_id"] is not None:
+                        name += " [bold]*[/]"
+                        overridden.append(m)
                     table.add_row(f"  {name}", _raw(m["raw_value"]),
                                   "–" if m["missing"] and m["score"] is None else f1(m["score"]),
                                   f"{100 * m['weight']:.1f}%", f"{m['points']:.1f}")
             table.add_row("[bold]total[/]", "", "", "",
                           f"[bold]{sum(m['points'] for m in e['measures']):.1f}[/]")
             console.print(table)
+            for m in overridden:
+                until = f", until {m['override_expires']:%Y-%m-%d}" if m["override_expires"] \
+                    else ""
+                console.print(f"  * {esc(mlabel.get(m['measure'], m['measure']))}: score "
+                              f"overridden by {esc(m['override_author'])} (#{m['override_id']}"
+                              f"{until}): {esc(m['override_comment'])}")
+            pulses = inputs["pulses"][:3]
+            for p in pulses:
+                until = f", until {p['expires_at']:%Y-%m-%d}" if p["expires_at"] else ""
+                console.print(f"  pulse {p['value']}/5 on {p['at']:%Y-%m-%d} by "
+                              f"{esc(p['author'] or '–')}{until}: {esc(p['comment'] or '')}")
         if not found:
             dates = []
             for sc in loaded:

@@ -117,35 +117,54 @@ class Evaluator:
     def frame(self, as_of: date) -> pd.DataFrame:
         """One row per account active at ``as_of`` (sorted by id): attributes and measures."""
         self.ctx.as_of = as_of  # what has_data() compares with (the cutoff lives in SQL)
+        present = [k for k in self.measures
+                   if all(self.ctx.has_data(t) for t in self.tables[k])]
         if self.compiled:
             con = self.backend.con
             con.execute(f"SET VARIABLE {CUTOFF_VARIABLE} = ?::TIMESTAMP", [cutoff_of(as_of)])
-
-            def run(key):
-                return con.sql(self.sql[key]).df() if key != "_accounts" else \
-                    con.sql(self.sql_accounts).df()
+            df = con.sql(self.sql_accounts).df()
+            # One query for all measures (long format): one plan and one transfer per date.
+            long = con.sql(" UNION ALL ".join(
+                f"SELECT '{k}' AS key, account_id, value FROM ({self.sql[k]})" for k in present
+            )).df() if present else pd.DataFrame(columns=["key", "account_id", "value"])
         else:
             ctx = MeasureContext(self.backend, as_of)
             ctx._stats = self.ctx.table_stats()
-
-            def run(key):
-                if key == "_accounts":
-                    return self._accounts_expr(ctx).to_pandas()
-                return measure_expr(ctx, *self.measures[key]).to_pandas()
-
-        df = run("_accounts").sort_values("account_id", kind="stable").reset_index(drop=True)
+            df = self._accounts_expr(ctx).to_pandas()
+            parts = [measure_expr(ctx, *self.measures[k]).to_pandas().assign(key=k)
+                     for k in present]
+            long = pd.concat(parts) if parts else pd.DataFrame(columns=["key", "account_id",
+                                                                        "value"])
+        df = df.sort_values("account_id", kind="stable").reset_index(drop=True)
+        wide = long.pivot(index="account_id", columns="key", values="value") if len(long) \
+            else pd.DataFrame(index=pd.Index([], name="account_id"))
+        wide = wide.reindex(df["account_id"])
         for key in self.measures:
-            if all(self.ctx.has_data(t) for t in self.tables[key]):
-                values = run(key).set_index("account_id")["value"]
-                df[key] = values.reindex(df["account_id"]).to_numpy(dtype=float,
-                                                                     na_value=np.nan)
-            else:
-                df[key] = np.nan
+            df[key] = (wide[key].to_numpy(dtype=float, na_value=np.nan) if key in wide
+                       else np.nan)
         return df
+
+    def overrides(self, as_of: date) -> pd.DataFrame:
+        """Overrides in force at the cutoff of ``as_of`` (account_id, measure, score, id)."""
+        cutoff = cutoff_of(as_of)
+        if self.compiled:
+            from healthscore.store.manual import active_overrides
+
+            return pd.DataFrame(active_overrides(self.backend.con, cutoff, self.sc.name),
+                                columns=["account_id", "measure", "score", "override_id"])
+        o = self.backend.table("overrides")
+        o = o.filter((o.created_at < cutoff) & (o.expires_at.isnull() | (o.expires_at >= cutoff))
+                     & (o.scorecard.isnull() | (o.scorecard == self.sc.name)))
+        o = o.mutate(_n=ibis.row_number().over(group_by=["account_id", "measure"],
+                                              order_by=[o.created_at.desc(),
+                                                        o.override_id.desc()]))
+        return o.filter(o._n == 0).select("account_id", "measure", "score",
+                                          "override_id").to_pandas()
 
     def evaluate(self, as_of: date) -> Evaluation:
         """Score every account active at ``as_of``."""
-        return score_frame(self.sc, self.resolved, self.frame(as_of), as_of)
+        return score_frame(self.sc, self.resolved, self.frame(as_of), as_of,
+                           self.overrides(as_of))
 
 
 def assign_variants(sc: Scorecard, accounts: pd.DataFrame) -> np.ndarray:
@@ -163,15 +182,18 @@ def assign_variants(sc: Scorecard, accounts: pd.DataFrame) -> np.ndarray:
 
 
 def score_frame(sc: Scorecard, resolved: dict[str, ResolvedScorecard], df: pd.DataFrame,
-                as_of: date) -> Evaluation:
-    """Scores, points and coverage from the measure frame of one date (pure numpy/pandas)."""
+                as_of: date, overrides: pd.DataFrame | None = None) -> Evaluation:
+    """Scores, points and coverage from the measure frame of one date (pure numpy/pandas).
+
+    ``overrides`` (account_id, measure, score, override_id) replace measure scores.
+    """
     variants = assign_variants(sc, df)
     acc_parts, measure_parts, group_parts = [], [], []
     for vname, r in resolved.items():
         rows = np.flatnonzero(variants == vname)
         if len(rows) == 0:
             continue
-        acc, meas, grp = _score_variant(df, rows, r)
+        acc, meas, grp = _score_variant(df, rows, r, overrides)
         acc["variant"] = vname
         acc_parts.append(acc)
         measure_parts.append(meas)
@@ -179,7 +201,7 @@ def score_frame(sc: Scorecard, resolved: dict[str, ResolvedScorecard], df: pd.Da
     accounts = _concat(acc_parts, ["account_id", "variant", "score", "band", "grade",
                                    "coverage"])
     measures = _concat(measure_parts, ["account_id", "group", "measure", "raw_value", "score",
-                                       "weight", "points", "missing"])
+                                       "weight", "points", "missing", "override_id"])
     groups = _concat(group_parts, ["account_id", "group", "score", "weight", "points"])
     return Evaluation(sc, as_of, accounts, measures, groups)
 
@@ -198,7 +220,25 @@ def _concat(parts: list[pd.DataFrame], columns: list[str]) -> pa.Table:
     return pa.Table.from_pandas(df, preserve_index=False)
 
 
-def _score_variant(df: pd.DataFrame, rows: np.ndarray, r: ResolvedScorecard):
+def _apply_overrides(ids: np.ndarray, measures: list, scores: np.ndarray,
+                     overrides: pd.DataFrame | None) -> np.ndarray:
+    """Put override scores in place; return the override id per cell (-1: none)."""
+    applied = np.full(scores.shape, -1, dtype=np.int64)
+    if overrides is None or overrides.empty:
+        return applied
+    row_of = {a: i for i, a in enumerate(ids)}
+    col_of = {mid: j for j, (_, mid, _) in enumerate(measures)}
+    # Overrides are a handful of manual inputs, not a per-account computation.
+    for o in overrides.itertuples(index=False):
+        i, j = row_of.get(o.account_id), col_of.get(o.measure)
+        if i is not None and j is not None:
+            scores[i, j] = o.score
+            applied[i, j] = o.override_id
+    return applied
+
+
+def _score_variant(df: pd.DataFrame, rows: np.ndarray, r: ResolvedScorecard,
+                   overrides: pd.DataFrame | None = None):
     measures = r.measures()
     group_names = list(r.groups)
     n, m = len(rows), len(measures)
@@ -212,6 +252,9 @@ def _score_variant(df: pd.DataFrame, rows: np.ndarray, r: ResolvedScorecard):
         # Percentiles rank among all active accounts, whatever their variant.
         scores[:, j] = score_values(values, cfg.scoring, within=within)[rows]
         raw[:, j] = values[rows]
+    ids = df["account_id"].to_numpy()[rows]
+    measured_missing = np.isnan(scores)
+    applied = _apply_overrides(ids, measures, scores, overrides)
     weights = np.array([cfg.weight for _, _, cfg in measures], dtype=float)
     group_of = np.array([group_names.index(g) for g, _, _ in measures], dtype=int)
     group_weights = np.array([r.groups[g].weight for g in group_names], dtype=float)
@@ -219,7 +262,6 @@ def _score_variant(df: pd.DataFrame, rows: np.ndarray, r: ResolvedScorecard):
     c = combine(scores, weights, group_of, group_weights, fixed)
     # Fixed scores alone are not a score: with no data behind it, an account stays unscored.
     final = np.where(c.coverage > 0, c.score, np.nan)
-    ids = df["account_id"].to_numpy()[rows]
     acc = pd.DataFrame({"account_id": ids, "score": final,
                         "band": band(final, r.bands), "grade": grade(final, r.grades),
                         "coverage": c.coverage})
@@ -232,8 +274,10 @@ def _score_variant(df: pd.DataFrame, rows: np.ndarray, r: ResolvedScorecard):
         "score": np.where(missing & ~np.isnan(fixed), fixed, scores).ravel(),
         "weight": c.weights.ravel(),
         "points": c.points.ravel(),
-        "missing": missing.ravel(),
+        "missing": (measured_missing & (applied < 0)).ravel(),
+        "override_id": pd.array(np.where(applied >= 0, applied, 0).ravel(), dtype="Int64"),
     })
+    meas.loc[(applied < 0).ravel(), "override_id"] = pd.NA
     gpoints = np.zeros((n, len(group_names)))
     np.add.at(gpoints.T, group_of, c.points.T)
     grp = pd.DataFrame({

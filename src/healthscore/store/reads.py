@@ -88,9 +88,11 @@ def explain(store: Store, scorecard: str, version: str, as_of: date,
         "SELECT \"group\", score, weight, points FROM snapshot_groups WHERE scorecard = ? AND "
         "version = ? AND as_of = ? AND account_id = ? ORDER BY rowid", key))
     out["measures"] = _rows(store.con.execute(
-        "SELECT \"group\", measure, raw_value, score, weight, points, missing FROM "
-        "snapshot_measures WHERE scorecard = ? AND version = ? AND as_of = ? AND "
-        "account_id = ? ORDER BY rowid", key))
+        "SELECT m.\"group\", m.measure, m.raw_value, m.score, m.weight, m.points, m.missing, "
+        "m.override_id, o.author AS override_author, o.comment AS override_comment, "
+        "o.expires_at AS override_expires FROM snapshot_measures m LEFT JOIN overrides o "
+        "USING (override_id) WHERE m.scorecard = ? AND m.version = ? AND m.as_of = ? AND "
+        "m.account_id = ? ORDER BY m.rowid", key))
     return out
 
 
@@ -121,3 +123,111 @@ def export_snapshot(store: Store, as_of: date, path: str, fmt: str,
     safe = path.replace("'", "''")
     store.con.execute(f"COPY ({query}) TO '{safe}' ({options})", params)
     return n
+
+
+# -- history ---------------------------------------------------------------------------------
+
+
+def latest_date(store: Store, scorecard: str, version: str) -> date | None:
+    rows = store.con.execute("SELECT max(as_of) FROM snapshots WHERE scorecard = ? AND "
+                             "version = ?", [scorecard, version]).fetchall()
+    return rows[0][0]
+
+
+def account_history(store: Store, scorecard: str, version: str, account_id: str, *,
+                    days: int, end: date | None) -> dict:
+    """Daily scores of one account over ``days`` up to ``end``, band changes, deltas."""
+    end = end or latest_date(store, scorecard, version)
+    if end is None:
+        return {"points": [], "band_changes": [], "deltas": {}, "end": None}
+    start = end - timedelta(days=days)
+    points = _rows(store.con.execute(
+        "SELECT as_of, score, band, grade, coverage, variant FROM snapshots WHERE scorecard = ? "
+        "AND version = ? AND account_id = ? AND as_of BETWEEN ? AND ? ORDER BY as_of",
+        [scorecard, version, account_id, start, end]))
+    changes = [{"as_of": b["as_of"], "from": a["band"], "to": b["band"]}
+               for a, b in zip(points, points[1:], strict=False) if a["band"] != b["band"]]
+    deltas = {}
+    trends = _rows(store.con.execute(
+        "SELECT delta_7d, delta_30d, delta_90d FROM snapshot_trends WHERE scorecard = ? AND "
+        "version = ? AND account_id = ? AND as_of = ?", [scorecard, version, account_id, end]))
+    if trends:
+        deltas = {k.removeprefix("delta_"): v for k, v in trends[0].items()}
+    return {"points": points, "band_changes": changes, "deltas": deltas, "end": end}
+
+
+def measure_pairs(store: Store, scorecard: str, version: str, account_id: str, start: date,
+                  end: date) -> list[dict]:
+    """Each measure of an account at two dates side by side (a full outer join)."""
+    return _rows(store.con.execute("""
+        WITH a AS (SELECT * FROM snapshot_measures WHERE scorecard = ? AND version = ?
+                   AND account_id = ? AND as_of = ?),
+             b AS (SELECT * FROM snapshot_measures WHERE scorecard = ? AND version = ?
+                   AND account_id = ? AND as_of = ?)
+        SELECT coalesce(b."group", a."group") AS "group", coalesce(b.measure, a.measure) AS measure,
+               a.raw_value AS raw_before, b.raw_value AS raw_after,
+               a.score AS score_before, b.score AS score_after,
+               coalesce(a.weight, 0) AS weight_before, coalesce(b.weight, 0) AS weight_after,
+               coalesce(a.points, 0) AS points_before, coalesce(b.points, 0) AS points_after,
+               coalesce(a.missing, true) AS missing_before,
+               coalesce(b.missing, true) AS missing_after,
+               a.override_id AS override_before, b.override_id AS override_after
+        FROM a FULL OUTER JOIN b USING (measure)
+    """, [scorecard, version, account_id, start, scorecard, version, account_id, end]))
+
+
+def score_change(store: Store, scorecard: str, version: str, account_id: str, start: date,
+                 end: date) -> dict | None:
+    heads = _rows(store.con.execute(
+        "SELECT as_of, score, band, grade, coverage, variant FROM snapshots WHERE scorecard = ? "
+        "AND version = ? AND account_id = ? AND as_of IN (?, ?)",
+        [scorecard, version, account_id, start, end]))
+    by_date = {h["as_of"]: h for h in heads}
+    if start not in by_date or end not in by_date:
+        return None
+    return {"before": by_date[start], "after": by_date[end],
+            "measures": measure_pairs(store, scorecard, version, account_id, start, end)}
+
+
+def movers(store: Store, scorecard: str, version: str, *, days: int, end: date | None,
+           limit: int) -> dict:
+    """Largest drops and rises between ``end - days`` and ``end``, with the measure that moved
+    each the most in that direction."""
+    end = end or latest_date(store, scorecard, version)
+    if end is None:
+        return {"end": None, "start": None, "drops": [], "rises": []}
+    start = end - timedelta(days=days)
+    base = f"""
+        WITH pairs AS (
+            SELECT b.account_id, a.score AS score_before, b.score AS score_after,
+                   b.score - a.score AS delta, a.band AS band_before, b.band AS band_after
+            FROM snapshots b JOIN snapshots a USING (scorecard, version, account_id)
+            WHERE b.scorecard = ? AND b.version = ? AND b.as_of = ? AND a.as_of = ?
+              AND a.score IS NOT NULL AND b.score IS NOT NULL
+        ), moved AS (
+            SELECT coalesce(mb.account_id, ma.account_id) AS account_id,
+                   coalesce(mb.measure, ma.measure) AS measure,
+                   coalesce(mb.points, 0) - coalesce(ma.points, 0) AS contribution,
+                   ma.raw_value AS raw_before, mb.raw_value AS raw_after
+            FROM (SELECT * FROM snapshot_measures WHERE scorecard = ? AND version = ?
+                  AND as_of = ?) mb
+            FULL OUTER JOIN (SELECT * FROM snapshot_measures WHERE scorecard = ? AND version = ?
+                  AND as_of = ?) ma USING (account_id, measure)
+        )
+        SELECT p.*, n.name, n.csm, n.segment, n.arr,
+               arg_{{agg}}(m.measure, m.contribution) AS top_measure,
+               {{agg}}(m.contribution) AS top_contribution,
+               arg_{{agg}}(m.raw_before, m.contribution) AS top_raw_before,
+               arg_{{agg}}(m.raw_after, m.contribution) AS top_raw_after
+        FROM pairs p JOIN moved m USING (account_id)
+        LEFT JOIN ({_ACCOUNT_AS_OF}) n USING (account_id)
+        WHERE p.delta {{cmp}} 0
+        GROUP BY ALL
+        ORDER BY p.delta {{order}}, p.account_id
+        LIMIT ?
+    """
+    params = ([scorecard, version, end, start, scorecard, version, end, scorecard, version,
+               start] + _cut(end) + [limit])
+    drops = _rows(store.con.execute(base.format(agg="min", cmp="<", order="ASC"), params))
+    rises = _rows(store.con.execute(base.format(agg="max", cmp=">", order="DESC"), params))
+    return {"end": end, "start": start, "drops": drops, "rises": rises}

@@ -16,7 +16,7 @@ from __future__ import annotations
 from healthscore.schemas import TABLES, Table
 
 #: Bump when the store layout changes, and add the step to MIGRATIONS.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 LINEAGE = {
     "state": [("_hash", "UHUGEINT"), ("_known_from", "TIMESTAMP"), ("_valid_from", "TIMESTAMP"),
@@ -113,7 +113,8 @@ SNAPSHOT_DDL = [
         score DOUBLE,
         weight DOUBLE NOT NULL,
         points DOUBLE NOT NULL,
-        missing BOOLEAN NOT NULL
+        missing BOOLEAN NOT NULL,
+        override_id BIGINT
     )""",
     """CREATE TABLE IF NOT EXISTS snapshot_groups (
         scorecard VARCHAR NOT NULL,
@@ -130,12 +131,47 @@ SNAPSHOT_DDL = [
 
 def create_all() -> list[str]:
     """Every statement that creates a current store from nothing (idempotent)."""
-    return BOOKKEEPING_DDL + SNAPSHOT_DDL + [table_ddl(t) for t in TABLES.values()]
+    return (BOOKKEEPING_DDL + SNAPSHOT_DDL + MANUAL_DDL + [TRENDS_VIEW]
+            + [table_ddl(t) for t in TABLES.values()])
 
+
+# Deltas over 7 / 30 / 90 days next to every snapshot row, for sorting and trend arrows.
+TRENDS_VIEW = """CREATE OR REPLACE VIEW snapshot_trends AS
+    SELECT s.*,
+        s.score - s7.score AS delta_7d, s.score - s30.score AS delta_30d,
+        s.score - s90.score AS delta_90d,
+        s7.band AS band_7d_ago, s30.band AS band_30d_ago, s90.band AS band_90d_ago
+    FROM snapshots s
+    LEFT JOIN snapshots s7 ON s7.scorecard = s.scorecard AND s7.version = s.version
+        AND s7.account_id = s.account_id AND s7.as_of = s.as_of - 7
+    LEFT JOIN snapshots s30 ON s30.scorecard = s.scorecard AND s30.version = s.version
+        AND s30.account_id = s.account_id AND s30.as_of = s.as_of - 30
+    LEFT JOIN snapshots s90 ON s90.scorecard = s.scorecard AND s90.version = s.version
+        AND s90.account_id = s.account_id AND s90.as_of = s.as_of - 90"""
+
+MANUAL_DDL = [
+    "CREATE SEQUENCE IF NOT EXISTS override_ids START 1",
+    # A CSM's replacement of one measure's score for one account, until it expires.
+    """CREATE TABLE IF NOT EXISTS overrides (
+        override_id BIGINT PRIMARY KEY,
+        account_id VARCHAR NOT NULL,
+        scorecard VARCHAR,
+        measure VARCHAR NOT NULL,
+        score DOUBLE NOT NULL,
+        author VARCHAR NOT NULL,
+        comment VARCHAR NOT NULL,
+        created_at TIMESTAMP NOT NULL,
+        expires_at TIMESTAMP
+    )""",
+]
 
 #: version → statements that migrate a store from ``version - 1`` to ``version``.
 MIGRATIONS: dict[int, list[str]] = {
     2: SNAPSHOT_DDL,  # scores: snapshots, their measures and groups, scorecard versions
+    3: MANUAL_DDL + [  # overrides, which measure scores they replaced, the trends view
+        "ALTER TABLE snapshot_measures ADD COLUMN IF NOT EXISTS override_id BIGINT",
+        TRENDS_VIEW,
+    ],
 }
 
 

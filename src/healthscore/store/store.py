@@ -373,7 +373,8 @@ class Store:
                 " coverage, ?, ? FROM _snap_accounts", key + [run_id, computed_at])
             self.con.execute(
                 "INSERT INTO snapshot_measures SELECT ?, ?, ?, account_id, \"group\", measure, "
-                "raw_value, score, weight, points, missing FROM _snap_measures", key)
+                "raw_value, score, weight, points, missing, override_id FROM _snap_measures",
+                key)
             self.con.execute(
                 "INSERT INTO snapshot_groups SELECT ?, ?, ?, account_id, \"group\", score, "
                 "weight, points FROM _snap_groups", key)

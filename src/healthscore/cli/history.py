@@ -1,0 +1,181 @@
+"""``backfill``, ``run``, ``trend``, ``why``, ``movers``: history and change."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from healthscore import history
+from healthscore.cli.common import WorkspaceOption, console, err_console, esc, n
+from healthscore.cli.ingest import print_report
+from healthscore.cli.score import f1, fmt_band, parse_date
+from healthscore.scoring.change import fmt_points
+from healthscore.workspace import Workspace
+
+ScorecardOption = typer.Option("health", "--scorecard", "-s", help="The scorecard.")
+VersionOption = typer.Option(None, "--scorecard-version",
+                             help="Read this version's series (default: the current file's).")
+SPARK = "▁▂▃▄▅▆▇█"
+
+
+def _bar():
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), TimeRemainingColumn(), console=err_console,
+                    transient=True)
+
+
+def backfill(
+    workspace: Path = WorkspaceOption,
+    start: str = typer.Option(..., "--from", help="First date (YYYY-MM-DD)."),
+    end: str = typer.Option(None, "--to", help="Last date (default today)."),
+    step: int = typer.Option(1, "--step", help="Days between snapshots."),
+    scorecard: list[str] = typer.Option(None, "--scorecard", "-s",
+                                        help="Only this scorecard (repeatable)."),
+    force: bool = typer.Option(False, "--force",
+                               help="Re-score dates that already have a snapshot."),
+) -> None:
+    """Score every day (or --step) of a range; resumable: scored dates are skipped."""
+    ws = Workspace.open(workspace)
+    first, last = parse_date(start, "--from"), parse_date(end, "--to")
+    with _bar() as bar:
+        task = bar.add_task("backfill", total=None)
+        report = history.backfill(
+            ws, first, last, step=step, scorecards=scorecard or None, force=force,
+            progress=lambda d, t, w: bar.update(task, completed=d, total=t, description=w))
+    for name in sorted(set(report.scored) | set(report.skipped)):
+        console.print(f"{name}: {n(report.scored.get(name, 0))} dates scored, "
+                      f"{n(report.skipped.get(name, 0))} already there (from {first} to {last})")
+    console.print(f"Backfill run {report.run_id}: {n(report.accounts)} account-days scored.")
+
+
+def run(
+    workspace: Path = WorkspaceOption,
+    as_of: str = typer.Option(None, "--as-of", help="Score this date (default today)."),
+) -> None:
+    """The daily job: ingest what is new, score today. Safe to run again (cron)."""
+    ws = Workspace.open(workspace)
+    result = history.run_daily(ws, as_of=parse_date(as_of) if as_of else None)
+    if result.ingest is not None:
+        print_report(result.ingest)
+    for ev in result.score.evaluations:
+        bands = {}
+        for b in ev.accounts.column("band").to_pylist():
+            bands[b] = bands.get(b, 0) + 1
+        console.print(f"{ev.scorecard.name} as of {ev.as_of}: " + ", ".join(
+            f"{fmt_band(b)} {n(bands.get(b, 0))}" for b in ("red", "yellow", "green")))
+    console.print(f"Run {result.run_id} ok.")
+
+
+def _spark(values: list[float | None]) -> str:
+    """A one-line chart, scaled to the series' own range so small moves show."""
+    known = [v for v in values if v is not None]
+    if not known:
+        return ""
+    lo, hi = min(known), max(known)
+    span = (hi - lo) or 1.0
+    return "".join(" " if v is None else SPARK[min(7, int((v - lo) / span * 8))]
+                   for v in values) + f"  ({lo:.0f}–{hi:.0f})"
+
+
+def trend(
+    account: str = typer.Argument(..., help="The account id."),
+    workspace: Path = WorkspaceOption,
+    days: int = typer.Option(90, "--days", help="How many days back."),
+    scorecard: str = ScorecardOption,
+    version: str = VersionOption,
+) -> None:
+    """Score per day, band changes, and the 7 / 30 / 90-day deltas of one account."""
+    ws = Workspace.open(workspace)
+    t = history.trend(ws, account, scorecard=scorecard, days=days, version=version)
+    pts = t["points"]
+    last = pts[-1]
+    console.print(f"[bold]{scorecard}[/] {esc(account)}: {f1(last['score'])} "
+                  f"{fmt_band(last['band'])} on {last['as_of']} ({len(pts)} snapshots since "
+                  f"{pts[0]['as_of']})")
+    console.print("  " + _spark([p["score"] for p in pts]))
+    deltas = t["deltas"]
+    console.print("  change: " + ", ".join(
+        f"{k} {fmt_points(v) if v is not None else '–'}" for k, v in deltas.items()))
+    for c in t["band_changes"]:
+        console.print(f"  {c['as_of']}: {fmt_band(c['from'])} → {fmt_band(c['to'])}")
+    table = Table(title_justify="left")
+    for col in ("date", "score", "band", "coverage", "variant"):
+        table.add_column(col, justify="right" if col in ("score", "coverage") else "left")
+    for p in pts[-14:]:
+        table.add_row(str(p["as_of"]), f1(p["score"]), fmt_band(p["band"]),
+                      f"{100 * p['coverage']:.0f}%", esc(p["variant"]))
+    console.print(table)
+
+
+def why(
+    account: str = typer.Argument(..., help="The account id."),
+    workspace: Path = WorkspaceOption,
+    start: str = typer.Option(..., "--from", help="The earlier date."),
+    end: str = typer.Option(None, "--to", help="The later date (default today)."),
+    scorecard: str = ScorecardOption,
+    version: str = VersionOption,
+    top: int = typer.Option(10, "--top", help="How many measures to list."),
+) -> None:
+    """Why a score changed between two dates: the delta split exactly by measure."""
+    ws = Workspace.open(workspace)
+    first, last = parse_date(start, "--from"), parse_date(end, "--to")
+    w = history.why(ws, account, first, last, scorecard=scorecard, version=version)
+    console.print(f"[bold]{scorecard}[/] {esc(account)} {first} → {last}: {esc(w['summary'])}")
+    table = Table(title_justify="left")
+    for col in ("measure", "before", "after", "points", "from its score", "from its weight"):
+        table.add_column(col, justify="left" if col == "measure" else "right")
+    from healthscore.scoring.change import fmt_value
+
+    for c in w["contributions"][:top]:
+        table.add_row(esc(c.label), fmt_value(c.raw_before), fmt_value(c.raw_after),
+                      fmt_points(c.points), fmt_points(c.score_effect),
+                      fmt_points(c.weight_effect))
+    total = sum(c.points for c in w["contributions"])
+    table.add_row("[bold]total[/]", "", "", f"[bold]{fmt_points(total)}[/]", "", "")
+    console.print(table)
+
+
+def movers(
+    workspace: Path = WorkspaceOption,
+    days: int = typer.Option(30, "--days", help="Compare with this many days earlier."),
+    scorecard: str = ScorecardOption,
+    limit: int = typer.Option(10, "--limit", help="How many drops and rises."),
+    version: str = VersionOption,
+) -> None:
+    """The largest drops and rises in the portfolio, each with its top reason."""
+    ws = Workspace.open(workspace)
+    m = history.movers(ws, scorecard=scorecard, days=days, limit=limit, version=version)
+    if m["end"] is None:
+        console.print(f"No {scorecard} snapshots yet: run healthscore backfill or score.")
+        return
+    for title, rows in (("Largest drops", m["drops"]), ("Largest rises", m["rises"])):
+        table = Table(title=f"{title} {m['start']} → {m['end']}", title_justify="left")
+        for col in ("account", "name", "csm", "before", "after", "change", "band",
+                    "top reason"):
+            table.add_column(col, justify="right" if col in ("before", "after", "change")
+                             else "left")
+        for r in rows:
+            band = (fmt_band(r["band_after"]) if r["band_before"] == r["band_after"] else
+                    f"{fmt_band(r['band_before'])}→{fmt_band(r['band_after'])}")
+            table.add_row(esc(r["account_id"]), esc(r["name"]), esc(r["csm"]),
+                          f1(r["score_before"]), f1(r["score_after"]), fmt_points(r["delta"]),
+                          band, esc(r["reason"]))
+        console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("backfill")(backfill)
+    app.command("run")(run)
+    app.command("trend")(trend)
+    app.command("why")(why)
+    app.command("movers")(movers)
