@@ -32,11 +32,14 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
-## demo: build the demo company (files + workspace), load it, show what it holds, score it
+## demo: build the demo company (files + workspace), load it, show what it holds,
+##       score its last 12 months daily, show today's scores and the month's movers
 demo: install
 	$(BIN)/healthscore demo --out $(DEMO) --accounts $(ACCOUNTS) --seed $(SEED) --force
 	$(BIN)/healthscore status -w $(DEMO)
+	$(BIN)/healthscore backfill -w $(DEMO) --days 365
 	$(BIN)/healthscore score -w $(DEMO) --lowest 5
+	$(BIN)/healthscore movers -w $(DEMO) --days 30 --limit 5
 
 ## test: the whole suite
 test: install-test

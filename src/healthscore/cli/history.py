@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import typer
@@ -36,8 +37,10 @@ def _bar():
 
 def backfill(
     workspace: Path = WorkspaceOption,
-    start: str = typer.Option(..., "--from", help="First date (YYYY-MM-DD)."),
+    start: str = typer.Option(None, "--from", help="First date (YYYY-MM-DD)."),
     end: str = typer.Option(None, "--to", help="Last date (default today)."),
+    days: int = typer.Option(None, "--days", help="Instead of --from: the last N days up to "
+                             "--to."),
     step: int = typer.Option(1, "--step", help="Days between snapshots."),
     scorecard: list[str] = typer.Option(None, "--scorecard", "-s",
                                         help="Only this scorecard (repeatable)."),
@@ -45,8 +48,11 @@ def backfill(
                                help="Re-score dates that already have a snapshot."),
 ) -> None:
     """Score every day (or --step) of a range; resumable: scored dates are skipped."""
+    if (start is None) == (days is None):
+        raise typer.BadParameter("give --from or --days (one of them)", param_hint="--from")
+    last = parse_date(end, "--to")
+    first = parse_date(start, "--from") if start else last - timedelta(days=days - 1)
     ws = Workspace.open(workspace)
-    first, last = parse_date(start, "--from"), parse_date(end, "--to")
     with _bar() as bar:
         task = bar.add_task("backfill", total=None)
         report = history.backfill(
