@@ -5,11 +5,9 @@ from __future__ import annotations
 import glob
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from healthscore.config.models import WorkspaceConfig
 from healthscore.config.scorecard import LoadedScorecard, load_scorecard
-from healthscore.config.yamlfile import YamlDocument, load_yaml
+from healthscore.config.yamlfile import YamlDocument, load_model
 from healthscore.errors import ConfigError, WorkspaceError
 from healthscore.store import Store
 
@@ -81,13 +79,8 @@ class Workspace:
         if not cfg.is_file():
             raise WorkspaceError(f"{root}: not a healthscore workspace (no {CONFIG_FILE})",
                                  hint=f"create one with `healthscore init {root}`")
-        doc = load_yaml(cfg)
-        if not isinstance(doc.data, dict):
-            raise ConfigError(f"{cfg}:1: expected a mapping of settings (name:, sources:, …)")
-        try:
-            config = WorkspaceConfig.model_validate(doc.data)
-        except ValidationError as exc:
-            raise doc.validation_error(exc, "workspace configuration") from None
+        doc, config = load_model(cfg, WorkspaceConfig, "workspace configuration",
+                                 "name:, sources:, …")
         return cls(root, config, doc)
 
     @classmethod

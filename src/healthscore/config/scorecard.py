@@ -379,14 +379,7 @@ class LoadedScorecard:
 
 def load_scorecard(path) -> LoadedScorecard:
     """Read and validate one scorecard file; errors name the file, line and key path."""
-    from healthscore.config.yamlfile import load_yaml
-    from healthscore.errors import ConfigError
+    from healthscore.config.yamlfile import load_model
 
-    doc = load_yaml(path)
-    if not isinstance(doc.data, dict):
-        raise ConfigError(f"{path}:1: a scorecard is a mapping (name:, groups:, …)")
-    try:
-        scorecard = Scorecard.model_validate(doc.data)
-    except ValidationError as exc:
-        raise doc.validation_error(exc, "scorecard") from None
+    doc, scorecard = load_model(path, Scorecard, "scorecard", "name:, groups:, …")
     return LoadedScorecard(path, scorecard, doc)

@@ -110,3 +110,15 @@ def load_yaml(path: Path) -> YamlDocument:
     if node is not None:
         _index_lines(node, (), lines)
     return YamlDocument(path, data, lines)
+
+
+def load_model(path: Path, model, what: str, shape_hint: str):
+    """Read ``path`` and validate it as pydantic ``model``: (document, instance), with every
+    problem named by file:line and key path."""
+    doc = load_yaml(path)
+    if not isinstance(doc.data, dict):
+        raise ConfigError(f"{path}:1: expected a mapping ({shape_hint})")
+    try:
+        return doc, model.model_validate(doc.data)
+    except ValidationError as exc:
+        raise doc.validation_error(exc, what) from None

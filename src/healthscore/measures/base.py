@@ -100,6 +100,10 @@ class MeasureContext:
             return self.cutoff - ibis.interval(days=days)
         return ibis.timestamp(self.cutoff_dt - timedelta(days=days))
 
+    def days_before_cutoff(self, moment: ir.TimestampValue) -> ir.FloatingValue:
+        """Days (fractional) from ``moment`` to the cutoff: 0.25 = six hours before it."""
+        return (self.cutoff.epoch_seconds() - moment.epoch_seconds()) / 86400
+
     def since_date(self, days: int) -> ir.DateScalar:
         """The first day of a window of the last ``days`` days ending on the as-of date."""
         return self.since(days).date()

@@ -42,8 +42,7 @@ def days_since_last_touchpoint(ctx: MeasureContext, p: Kinds):
     """
     t = _touchpoints(ctx, p.kinds)
     last = t.group_by("account_id").aggregate(last=t.occurred_at.max())
-    return last.select("account_id",
-                       value=(ctx.cutoff.epoch_seconds() - last["last"].epoch_seconds()) / 86400)
+    return last.select("account_id", value=ctx.days_before_cutoff(last["last"]))
 
 
 @measure("qbr_held", family="engagement", unit="yes/no (1/0)", params=QbrWindow,

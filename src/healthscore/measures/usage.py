@@ -58,8 +58,7 @@ def days_since_last_activity(ctx: MeasureContext, p):
     """
     e = ctx.table("usage_events")
     last = e.group_by("account_id").aggregate(last=e.timestamp.max())
-    return last.select("account_id",
-                       value=(ctx.cutoff.epoch_seconds() - last["last"].epoch_seconds()) / 86400)
+    return last.select("account_id", value=ctx.days_before_cutoff(last["last"]))
 
 
 @measure("active_users", family="usage", unit="users", params=Window,
