@@ -135,8 +135,15 @@ def test_why_splits_a_change_exactly_and_movers_name_the_reason(ws):
     m = history.movers(ws, days=30, end=date(2026, 5, 31), limit=3)
     assert m["start"] == date(2026, 5, 1)
     assert all(r["delta"] < 0 for r in m["drops"]) and all(r["delta"] > 0 for r in m["rises"])
-    for r in m["drops"]:
-        assert r["top_contribution"] < 0 and "→" in r["reason"]
+    raw = {(a, meas, d): v for (_, _, d, a, _, meas, v, *_rest) in
+           _snapshots(ws, "snapshot_measures")}
+    for r in m["drops"] + m["rises"]:
+        assert (r["top_contribution"] < 0) == (r in m["drops"]) and "→" in r["reason"]
+        # the reason's values are the top measure's own, even when one of them is missing
+        assert pd_isna(r["top_raw_before"]) == pd_isna(
+            raw.get((r["account_id"], r["top_measure"], date(2026, 5, 1))))
+        assert r["top_raw_after"] == raw[(r["account_id"], r["top_measure"],
+                                          date(2026, 5, 31))] or pd_isna(r["top_raw_after"])
 
 
 def test_trend_deltas_come_from_the_snapshots(ws):

@@ -213,21 +213,23 @@ def movers(store: Store, scorecard: str, version: str, *, days: int, end: date |
                   AND as_of = ?) mb
             FULL OUTER JOIN (SELECT * FROM snapshot_measures WHERE scorecard = ? AND version = ?
                   AND as_of = ?) ma USING (account_id, measure)
+        ), top AS (
+            -- arg_min/arg_max skip NULL arguments; a ranked row keeps a missing raw value
+            SELECT * FROM moved
+            QUALIFY row_number() OVER (PARTITION BY account_id
+                                       ORDER BY contribution {{order}}, measure) = 1
         )
-        SELECT p.*, n.name, n.csm, n.segment, n.arr,
-               arg_{{agg}}(m.measure, m.contribution) AS top_measure,
-               {{agg}}(m.contribution) AS top_contribution,
-               arg_{{agg}}(m.raw_before, m.contribution) AS top_raw_before,
-               arg_{{agg}}(m.raw_after, m.contribution) AS top_raw_after
-        FROM pairs p JOIN moved m USING (account_id)
+        SELECT p.*, n.name, n.csm, n.segment, n.arr, t.measure AS top_measure,
+               t.contribution AS top_contribution, t.raw_before AS top_raw_before,
+               t.raw_after AS top_raw_after
+        FROM pairs p JOIN top t USING (account_id)
         LEFT JOIN ({_ACCOUNT_AS_OF}) n USING (account_id)
         WHERE p.delta {{cmp}} 0
-        GROUP BY ALL
         ORDER BY p.delta {{order}}, p.account_id
         LIMIT ?
     """
     params = ([scorecard, version, end, start, scorecard, version, end, scorecard, version,
                start] + _cut(end) + [limit])
-    drops = _rows(store.con.execute(base.format(agg="min", cmp="<", order="ASC"), params))
-    rises = _rows(store.con.execute(base.format(agg="max", cmp=">", order="DESC"), params))
+    drops = _rows(store.con.execute(base.format(cmp="<", order="ASC"), params))
+    rises = _rows(store.con.execute(base.format(cmp=">", order="DESC"), params))
     return {"end": end, "start": start, "drops": drops, "rises": rises}
