@@ -119,3 +119,13 @@ def test_init_template_is_valid_and_documented(tmp_path):
     assert ws.store_path.exists()
     text = ws.config_path.read_text()
     assert "docs/sources.md" in text and "format: epoch_ms" in text
+
+
+def test_memory_limit_is_checked_and_applied(ws):
+    with pytest.raises(ConfigError, match=r"healthscore.yaml:2: memory_limit"):
+        _open(ws, "name: t\nmemory_limit: lots\n")
+    w = _open(ws, "name: t\nmemory_limit: 2GB\n")
+    w.store(create=True).close()
+    with w.store(read_only=True) as store:
+        limit = store.con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    assert limit.replace(" ", "") in ("1.8GiB", "1.9GiB", "2.0GiB", "2GB", "1.8GB", "1.9GB")

@@ -134,4 +134,4 @@ class Workspace:
     def store(self, *, create: bool = False, read_only: bool = False) -> Store:
         """Open the workspace's store (creating it when ``create``)."""
         return Store(self.store_path, create=create or not self.store_path.exists(),
-                     read_only=read_only)
+                     read_only=read_only, memory_limit=self.config.memory_limit)

@@ -138,6 +138,10 @@ class WorkspaceConfig(_Model):
     timezone: str = Field("UTC", description="Time zone of timestamps written without an offset.")
     store: str = Field("healthscore.duckdb",
                        description="The DuckDB store file, relative to the workspace folder.")
+    memory_limit: str = Field(
+        "6GB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$",
+        description="Most memory DuckDB may use for the store (e.g. `6GB`, `16GiB`); beyond it "
+        "large ingests and backfills spill to a temporary folder next to the store.")
     sources: dict[str, Source] = Field(
         default_factory=dict, description="Named sources; each feeds one canonical table. "
         "Several sources may feed the same table.")

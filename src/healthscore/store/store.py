@@ -59,7 +59,8 @@ class Store:
         Open without write access (several readers may share the file).
     """
 
-    def __init__(self, path: Path | str, *, create: bool = False, read_only: bool = False):
+    def __init__(self, path: Path | str, *, create: bool = False, read_only: bool = False,
+                 memory_limit: str | None = None):
         self.path = Path(path)
         if not create and not self.path.exists():
             raise StoreError(f"{self.path}: no store here",
@@ -70,6 +71,8 @@ class Store:
             raise StoreError(f"{self.path}: cannot open the store ({exc})",
                              hint="is another healthscore process writing to it?") from None
         self.con.execute("SET TimeZone = 'UTC'")
+        if memory_limit:
+            self.con.execute(f"SET memory_limit = '{memory_limit}'")
         if not read_only:
             self._migrate()
         self._check_version()
