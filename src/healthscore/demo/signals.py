@@ -54,6 +54,20 @@ def _sorted(cols: Columns, key: str) -> Columns:
     return {k: v[order] for k, v in cols.items()}
 
 
+def _distinct(cols: Columns, keys: tuple[str, ...]) -> Columns:
+    """Drop rows that repeat another row's ``keys`` exactly (two draws in the same second):
+    an export holds one row per event, and ingest would quarantine the copy."""
+    if not len(cols[keys[0]]):
+        return cols
+    order = np.lexsort([cols[k] for k in reversed(keys)])
+    ordered = {k: v[order] for k, v in cols.items()}
+    same = np.ones(len(order) - 1, dtype=bool)
+    for k in keys:
+        same &= ordered[k][1:] == ordered[k][:-1]
+    keep = np.concatenate([[True], ~same])
+    return {k: v[keep] for k, v in ordered.items()}
+
+
 def tickets(ch: Chunk) -> Columns:
     """Support tickets: more of them, and more urgent, as health falls; worse ratings too."""
     rng, pf, hw = ch.rng("tickets"), ch.pf, ch.hw
@@ -188,7 +202,7 @@ def touchpoints(ch: Chunk) -> Columns:
         rows = np.nonzero(held)[0]
         t = day[rows] * DAY_S + business_seconds(rng, pf.offset_min[rows])
         parts.append({"account": rows, "kind": np.full(len(rows), 3), "time_s": t})
-    out = _concat(parts, ("account", "kind", "time_s"))
+    out = _distinct(_concat(parts, ("account", "kind", "time_s")), ("account", "kind", "time_s"))
     out["owner"] = csm_of(ch, out["account"], out["time_s"] // DAY_S)
     return _sorted(out, "time_s")
 
@@ -201,8 +215,9 @@ def advocacy(ch: Chunk) -> Columns:
     rows, cols = cells(rng, rate)
     kind = rng.choice(3, size=len(rows), p=[0.6, 0.3, 0.1])
     kind = np.where((kind == 2) & (pf.segment[rows] == 0), 0, kind)  # SMB: no case studies
-    return _sorted({"account": rows, "kind": kind, "time_s": _stamp(rng, ch, rows, cols)},
-                   "time_s")
+    return _sorted(_distinct({"account": rows, "kind": kind,
+                              "time_s": _stamp(rng, ch, rows, cols)},
+                             ("account", "kind", "time_s")), "time_s")
 
 
 def outcomes(ch: Chunk) -> Columns:
