@@ -45,6 +45,10 @@ demo: install
 test: install-test
 	$(BIN)/python -m pytest -n auto -q $(PYTEST_ARGS)
 
+## bench-smoke: the benchmark machinery on a tiny company (figures: python -m bench run --size S|M)
+bench-smoke: install-test
+	$(BIN)/python -m pytest -q tests/test_bench_smoke.py
+
 lint: install-test
 	$(BIN)/ruff check src tests
 
