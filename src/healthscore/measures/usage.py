@@ -83,10 +83,10 @@ def active_days_per_user(ctx: MeasureContext, p: Window):
     """
     e = _window(ctx, p.window_days)
     e = e.filter(e.user_id.notnull())
-    days = e.select("account_id", "user_id", day=e.timestamp.date()).distinct()
-    # Mean over users of their active days = (user, day) pairs ÷ users.
-    return days.group_by("account_id").aggregate(
-        value=days.count() / days.user_id.nunique())
+    # Active days of each user, then their mean per account (one (account, user) aggregate
+    # instead of a distinct over (account, user, day)).
+    per_user = e.group_by(["account_id", "user_id"]).aggregate(days=e.timestamp.date().nunique())
+    return per_user.group_by("account_id").aggregate(value=per_user.days.mean())
 
 
 @measure("usage_trend", family="usage", unit="relative change", params=Window,
