@@ -188,21 +188,20 @@ def score_frame(sc: Scorecard, resolved: dict[str, ResolvedScorecard], df: pd.Da
     ``overrides`` (account_id, measure, score, override_id) replace measure scores.
     """
     variants = assign_variants(sc, df)
-    acc_parts, measure_parts, group_parts = [], [], []
+    parts: list[tuple[dict, dict, dict]] = []
     for vname, r in resolved.items():
         rows = np.flatnonzero(variants == vname)
         if len(rows) == 0:
             continue
         acc, meas, grp = _score_variant(df, rows, r, overrides)
-        acc["variant"] = vname
-        acc_parts.append(acc)
-        measure_parts.append(meas)
-        group_parts.append(grp)
-    accounts = _concat(acc_parts, ["account_id", "variant", "score", "band", "grade",
-                                   "coverage"])
-    measures = _concat(measure_parts, ["account_id", "group", "measure", "raw_value", "score",
-                                       "weight", "points", "missing", "override_id"])
-    groups = _concat(group_parts, ["account_id", "group", "score", "weight", "points"])
+        acc["variant"] = np.full(len(rows), vname, dtype=object)
+        parts.append((acc, meas, grp))
+    ids = pa.array(df["account_id"].to_numpy(dtype=object), pa.string())
+    accounts = _table([p[0] for p in parts], ids, ["variant", "score", "band", "grade",
+                                                   "coverage"])
+    measures = _table([p[1] for p in parts], ids, ["group", "measure", "raw_value", "score",
+                                                   "weight", "points", "missing", "override_id"])
+    groups = _table([p[2] for p in parts], ids, ["group", "score", "weight", "points"])
     return Evaluation(sc, as_of, accounts, measures, groups)
 
 
@@ -211,13 +210,27 @@ def evaluate(ctx: MeasureContext, sc: Scorecard) -> Evaluation:
     return Evaluator(ctx.backend, sc).evaluate(ctx.as_of)
 
 
-def _concat(parts: list[pd.DataFrame], columns: list[str]) -> pa.Table:
-    if not parts:
-        return pa.Table.from_pandas(pd.DataFrame({c: [] for c in columns}), preserve_index=False)
-    df = pd.concat(parts, ignore_index=True)[columns]
-    # Stable: an account's groups and measures stay in scorecard order.
-    df = df.sort_values("account_id", kind="stable")
-    return pa.Table.from_pandas(df, preserve_index=False)
+_STRINGS = {"variant", "band", "grade", "group", "measure"}
+
+
+def _table(parts: list[dict], ids: pa.Array, columns: list[str]) -> pa.Table:
+    """Arrow table from per-variant numpy columns, ordered by account (the frame's row order,
+    which is sorted by account id) and, within an account, in scorecard order."""
+    pos = np.concatenate([p["pos"] for p in parts]) if parts else np.empty(0, dtype=np.int64)
+    order = np.argsort(pos, kind="stable")
+    out = {"account_id": ids.take(pa.array(pos[order], pa.int64()))}
+    for c in columns:
+        values = (np.concatenate([p[c] for p in parts])[order] if parts
+                  else np.empty(0, dtype=object if c in _STRINGS else float))
+        if c in _STRINGS:
+            out[c] = pa.array(values, pa.string())
+        elif c == "override_id":
+            out[c] = pa.array(values, pa.int64(), mask=values < 0)
+        elif c == "missing":
+            out[c] = pa.array(values, pa.bool_())
+        else:
+            out[c] = pa.array(values, pa.float64(), from_pandas=True)  # NaN -> NULL
+    return pa.table(out)
 
 
 def _apply_overrides(ids: np.ndarray, measures: list, scores: np.ndarray,
@@ -262,31 +275,31 @@ def _score_variant(df: pd.DataFrame, rows: np.ndarray, r: ResolvedScorecard,
     c = combine(scores, weights, group_of, group_weights, fixed)
     # Fixed scores alone are not a score: with no data behind it, an account stays unscored.
     final = np.where(c.coverage > 0, c.score, np.nan)
-    acc = pd.DataFrame({"account_id": ids, "score": final,
-                        "band": band(final, r.bands), "grade": grade(final, r.grades),
-                        "coverage": c.coverage})
+    acc = {"pos": rows, "score": final, "band": band(final, r.bands),
+           "grade": grade(final, r.grades), "coverage": c.coverage}
     missing = np.isnan(scores)
-    meas = pd.DataFrame({
-        "account_id": np.repeat(ids, m),
-        "group": np.tile([g for g, _, _ in measures], n),
-        "measure": np.tile([mid for _, mid, _ in measures], n),
+    names = np.array([g for g, _, _ in measures], dtype=object)
+    mids = np.array([mid for _, mid, _ in measures], dtype=object)
+    meas = {
+        "pos": np.repeat(rows, m),
+        "group": np.tile(names, n),
+        "measure": np.tile(mids, n),
         "raw_value": raw.ravel(),
         "score": np.where(missing & ~np.isnan(fixed), fixed, scores).ravel(),
         "weight": c.weights.ravel(),
         "points": c.points.ravel(),
         "missing": (measured_missing & (applied < 0)).ravel(),
-        "override_id": pd.array(np.where(applied >= 0, applied, 0).ravel(), dtype="Int64"),
-    })
-    meas.loc[(applied < 0).ravel(), "override_id"] = pd.NA
+        "override_id": applied.ravel(),
+    }
     gpoints = np.zeros((n, len(group_names)))
     np.add.at(gpoints.T, group_of, c.points.T)
-    grp = pd.DataFrame({
-        "account_id": np.repeat(ids, len(group_names)),
-        "group": np.tile(group_names, n),
+    grp = {
+        "pos": np.repeat(rows, len(group_names)),
+        "group": np.tile(np.array(group_names, dtype=object), n),
         "score": c.group_scores.ravel(),
         "weight": c.group_weights.ravel(),
         "points": gpoints.ravel(),
-    })
+    }
     return acc, meas, grp
 
 
