@@ -29,6 +29,11 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[test]'
 	@touch $@ $(VENV)/.installed
 
+# Browser tests drive Debian's Chromium through Playwright (never `playwright install`).
+CHROMIUM ?= /usr/bin/chromium
+$(CHROMIUM):
+	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
+
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
@@ -42,7 +47,7 @@ demo: install
 	$(BIN)/healthscore movers -w $(DEMO) --days 30 --limit 5
 
 ## test: the whole suite
-test: install-test
+test: install-test $(CHROMIUM)
 	$(BIN)/python -m pytest -n auto -q $(PYTEST_ARGS)
 
 ## bench-smoke: the benchmark machinery on a tiny company (figures: python -m bench run --size S|M)
