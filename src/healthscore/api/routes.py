@@ -1,0 +1,46 @@
+"""The API's routes: thin — parse the request, call one library function, shape the answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+
+from healthscore.api.deps import get_workspace, open_store
+from healthscore.store.schema import SCHEMA_VERSION
+from healthscore.workspace import Workspace
+
+router = APIRouter()
+
+API_VERSION = "1"
+
+
+@router.get("/openapi.json", include_in_schema=False)
+def openapi(request: Request) -> JSONResponse:
+    """The OpenAPI schema of the API's routes only (not the dashboard's pages)."""
+    app = request.app
+    schema = getattr(app.state, "api_openapi", None)
+    if schema is None:
+        from healthscore import __version__
+        schema = get_openapi(
+            title="healthscore REST API", version=__version__,
+            description="Read scores, history and explanations; ingest events, tickets, "
+                        "surveys and pulses; add pulses and overrides. See docs/api.md.",
+            routes=app.routes)
+        schema["paths"] = {p: v for p, v in schema.get("paths", {}).items()
+                           if p.startswith("/api/v1/")}
+        app.state.api_openapi = schema
+    return JSONResponse(schema)
+
+
+@router.get("/health", summary="Server and store status")
+def health(workspace: Workspace = Depends(get_workspace)) -> dict[str, Any]:
+    """Whether the store opens, and its schema version against this release's."""
+    with open_store(workspace) as store:
+        version = store.schema_version()
+    return {"ok": True, "workspace": workspace.config.name,
+            "store": {"path": str(workspace.store_path), "schema_version": version,
+                      "expected_schema_version": SCHEMA_VERSION,
+                      "current": version == SCHEMA_VERSION}}
