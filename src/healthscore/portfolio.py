@@ -1,0 +1,590 @@
+"""The read model of the dashboard and the REST API: portfolio, accounts, one account, scorecards.
+
+Plain functions over a :class:`~healthscore.store.Store` that return dicts and lists, like
+:mod:`healthscore.store.reads` (which they reuse): SQL with ``?`` parameters only; a sort
+column or a filter value from a request never becomes SQL text (sort keys are looked up in a
+whitelist). Bad input raises :class:`InputError`, which names the field and what to do.
+
+Dates: every list reads one snapshot date, ``as_of`` (default: the latest date the scorecard
+version has). Renewal windows count from that date, and account attributes (name, ARR, CSM,
+renewal date) are the versions that held on it, as the scores saw them.
+
+Store access: :func:`open_store` opens the workspace's DuckDB file for one request and closes it
+right after, so the daily job (``healthscore run``) can take the file between requests. In one
+process DuckDB cannot mix read-only and read-write connections to one file, so readers share a
+lock that a writer takes alone; a file held by another process raises :class:`StoreBusy`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, timedelta
+from typing import Any
+
+from healthscore.errors import HealthScoreError, StoreError
+from healthscore.scoring.change import explain_change, fmt_points, fmt_value
+from healthscore.store import reads
+from healthscore.store.store import Store
+from healthscore.workspace import Workspace
+
+BANDS = ("red", "yellow", "green")
+
+#: Sort keys of :func:`list_accounts` → SQL expression. Nothing else reaches ORDER BY.
+SORTS: dict[str, str] = {
+    "score": "s.score",
+    "band": "CASE s.band WHEN 'red' THEN 0 WHEN 'yellow' THEN 1 WHEN 'green' THEN 2 END",
+    "name": "lower(a.name)",
+    "account_id": "s.account_id",
+    "delta_30d": "delta_30d",
+    "delta_7d": "delta_7d",
+    "arr": "a.arr",
+    "plan": "lower(a.plan)",
+    "segment": "lower(a.segment)",
+    "csm": "lower(a.csm)",
+    "renewal_date": "a.renewal_date",
+    "coverage": "s.coverage",
+}
+
+MAX_PER_PAGE = 500
+
+#: A 30-day change smaller than this (points) shows as flat.
+FLAT = 1.0
+
+
+class InputError(HealthScoreError, ValueError):
+    """A request parameter is invalid; ``field`` names it."""
+
+    exit_code = 2
+
+    def __init__(self, field: str, message: str, *, hint: str | None = None):
+        self.field = field
+        super().__init__(f"{field}: {message}", hint=hint)
+
+
+class StoreBusy(StoreError):
+    """Another process (an ingest, a backfill, the daily job) holds the store for writing."""
+
+
+# -- store access ------------------------------------------------------------------------------
+
+
+class _ReadWriteLock:
+    """Many readers or one writer, within this process."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._writing = False
+
+    @contextmanager
+    def read(self) -> Iterator[None]:
+        with self._cond:
+            self._cond.wait_for(lambda: not self._writing)
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                self._cond.notify_all()
+
+    @contextmanager
+    def write(self) -> Iterator[None]:
+        with self._cond:
+            self._cond.wait_for(lambda: not self._writing and self._readers == 0)
+            self._writing = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writing = False
+                self._cond.notify_all()
+
+
+_LOCK = _ReadWriteLock()
+
+
+@contextmanager
+def open_store(workspace: Workspace, *, write: bool = False) -> Iterator[Store]:
+    """The workspace's store for one request: read-only unless ``write``; closed on exit.
+
+    Raises :class:`StoreBusy` when another process holds the file (a job is writing to it).
+    """
+    with _LOCK.write() if write else _LOCK.read():
+        try:
+            store = workspace.store(read_only=not write)
+        except StoreError as exc:
+            if "lock" in str(exc).lower():
+                raise StoreBusy("the data is being updated (another healthscore process holds "
+                                "the store)", hint="retry in a moment") from None
+            raise
+        try:
+            yield store
+        finally:
+            store.close()
+
+
+# -- scorecards and dates ----------------------------------------------------------------------
+
+
+def current_versions(workspace: Workspace) -> dict[str, str]:
+    """Scorecard name → version of the workspace's current scorecard files (file order)."""
+    return {sc.name: sc.scorecard.version for sc in workspace.scorecards()}
+
+
+def latest_as_of(store: Store, scorecard: str, version: str) -> date | None:
+    """The latest snapshot date of a scorecard version, or None before the first score."""
+    return reads.latest_date(store, scorecard, version)
+
+
+def _as_of(store: Store, scorecard: str, version: str, as_of: date | None) -> date | None:
+    return as_of or latest_as_of(store, scorecard, version)
+
+
+def _rows(cur) -> list[dict]:
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
+_ACCOUNTS_AT = """
+    SELECT * FROM accounts
+    WHERE (_valid_from IS NULL OR _valid_from < ?) AND (_valid_to IS NULL OR _valid_to >= ?)
+"""
+
+
+def _cut(as_of: date) -> list:
+    # The account version that held at the end of the as-of date (as the scores saw it).
+    cutoff = as_of + timedelta(days=1)
+    return [cutoff, cutoff]
+
+
+def trend_of(delta: float | None) -> str | None:
+    """``up``, ``down`` or ``flat`` for a 30-day change (None when there is no earlier score)."""
+    if delta is None:
+        return None
+    return "up" if delta >= FLAT else "down" if delta <= -FLAT else "flat"
+
+
+# -- portfolio ---------------------------------------------------------------------------------
+
+
+def portfolio_summary(store: Store, scorecard: str, version: str, as_of: date | None = None,
+                      *, at_risk_days: int = 90) -> dict:
+    """Accounts and ARR per band on ``as_of``, and the ARR at risk.
+
+    ARR at risk is the ARR of red and yellow accounts whose renewal date falls within
+    ``at_risk_days`` after ``as_of`` (both ends included). Every band is listed, with zeros
+    when it has no accounts; ``as_of`` is None before the first score.
+    """
+    if at_risk_days < 0:
+        raise InputError("at_risk_days", f"{at_risk_days} is negative", hint="use 0 or more")
+    day = _as_of(store, scorecard, version, as_of)
+    out: dict[str, Any] = {"scorecard": scorecard, "version": version, "as_of": day,
+                           "accounts": 0, "arr": 0.0, "mean_score": None,
+                           "bands": [{"band": b, "accounts": 0, "arr": 0.0, "share": 0.0,
+                                      "arr_share": 0.0, "mean_score": None} for b in BANDS],
+                           "at_risk": {"days": at_risk_days, "accounts": 0, "arr": 0.0,
+                                       "red": 0, "yellow": 0}}
+    if day is None:
+        return out
+    rows = _rows(store.con.execute(f"""
+        SELECT s.band, count(*) AS accounts, coalesce(sum(a.arr), 0) AS arr,
+               avg(s.score) AS mean_score,
+               count(*) FILTER (WHERE a.renewal_date BETWEEN ? AND ?) AS renewing,
+               coalesce(sum(a.arr) FILTER (WHERE a.renewal_date BETWEEN ? AND ?), 0)
+                   AS renewing_arr
+        FROM snapshots s LEFT JOIN ({_ACCOUNTS_AT}) a USING (account_id)
+        WHERE s.scorecard = ? AND s.version = ? AND s.as_of = ?
+        GROUP BY s.band
+    """, [day, day + timedelta(days=at_risk_days)] * 2 + _cut(day) + [scorecard, version, day]))
+    total = sum(r["accounts"] for r in rows)
+    arr = sum(float(r["arr"]) for r in rows)
+    by_band = {r["band"]: r for r in rows}
+    bands = []
+    for b in [*BANDS, *sorted(k or "" for k in by_band if k not in BANDS)]:
+        r = by_band.get(b or None, {})
+        n = r.get("accounts", 0)
+        a = float(r.get("arr", 0.0))
+        bands.append({"band": b or None, "accounts": n, "arr": a,
+                      "share": n / total if total else 0.0,
+                      "arr_share": a / arr if arr else 0.0, "mean_score": r.get("mean_score")})
+    scored = [r for r in rows if r["mean_score"] is not None]
+    n_scored = sum(r["accounts"] for r in scored)
+    risk = [by_band[b] for b in ("red", "yellow") if b in by_band]
+    out.update(
+        accounts=total, arr=arr, bands=bands,
+        mean_score=(sum(r["mean_score"] * r["accounts"] for r in scored) / n_scored
+                    if n_scored else None),
+        at_risk={"days": at_risk_days,
+                 "accounts": sum(r["renewing"] for r in risk),
+                 "arr": sum(float(r["renewing_arr"]) for r in risk),
+                 "red": by_band.get("red", {}).get("renewing", 0),
+                 "yellow": by_band.get("yellow", {}).get("renewing", 0)})
+    return out
+
+
+def band_history(store: Store, scorecard: str, version: str, *, days: int | None = 365,
+                 end: date | None = None) -> list[dict]:
+    """Accounts per band on every snapshot date of the last ``days`` up to ``end`` (default:
+    the latest date), oldest first: ``{"as_of", "red", "yellow", "green", "total"}``."""
+    end = _as_of(store, scorecard, version, end)
+    if end is None:
+        return []
+    start = end - timedelta(days=days) if days is not None else date.min
+    rows = store.con.execute("""
+        SELECT as_of, count(*) FILTER (WHERE band = 'red'),
+               count(*) FILTER (WHERE band = 'yellow'),
+               count(*) FILTER (WHERE band = 'green'), count(*)
+        FROM snapshots WHERE scorecard = ? AND version = ? AND as_of BETWEEN ? AND ?
+        GROUP BY as_of ORDER BY as_of
+    """, [scorecard, version, start, end]).fetchall()
+    return [{"as_of": d, "red": r, "yellow": y, "green": g, "total": t}
+            for d, r, y, g, t in rows]
+
+
+def movers(store: Store, scorecard: str, version: str, *, days: int = 30,
+           end: date | None = None, limit: int = 10,
+           labels: dict[str, str] | None = None) -> dict:
+    """The largest drops and rises over ``days`` up to ``end`` (default: latest date), each
+    with its top reason in words (:func:`healthscore.store.reads.movers`)."""
+    if days < 1:
+        raise InputError("days", f"{days} is not a positive number of days")
+    found = reads.movers(store, scorecard, version, days=days, end=end, limit=limit)
+    labels = labels or {}
+    for row in found["drops"] + found["rises"]:
+        label = labels.get(row["top_measure"], row["top_measure"])
+        row["reason"] = (f"{label} {fmt_value(row['top_raw_before'])} → "
+                         f"{fmt_value(row['top_raw_after'])} "
+                         f"({fmt_points(row['top_contribution'])})")
+    return found
+
+
+# -- accounts ----------------------------------------------------------------------------------
+
+
+def _one_of(field: str, value: str | list[str] | None, allowed: tuple[str, ...] | None = None
+            ) -> list[str] | None:
+    if value is None or value == "" or value == []:
+        return None
+    values = [value] if isinstance(value, str) else list(value)
+    values = [v for v in values if v != ""]
+    if allowed is not None:
+        bad = [v for v in values if v not in allowed]
+        if bad:
+            raise InputError(field, f"{bad[0]!r} is not one of {', '.join(allowed)}")
+    return values or None
+
+
+def list_accounts(store: Store, scorecard: str, version: str, *,
+                  band: str | list[str] | None = None, segment: str | list[str] | None = None,
+                  csm: str | list[str] | None = None, renewal_within: int | None = None,
+                  q: str | None = None, sort: str = "score", desc: bool = False,
+                  page: int = 1, per_page: int = 50, as_of: date | None = None) -> dict:
+    """One page of the accounts scored on ``as_of`` (default: the latest date), filtered and
+    sorted, in one query.
+
+    Filters combine with AND: ``band``, ``segment`` and ``csm`` take a value or a list of
+    values; ``renewal_within`` keeps accounts renewing 0 to N days after ``as_of``; ``q``
+    matches a part of the name or account id, ignoring case. ``sort`` is a key of
+    :data:`SORTS`; empty values sort last either way; ties go by account id.
+
+    Returns ``{"as_of", "total", "page", "per_page", "pages", "sort", "desc", "rows"}``; each
+    row has the score, band, grade, coverage, variant, 7- and 30-day deltas, the band 30 days
+    earlier, a ``trend`` (up / down / flat), and the account's name, ARR, plan, segment, CSM,
+    renewal date and days to renewal.
+    """
+    if sort not in SORTS:
+        raise InputError("sort", f"{sort!r} is not a sort key",
+                         hint="use one of " + ", ".join(SORTS))
+    if page < 1:
+        raise InputError("page", f"{page} is not a page number", hint="pages start at 1")
+    if not 1 <= per_page <= MAX_PER_PAGE:
+        raise InputError("per_page", f"{per_page} is not 1-{MAX_PER_PAGE}")
+    if renewal_within is not None and renewal_within < 0:
+        raise InputError("renewal_within", f"{renewal_within} is negative",
+                         hint="give a number of days, 0 or more")
+    bands = _one_of("band", band, BANDS)
+    segments = _one_of("segment", segment)
+    csms = _one_of("csm", csm)
+    out: dict[str, Any] = {"as_of": None, "total": 0, "page": page, "per_page": per_page,
+                           "pages": 0, "sort": sort, "desc": desc, "rows": []}
+    day = _as_of(store, scorecard, version, as_of)
+    if day is None:
+        return out
+    where, params = [], []
+    if bands:
+        where.append("list_contains(?, s.band)")
+        params.append(bands)
+    if segments:
+        where.append("list_contains(?, a.segment)")
+        params.append(segments)
+    if csms:
+        where.append("list_contains(?, a.csm)")
+        params.append(csms)
+    if renewal_within is not None:
+        where.append("a.renewal_date BETWEEN ? AND ?")
+        params += [day, day + timedelta(days=renewal_within)]
+    if q and q.strip():
+        where.append("(contains(lower(a.name), ?) OR contains(lower(s.account_id), ?))")
+        params += [q.strip().lower()] * 2
+    order = f"{SORTS[sort]} {'DESC' if desc else 'ASC'} NULLS LAST, s.account_id"
+    sql = f"""
+        WITH s AS (SELECT * FROM snapshots WHERE scorecard = ? AND version = ? AND as_of = ?),
+             p7 AS (SELECT account_id, score FROM snapshots
+                    WHERE scorecard = ? AND version = ? AND as_of = ?),
+             p30 AS (SELECT account_id, score, band FROM snapshots
+                     WHERE scorecard = ? AND version = ? AND as_of = ?)
+        SELECT s.account_id, a.name, s.score, s.band, s.grade, s.coverage, s.variant,
+               s.score - p7.score AS delta_7d, s.score - p30.score AS delta_30d,
+               p30.band AS band_30d_ago, a.arr, a.plan, a.segment, a.csm, a.renewal_date,
+               date_diff('day', ?::DATE, a.renewal_date) AS days_to_renewal,
+               count(*) OVER () AS _total
+        FROM s LEFT JOIN p7 USING (account_id) LEFT JOIN p30 USING (account_id)
+        LEFT JOIN ({_ACCOUNTS_AT}) a USING (account_id)
+        {"WHERE " + " AND ".join(where) if where else ""}
+        ORDER BY {order}
+        LIMIT ? OFFSET ?
+    """
+    head = [scorecard, version, day, scorecard, version, day - timedelta(days=7),
+            scorecard, version, day - timedelta(days=30), day] + _cut(day)
+    rows = _rows(store.con.execute(sql, head + params + [per_page, (page - 1) * per_page]))
+    if rows:
+        total = rows[0]["_total"]
+    elif page > 1:  # past the last page: count without it
+        total = store.con.execute(
+            f"SELECT count(*) FROM ({sql.replace('LIMIT ? OFFSET ?', '')})",
+            head + params).fetchall()[0][0]
+    else:
+        total = 0
+    for r in rows:
+        del r["_total"]
+        r["trend"] = trend_of(r["delta_30d"])
+    out.update(as_of=day, total=total, pages=-(-total // per_page), rows=rows)
+    return out
+
+
+def filter_options(store: Store, scorecard: str, version: str,
+                   as_of: date | None = None) -> dict:
+    """The values the accounts filters can take on ``as_of``: bands, segments, CSMs."""
+    day = _as_of(store, scorecard, version, as_of)
+    out = {"bands": list(BANDS), "segments": [], "csms": []}
+    if day is None:
+        return out
+    for key, col in (("segments", "segment"), ("csms", "csm")):
+        out[key] = [r[0] for r in store.con.execute(f"""
+            SELECT DISTINCT a.{col} FROM snapshots s JOIN ({_ACCOUNTS_AT}) a USING (account_id)
+            WHERE s.scorecard = ? AND s.version = ? AND s.as_of = ? AND a.{col} IS NOT NULL
+            ORDER BY 1""", _cut(day) + [scorecard, version, day]).fetchall()]
+    return out
+
+
+# -- one account -------------------------------------------------------------------------------
+
+
+def account(store: Store, account_id: str) -> dict | None:
+    """The current version of an account's attributes, or None for an unknown account."""
+    rows = _rows(store.con.execute(
+        "SELECT account_id, name, plan, segment, lifecycle_stage, arr, seats, csm, "
+        "renewal_date, contract_start, industry, churned_at FROM accounts "
+        "WHERE account_id = ? ORDER BY _valid_to DESC NULLS FIRST LIMIT 1", [account_id]))
+    return rows[0] if rows else None
+
+
+def account_detail(store: Store, scorecard: str, version: str, account_id: str, *,
+                   as_of: date | None = None) -> dict | None:
+    """An account and its latest snapshot on or before ``as_of``: score, band, grade,
+    coverage, variant, groups and measures (raw value, score, weight, points), deltas.
+
+    None for an unknown account; ``snapshot`` is None when the account has no score yet.
+    """
+    attrs = account(store, account_id)
+    if attrs is None:
+        return None
+    rows = store.con.execute(
+        "SELECT max(as_of) FROM snapshots WHERE scorecard = ? AND version = ? AND "
+        "account_id = ? AND (?::DATE IS NULL OR as_of <= ?)",
+        [scorecard, version, account_id, as_of, as_of]).fetchall()
+    day = rows[0][0]
+    out = {"account_id": account_id, "account": attrs, "scorecard": scorecard,
+           "version": version, "as_of": day, "snapshot": None, "deltas": {}}
+    if day is None:
+        return out
+    out["snapshot"] = reads.explain(store, scorecard, version, day, account_id)
+    deltas = _rows(store.con.execute("""
+        SELECT s.score - s7.score AS "7d", s.score - s30.score AS "30d",
+               s.score - s90.score AS "90d"
+        FROM snapshots s
+        LEFT JOIN snapshots s7 ON s7.scorecard = s.scorecard AND s7.version = s.version
+            AND s7.account_id = s.account_id AND s7.as_of = s.as_of - 7
+        LEFT JOIN snapshots s30 ON s30.scorecard = s.scorecard AND s30.version = s.version
+            AND s30.account_id = s.account_id AND s30.as_of = s.as_of - 30
+        LEFT JOIN snapshots s90 ON s90.scorecard = s.scorecard AND s90.version = s.version
+            AND s90.account_id = s.account_id AND s90.as_of = s.as_of - 90
+        WHERE s.scorecard = ? AND s.version = ? AND s.account_id = ? AND s.as_of = ?
+    """, [scorecard, version, account_id, day]))
+    out["deltas"] = deltas[0] if deltas else {}
+    return out
+
+
+def score_history(store: Store, scorecard: str, version: str, account_id: str, *,
+                  days: int = 365, end: date | None = None) -> dict:
+    """An account's daily scores over ``days`` up to ``end`` (default: the version's latest
+    date), its band changes and deltas (:func:`healthscore.store.reads.account_history`)."""
+    if days < 1:
+        raise InputError("days", f"{days} is not a positive number of days")
+    return reads.account_history(store, scorecard, version, account_id, days=days, end=end)
+
+
+def change_explanation(store: Store, scorecard: str, version: str, account_id: str, *,
+                       days: int = 30, end: date | None = None,
+                       labels: dict[str, str] | None = None) -> dict | None:
+    """Why the account's score changed over the last ``days`` up to ``end`` (default: its
+    latest snapshot), split exactly by measure (:func:`healthscore.scoring.change.explain_change`).
+
+    The start is the account's first snapshot on or after ``end - days``; None when the
+    account has fewer than two snapshots in that window.
+    """
+    if days < 1:
+        raise InputError("days", f"{days} is not a positive number of days")
+    row = store.con.execute(
+        "SELECT max(as_of) FROM snapshots WHERE scorecard = ? AND version = ? AND "
+        "account_id = ? AND (?::DATE IS NULL OR as_of <= ?)",
+        [scorecard, version, account_id, end, end]).fetchall()[0]
+    last = row[0]
+    if last is None:
+        return None
+    first = store.con.execute(
+        "SELECT min(as_of) FROM snapshots WHERE scorecard = ? AND version = ? AND "
+        "account_id = ? AND as_of >= ? AND as_of < ?",
+        [scorecard, version, account_id, last - timedelta(days=days), last]).fetchall()[0][0]
+    if first is None:
+        return None
+    change = reads.score_change(store, scorecard, version, account_id, first, last)
+    if change is None:
+        return None
+    out = explain_change(change, labels)
+    out.update(start=first, end=last)
+    return out
+
+
+_ACTIVITY = {
+    "tickets": ("SELECT ticket_id, opened_at, closed_at, priority, csat FROM tickets "
+                "WHERE account_id = ? ORDER BY opened_at DESC, ticket_id LIMIT ?"),
+    "surveys": ("SELECT kind, score, responded_at, comment, user_id FROM surveys "
+                "WHERE account_id = ? ORDER BY responded_at DESC LIMIT ?"),
+    "touchpoints": ("SELECT kind, occurred_at, author FROM touchpoints "
+                    "WHERE account_id = ? ORDER BY occurred_at DESC LIMIT ?"),
+    "invoices": ("SELECT invoice_id, amount, currency, issued_at, due_at, paid_at FROM invoices "
+                 "WHERE account_id = ? ORDER BY issued_at DESC, invoice_id LIMIT ?"),
+}
+
+
+def recent_activity(store: Store, account_id: str, *, limit: int = 5) -> dict[str, list[dict]]:
+    """The ``limit`` most recent tickets, survey answers (NPS, CSAT), touchpoints and invoices
+    of an account, newest first."""
+    if not 1 <= limit <= 100:
+        raise InputError("limit", f"{limit} is not 1-100")
+    return {kind: _rows(store.con.execute(sql, [account_id, limit]))
+            for kind, sql in _ACTIVITY.items()}
+
+
+# -- scorecards --------------------------------------------------------------------------------
+
+
+def measure_labels(scorecard) -> dict[str, str]:
+    """Measure id → label (or the id with spaces) over every variant of a scorecard model."""
+    labels: dict[str, str] = {}
+    for name in scorecard.variant_names():
+        for _, mid, cfg in scorecard.resolve(name).measures():
+            labels.setdefault(mid, cfg.label or mid.replace("_", " "))
+    return labels
+
+
+def describe_scoring(scoring) -> str:
+    """A scoring function in words: ``linear 0.05 → 0.5``, ``≤ 2: 100, ≤ 7: 70, else 0``."""
+    kind = scoring.kind
+    if kind == "linear":
+        return f"linear: {scoring.linear.from_:g} scores 0, {scoring.linear.to:g} scores 100"
+    if kind == "tiers":
+        parts = []
+        for t in scoring.tiers:
+            if t.at_least is not None:
+                parts.append(f"≥ {t.at_least:g}: {t.score:g}")
+            elif t.at_most is not None:
+                parts.append(f"≤ {t.at_most:g}: {t.score:g}")
+            else:
+                parts.append(f"else {t.score:g}")
+        return "tiers: " + ", ".join(parts)
+    if kind == "percentile":
+        p = scoring.percentile
+        return ("percentile rank" + (f" within {p.within}" if p.within else "")
+                + ("" if p.higher_is_better else ", lower is better"))
+    if kind == "boolean":
+        return f"yes: {scoring.boolean.when_true:g}, no: {scoring.boolean.when_false:g}"
+    return "map: " + ", ".join(f"{k} → {v:g}" for k, v in scoring.map.items())
+
+
+def _variant_table(scorecard, name: str) -> dict:
+    resolved = scorecard.resolve(name)
+    group_total = sum(g.weight for g in resolved.groups.values()) or 1.0
+    groups = []
+    for gid, group in resolved.groups.items():
+        m_total = sum(m.weight for m in group.measures.values()) or 1.0
+        share = group.weight / group_total
+        measures = []
+        for mid, cfg in group.measures.items():
+            missing = cfg.missing or resolved.missing
+            measures.append({
+                "id": mid, "label": cfg.label or mid.replace("_", " "),
+                "measure": "custom" if cfg.custom is not None else (cfg.measure or mid),
+                "params": dict(cfg.params), "scoring": describe_scoring(cfg.scoring),
+                "weight": cfg.weight, "share_in_group": cfg.weight / m_total,
+                "share": share * cfg.weight / m_total,
+                "missing": missing.policy + (f" {missing.score:g}" if missing.policy == "fixed"
+                                             else "")})
+        groups.append({"id": gid, "label": group.label or gid, "weight": group.weight,
+                       "share": share, "measures": measures})
+    variant = scorecard.variants.get(name)
+    return {"name": name, "description": variant.description if variant else None,
+            "when": dict(variant.when) if variant else {},
+            "bands": {"red": resolved.bands.red, "yellow": resolved.bands.yellow},
+            "groups": groups}
+
+
+def scorecard_overview(workspace: Workspace, store: Store | None = None) -> list[dict]:
+    """Each scorecard of the workspace as readable tables: description, bands, grades, and per
+    variant (base first) its groups and measures with scoring, weights and shares of the score;
+    with ``store``, also its stored versions (each with its snapshot dates)."""
+    versions = scorecard_history(store) if store is not None else []
+    out = []
+    for loaded in workspace.scorecards():
+        sc = loaded.scorecard
+        out.append({
+            "name": sc.name, "description": sc.description, "version": sc.version,
+            "file": str(loaded.path), "bands": {"red": sc.bands.red, "yellow": sc.bands.yellow},
+            "grades": dict(sc.grades), "missing": sc.missing.policy,
+            "variants": [_variant_table(sc, n) for n in ["base", *sc.variants]],
+            "versions": [v for v in versions if v["scorecard"] == sc.name],
+        })
+    return out
+
+
+def scorecard_history(store: Store) -> list[dict]:
+    """Every scorecard version ever used, newest first, with its first and last snapshot dates
+    and how many dates it scored."""
+    return _rows(store.con.execute("""
+        WITH v AS (
+            SELECT scorecard, version, any_value(source_file) AS source_file,
+                   min(first_used_at) AS first_used_at
+            FROM scorecard_versions GROUP BY 1, 2
+        ), d AS (
+            SELECT scorecard, version, count(DISTINCT as_of) AS dates, min(as_of) AS first_as_of,
+                   max(as_of) AS last_as_of
+            FROM snapshots GROUP BY 1, 2
+        )
+        SELECT v.*, coalesce(d.dates, 0) AS dates, d.first_as_of, d.last_as_of
+        FROM v LEFT JOIN d USING (scorecard, version)
+        ORDER BY v.scorecard, v.first_used_at DESC
+    """))
