@@ -84,7 +84,8 @@ def _validation_items(exc: RequestValidationError) -> list[dict[str, Any]]:
         loc = [str(p) for p in err.get("loc", ())]
         where = loc[0] if loc else "request"
         name = ".".join(loc[1:]) or where
-        item = {"in": where, "param": name, "message": err.get("msg", "invalid value")}
+        message = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+        item = {"in": where, "param": name, "message": message}
         if "input" in err and where in ("query", "path", "header") and \
                 isinstance(err["input"], str | int | float | bool):
             item["value"] = err["input"]

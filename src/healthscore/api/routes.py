@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 
+from healthscore.api import write
 from healthscore.api.deps import get_workspace, open_store
 from healthscore.store.schema import SCHEMA_VERSION
 from healthscore.workspace import Workspace
@@ -35,7 +36,7 @@ def openapi(request: Request) -> JSONResponse:
     return JSONResponse(schema)
 
 
-@router.get("/health", summary="Server and store status")
+@router.get("/health", summary="Server and store status", tags=["meta"])
 def health(workspace: Workspace = Depends(get_workspace)) -> dict[str, Any]:
     """Whether the store opens, and its schema version against this release's."""
     with open_store(workspace) as store:
@@ -44,3 +45,6 @@ def health(workspace: Workspace = Depends(get_workspace)) -> dict[str, Any]:
             "store": {"path": str(workspace.store_path), "schema_version": version,
                       "expected_schema_version": SCHEMA_VERSION,
                       "current": version == SCHEMA_VERSION}}
+
+
+router.include_router(write.router)

@@ -60,10 +60,11 @@ def _register() -> None:
         quarantine,
         score,
         status,
+        token,
     )
 
     for module in (init, ingest, status, quarantine, score, explain, history, manual, export,
-                   demo):
+                   demo, token):
         module.register(app)
 
 

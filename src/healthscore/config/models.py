@@ -131,6 +131,17 @@ class Source(_Model):
         return found if isinstance(found, ColumnMap) else ColumnMap(column=name)
 
 
+class ApiConfig(_Model):
+    """The REST API served by `healthscore serve` (docs/api.md)."""
+
+    read_requires_token: bool = Field(
+        False, description="Require a token (scope `read` or `write`) for reads too. By default "
+        "reads are open and only writes need a token (`healthscore token create`).")
+    max_body_mb: float = Field(
+        10.0, gt=0, le=1024, description="Largest request body accepted (MiB); larger posts "
+        "are refused with 413 while they are read. Split bigger ingests into batches.")
+
+
 class WorkspaceConfig(_Model):
     """``healthscore.yaml``: the workspace's name, store and sources."""
 
@@ -149,6 +160,7 @@ class WorkspaceConfig(_Model):
         default_factory=lambda: ["scorecards/*.yaml"],
         description="Scorecard files or globs, relative to the workspace folder "
         "(docs/scorecards.md).")
+    api: ApiConfig = Field(default_factory=ApiConfig, description="REST API settings.")
 
     _check_tz = field_validator("timezone")(classmethod(lambda cls, v: _check_timezone(v)))
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from healthscore.config.models import ColumnMap, CsvOptions, Source, WorkspaceConfig
+from healthscore.config.models import ApiConfig, ColumnMap, CsvOptions, Source, WorkspaceConfig
 from healthscore.config.scorecard import (
     Bands,
     Boolean,
@@ -107,6 +107,7 @@ MODELS: list[tuple[str, type[BaseModel], str]] = [
     ("A source", Source, "sources.<name>"),
     ("A column mapping", ColumnMap, "sources.<name>.columns.<canonical column>"),
     ("CSV options", CsvOptions, "sources.<name>.csv"),
+    ("The REST API", ApiConfig, "api"),
 ]
 
 _INTRO = """\

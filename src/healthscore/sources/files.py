@@ -224,21 +224,35 @@ def read_source(con: duckdb.DuckDBPyConnection, name: str, source: Source,
         table = pa.concat_tables(tables, promote_options="default")
     else:
         table = pa.table({"_file": pa.array([], pa.string()), "_row": pa.array([], pa.int64())})
-    con.register(f"{view}_arrow", table)
     if rel.json:
+        rel.columns = register_json_lines(con, table, view)
+        return rel
+    con.register(f"{view}_arrow", table)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {view} AS SELECT * FROM {view}_arrow")
+    rel.columns = {c: "VARCHAR" for c in table.column_names if not c.startswith("_")}
+    con.unregister(f"{view}_arrow")
+    return rel
+
+
+def register_json_lines(con: duckdb.DuckDBPyConnection, lines: pa.Table, view: str
+                        ) -> dict[str, str]:
+    """Register ``lines`` (``_file``, ``_row``, ``_line``: one JSON text each) as temp table
+    ``view`` with ``_json_ok`` (the line is a JSON object); blank lines are left out.
+
+    Returns the keys found in the objects, each typed VARCHAR (values are read as text).
+    """
+    con.register(f"{view}_arrow", lines)
+    try:
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {view} AS SELECT _file, _row, _line, "
             f"CASE WHEN json_valid(_line) THEN json_type(_line::JSON) = 'OBJECT' ELSE false END "
             f"AS _json_ok FROM {view}_arrow WHERE trim(_line) <> ''")
-        keys = con.execute(
-            f"SELECT DISTINCT unnest(json_keys(_line::JSON)) FROM {view} WHERE _json_ok"
-        ).fetchall()
-        rel.columns = {k[0]: "VARCHAR" for k in keys}
-    else:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {view} AS SELECT * FROM {view}_arrow")
-        rel.columns = {c: "VARCHAR" for c in table.column_names if not c.startswith("_")}
-    con.unregister(f"{view}_arrow")
-    return rel
+    finally:
+        con.unregister(f"{view}_arrow")
+    keys = con.execute(
+        f"SELECT DISTINCT unnest(json_keys(_line::JSON)) FROM {view} WHERE _json_ok"
+    ).fetchall()
+    return {k[0]: "VARCHAR" for k in keys}
 
 
 def _parquet_view(con: duckdb.DuckDBPyConnection, view: str, paths: list[str]) -> None:

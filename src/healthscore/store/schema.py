@@ -16,7 +16,7 @@ from __future__ import annotations
 from healthscore.schemas import TABLES, Table
 
 #: Bump when the store layout changes, and add the step to MIGRATIONS.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 LINEAGE = {
     "state": [("_hash", "UHUGEINT"), ("_known_from", "TIMESTAMP"), ("_valid_from", "TIMESTAMP"),
@@ -131,7 +131,7 @@ SNAPSHOT_DDL = [
 
 def create_all() -> list[str]:
     """Every statement that creates a current store from nothing (idempotent)."""
-    return (BOOKKEEPING_DDL + SNAPSHOT_DDL + MANUAL_DDL + [TRENDS_VIEW]
+    return (BOOKKEEPING_DDL + SNAPSHOT_DDL + MANUAL_DDL + [TRENDS_VIEW] + TOKENS_DDL
             + [table_ddl(t) for t in TABLES.values()])
 
 
@@ -165,6 +165,19 @@ MANUAL_DDL = [
     )""",
 ]
 
+TOKENS_DDL = [
+    # REST API tokens: only a SHA-256 of the token is kept; token_id is its non-secret prefix.
+    """CREATE TABLE IF NOT EXISTS api_tokens (
+        token_id VARCHAR PRIMARY KEY,
+        name VARCHAR NOT NULL,
+        scopes VARCHAR[] NOT NULL,
+        sha256 VARCHAR NOT NULL,
+        created_at TIMESTAMP NOT NULL,
+        last_used_at TIMESTAMP,
+        revoked_at TIMESTAMP
+    )""",
+]
+
 #: version → statements that migrate a store from ``version - 1`` to ``version``.
 MIGRATIONS: dict[int, list[str]] = {
     2: SNAPSHOT_DDL,  # scores: snapshots, their measures and groups, scorecard versions
@@ -172,6 +185,7 @@ MIGRATIONS: dict[int, list[str]] = {
         "ALTER TABLE snapshot_measures ADD COLUMN IF NOT EXISTS override_id BIGINT",
         TRENDS_VIEW,
     ],
+    4: TOKENS_DDL,  # REST API tokens (hashed)
 }
 
 

@@ -1,0 +1,67 @@
+"""Bearer tokens on API requests: 401 without a valid token, 403 when it lacks the scope.
+
+Writes always need a token with scope ``write``. Reads are open unless the workspace sets
+``api: {read_requires_token: true}``; a token presented on an open read is still checked, so a
+revoked token never silently works.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
+
+from healthscore.api.deps import get_workspace, open_store
+from healthscore.api.errors import ApiError
+from healthscore.store.tokens import TokenInfo, verify_token
+from healthscore.workspace import Workspace
+
+bearer = HTTPBearer(auto_error=False, description="`healthscore token create` prints one.")
+
+_HINT = "send `Authorization: Bearer <token>`; `healthscore token create -w DIR --name NAME`"
+
+
+def _unauthorized(reason: str) -> ApiError:
+    return ApiError(401, "authentication required", [{"reason": reason, "hint": _HINT}],
+                    headers={"WWW-Authenticate": "Bearer"})
+
+
+def check_token(workspace: Workspace, request: Request, scope: str) -> TokenInfo:
+    """The token of ``request`` if it is valid and allows ``scope``; else 401 or 403."""
+    header = request.headers.get("authorization")
+    if not header:
+        raise _unauthorized("no Authorization header")
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise _unauthorized("the Authorization header is not `Bearer <token>`")
+    now = datetime.now(UTC).replace(tzinfo=None)
+    with open_store(workspace) as store:
+        info = verify_token(store, token.strip(), now=now)
+    if info is None:
+        raise _unauthorized("unknown or revoked token")
+    if not info.allows(scope):
+        raise ApiError(403, "forbidden", [{
+            "reason": f"token {info.token_id} ({info.name}) has scope(s) "
+                      f"{', '.join(info.scopes)}; this needs {scope!r}",
+            "hint": f"create a token with --scope {scope}"}])
+    return info
+
+
+async def require_write(
+    request: Request, workspace: Workspace = Depends(get_workspace),
+    _credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
+) -> TokenInfo:
+    """Dependency of every write route."""
+    return await run_in_threadpool(check_token, workspace, request, "write")
+
+
+async def read_access(
+    request: Request, workspace: Workspace = Depends(get_workspace),
+    _credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
+) -> TokenInfo | None:
+    """Dependency of every read route: a token only when configured, or when one is sent."""
+    if workspace.config.api.read_requires_token or request.headers.get("authorization"):
+        return await run_in_threadpool(check_token, workspace, request, "read")
+    return None
