@@ -37,8 +37,10 @@ def check_token(workspace: Workspace, request: Request, scope: str) -> TokenInfo
     if scheme.lower() != "bearer" or not token.strip():
         raise _unauthorized("the Authorization header is not `Bearer <token>`")
     now = datetime.now(UTC).replace(tzinfo=None)
-    with open_store(workspace) as store:
-        info = verify_token(store, token.strip(), now=now)
+    # Writes hold the store exclusively anyway and note when the token was last used;
+    # reads check it read-only, next to other readers.
+    with open_store(workspace, write=scope == "write") as store:
+        info = verify_token(store, token.strip(), now=now, touch=scope == "write")
     if info is None:
         raise _unauthorized("unknown or revoked token")
     if not info.allows(scope):

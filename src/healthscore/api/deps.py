@@ -1,37 +1,33 @@
-"""Reaching the workspace store from a request, shared by the API and the dashboard's pages.
+"""Reaching the workspace store from an API request, through the dashboard's read model.
 
 DuckDB lets one process at a time write a file, and within one process a file cannot be open
 read-only and read-write at once. The daily CLI job must be able to write while the server runs,
-so a request opens the store (~25 ms), uses it and closes it; connections inside this process
-are serialised by one lock; a store locked by another process is answered with 503 "data is
-being updated, retry".
+so a request opens the store, uses it and closes it (:func:`healthscore.portfolio.open_store`:
+readers share a lock that a writer takes alone, so the API and the pages never collide), and a
+store held by another process is answered with 503 "data is being updated, retry".
 
 Usage in a route::
 
     @router.get("/thing")
     def thing(workspace: Workspace = Depends(get_workspace)):
-        with open_store(workspace) as store:
+        with open_store(workspace) as store:          # write=True for writes
             ...
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from fastapi import Request
 
+from healthscore import portfolio
 from healthscore.api.errors import ApiError, StoreBusy
 from healthscore.errors import StoreError
 from healthscore.store import Store
 from healthscore.workspace import Workspace
 
-#: One DuckDB connection to the store at a time in this process (a plain Lock: FastAPI may
-#: enter and leave a dependency on different threads).
-STORE_LOCK = threading.Lock()
-
-_BUSY_MARKERS = ("Could not set lock", "Conflicting lock", "different configuration")
+_BUSY_MARKERS = ("lock", "different configuration")
 
 
 def get_workspace(request: Request) -> Workspace:
@@ -44,30 +40,31 @@ def get_workspace(request: Request) -> Workspace:
 
 def is_busy(exc: Exception) -> bool:
     """Whether an error opening the store means another process holds it."""
-    return any(m in str(exc) for m in _BUSY_MARKERS)
+    return isinstance(exc, portfolio.StoreBusy) or any(
+        m in str(exc).lower() for m in _BUSY_MARKERS)
 
 
 @contextmanager
-def store_guard() -> Iterator[None]:
-    """Hold the process's store lock and turn 'locked by another process' into 503.
-
-    For library calls that open the store themselves (``healthscore.history.trend``).
-    """
-    with STORE_LOCK:
-        try:
-            yield
-        except StoreError as exc:
-            if is_busy(exc):
-                raise StoreBusy() from None
-            raise
+def busy_as_503() -> Iterator[None]:
+    """Turn 'the store is held by another process' into a 503 in the error shape."""
+    try:
+        yield
+    except StoreError as exc:
+        if is_busy(exc):
+            raise StoreBusy() from None
+        raise
 
 
 @contextmanager
-def open_store(workspace: Workspace, *, read_only: bool = False) -> Iterator[Store]:
-    """The workspace's store for the length of a request; closed after, 503 when busy."""
-    with store_guard():
-        store = workspace.store(read_only=read_only)
-        try:
-            yield store
-        finally:
-            store.close()
+def open_store(workspace: Workspace, *, write: bool = False) -> Iterator[Store]:
+    """The workspace's store for one request (read-only unless ``write``); 503 when busy."""
+    with busy_as_503(), portfolio.open_store(workspace, write=write) as store:
+        yield store
+
+
+@contextmanager
+def reading(workspace: Workspace) -> Iterator[None]:
+    """Hold the shared read lock around a library call that opens the store read-only itself
+    (``healthscore.history.trend``, ``why``)."""
+    with open_store(workspace):
+        yield

@@ -9,7 +9,9 @@ may install their own handlers and delegate API paths to :func:`api_error_handle
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -65,13 +67,31 @@ class StoreBusy(ApiError):
                          headers={"Retry-After": "5"})
 
 
+class ApiJSONResponse(JSONResponse):
+    """JSON with NaN and infinities written as null (JSON has no such numbers)."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(_finite(content), ensure_ascii=False, allow_nan=False,
+                          separators=(",", ":")).encode("utf-8")
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
 def error_body(message: str, errors: list[Any] | None = None) -> dict[str, Any]:
     return {"ok": False, "error": message, "errors": list(errors or [])}
 
 
 def error_response(status: int, message: str, errors: list[Any] | None = None,
                    headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(error_body(message, errors), status_code=status, headers=headers)
+    return ApiJSONResponse(error_body(message, errors), status_code=status, headers=headers)
 
 
 def is_api(request: Request) -> bool:
@@ -83,7 +103,9 @@ def _validation_items(exc: RequestValidationError) -> list[dict[str, Any]]:
     for err in exc.errors():
         loc = [str(p) for p in err.get("loc", ())]
         where = loc[0] if loc else "request"
-        name = ".".join(loc[1:]) or where
+        # A query list's item index ("band.0") is not a parameter name.
+        name = (loc[1] if where in ("query", "path", "header") and len(loc) > 1
+                else ".".join(loc[1:])) or where
         message = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
         item = {"in": where, "param": name, "message": message}
         if "input" in err and where in ("query", "path", "header") and \
@@ -119,6 +141,16 @@ async def api_error_handler(request: Request, exc: ApiError):
 
 
 async def _healthscore_handler(request: Request, exc: HealthScoreError):
+    from healthscore import portfolio
+
+    if isinstance(exc, portfolio.InputError):
+        item = {"in": "query", "param": exc.field, "message": exc.message}
+        if exc.hint:
+            item["hint"] = exc.hint
+        return error_response(422, f"invalid parameter(s): {exc.field}", [item])
+    if isinstance(exc, portfolio.StoreBusy):
+        busy = StoreBusy()
+        return error_response(busy.status, busy.message, busy.errors, busy.headers)
     if isinstance(exc, SchemaError):
         status = 422
     elif isinstance(exc, ConfigError | WorkspaceError):

@@ -8,12 +8,13 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 
-from healthscore.api import write
+from healthscore.api import read, write
 from healthscore.api.deps import get_workspace, open_store
+from healthscore.api.errors import ApiJSONResponse
 from healthscore.store.schema import SCHEMA_VERSION
 from healthscore.workspace import Workspace
 
-router = APIRouter()
+router = APIRouter(default_response_class=ApiJSONResponse)
 
 API_VERSION = "1"
 
@@ -41,10 +42,13 @@ def health(workspace: Workspace = Depends(get_workspace)) -> dict[str, Any]:
     """Whether the store opens, and its schema version against this release's."""
     with open_store(workspace) as store:
         version = store.schema_version()
+        runs = store.runs(1)
     return {"ok": True, "workspace": workspace.config.name,
             "store": {"path": str(workspace.store_path), "schema_version": version,
                       "expected_schema_version": SCHEMA_VERSION,
-                      "current": version == SCHEMA_VERSION}}
+                      "current": version == SCHEMA_VERSION},
+            "last_run": runs[0] if runs else None}
 
 
+router.include_router(read.router)
 router.include_router(write.router)

@@ -15,6 +15,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import duckdb
+
 from healthscore.errors import SchemaError
 from healthscore.store.store import Store
 
@@ -103,13 +105,20 @@ def revoke_token(store: Store, token_id: str, *, now: datetime) -> TokenInfo:
                      info.revoked_at or now)
 
 
-def verify_token(store: Store, token: str, *, now: datetime) -> TokenInfo | None:
-    """The token's description if ``token`` is a valid, unrevoked token; else None."""
+def verify_token(store: Store, token: str, *, now: datetime, touch: bool = True
+                 ) -> TokenInfo | None:
+    """The token's description if ``token`` is a valid, unrevoked token; else None.
+
+    ``touch`` records ``now`` as its last use (at most once a minute; needs a writable store).
+    """
     match = _FORMAT.fullmatch(token)
     if not match:
         return None
-    rows = store.con.execute(f"SELECT {_COLUMNS}, sha256 FROM api_tokens WHERE token_id = ?",
-                             [match.group(1)]).fetchall()
+    try:
+        rows = store.con.execute(f"SELECT {_COLUMNS}, sha256 FROM api_tokens "
+                                 "WHERE token_id = ?", [match.group(1)]).fetchall()
+    except duckdb.CatalogException:
+        rows = []  # a store from before tokens (opened read-only, not migrated): none exist
     if not rows:
         # Same work as a hit, so timing does not tell whether an id exists.
         hmac.compare_digest(_digest(token), "0" * 64)
@@ -117,7 +126,7 @@ def verify_token(store: Store, token: str, *, now: datetime) -> TokenInfo | None
     row = rows[0]
     if not hmac.compare_digest(_digest(token), row[6]) or row[5] is not None:
         return None
-    if row[4] is None or now - row[4] >= _TOUCH_EVERY:
+    if touch and (row[4] is None or now - row[4] >= _TOUCH_EVERY):
         with store.transaction():
             store.con.execute("UPDATE api_tokens SET last_used_at = ? WHERE token_id = ?",
                               [now, row[0]])
