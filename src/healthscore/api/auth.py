@@ -39,7 +39,7 @@ def check_token(workspace: Workspace, request: Request, scope: str) -> TokenInfo
     now = datetime.now(UTC).replace(tzinfo=None)
     # Writes hold the store exclusively anyway and note when the token was last used;
     # reads check it read-only, next to other readers.
-    with open_store(workspace, write=scope == "write") as store:
+    with open_store(workspace, read_only=scope != "write") as store:
         info = verify_token(store, token.strip(), now=now, touch=scope == "write")
     if info is None:
         raise _unauthorized("unknown or revoked token")

@@ -10,7 +10,7 @@ Usage in a route::
 
     @router.get("/thing")
     def thing(workspace: Workspace = Depends(get_workspace)):
-        with open_store(workspace) as store:          # write=True for writes
+        with open_store(workspace, read_only=True) as store:   # writable without it
             ...
 """
 
@@ -56,9 +56,13 @@ def busy_as_503() -> Iterator[None]:
 
 
 @contextmanager
-def open_store(workspace: Workspace, *, write: bool = False) -> Iterator[Store]:
-    """The workspace's store for one request (read-only unless ``write``); 503 when busy."""
-    with busy_as_503(), portfolio.open_store(workspace, write=write) as store:
+def open_store(workspace: Workspace, *, read_only: bool = False) -> Iterator[Store]:
+    """The workspace's store for one request (writable unless ``read_only``); 503 when busy.
+
+    Read-only opens share the process's store lock with each other; a writable one has it
+    alone.
+    """
+    with busy_as_503(), portfolio.open_store(workspace, write=not read_only) as store:
         yield store
 
 
@@ -66,5 +70,5 @@ def open_store(workspace: Workspace, *, write: bool = False) -> Iterator[Store]:
 def reading(workspace: Workspace) -> Iterator[None]:
     """Hold the shared read lock around a library call that opens the store read-only itself
     (``healthscore.history.trend``, ``why``)."""
-    with open_store(workspace):
+    with open_store(workspace, read_only=True):
         yield

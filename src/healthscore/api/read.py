@@ -69,7 +69,7 @@ def _not_found(what: str, hint: str) -> ApiError:
 
 @router.get("/scorecards", summary="The workspace's scorecards and their stored versions")
 def scorecards(workspace: Workspace = Depends(get_workspace)):
-    with open_store(workspace) as store:
+    with open_store(workspace, read_only=True) as store:
         found = portfolio.scorecard_overview(workspace, store)
     return {"ok": True, "scorecards": found}
 
@@ -85,7 +85,7 @@ def portfolio_summary(
         "Days of band history (accounts per band per date); 0 for none."))] = 0,
 ):
     name, version, _ = _scorecard(workspace, scorecard)
-    with open_store(workspace) as store:
+    with open_store(workspace, read_only=True) as store:
         summary = portfolio.portfolio_summary(store, name, version, as_of,
                                               at_risk_days=at_risk_days)
         bands = (portfolio.band_history(store, name, version, days=history_days, end=as_of)
@@ -115,7 +115,7 @@ def accounts(
                                    description="Rows per page.")] = 50,
 ):
     name, version, _ = _scorecard(workspace, scorecard)
-    with open_store(workspace) as store:
+    with open_store(workspace, read_only=True) as store:
         found = portfolio.list_accounts(
             store, name, version, band=band, segment=segment, csm=csm,
             renewal_within=renewal_within, q=q, sort=sort, desc=desc, page=page,
@@ -133,7 +133,7 @@ def account(
         description="Latest snapshot on or before this date (default: the latest).")] = None,
 ):
     name, version, labels = _scorecard(workspace, scorecard)
-    with open_store(workspace) as store:
+    with open_store(workspace, read_only=True) as store:
         found = portfolio.account_detail(store, name, version, account_id, as_of=as_of)
         inputs = manual.manual_inputs(store, account_id) if found else None
     if found is None:
@@ -189,7 +189,7 @@ def account_why(
             "in": "query", "param": "start", "value": str(start),
             "message": f"start must be before end ({end})"}])
     if start is None:
-        with open_store(workspace) as store:
+        with open_store(workspace, read_only=True) as store:
             found = portfolio.change_explanation(store, name, version, account_id, days=days,
                                                  labels=labels)
         if found is None:
@@ -217,7 +217,7 @@ def movers(
     limit: Annotated[int, Query(ge=1, le=100, description="Accounts each way.")] = 10,
 ):
     name, version, labels = _scorecard(workspace, scorecard)
-    with open_store(workspace) as store:
+    with open_store(workspace, read_only=True) as store:
         found = portfolio.movers(store, name, version, days=days, end=end, limit=limit,
                                  labels=labels)
     return {"ok": True, "scorecard": name, "version": version, "days": days, **found}

@@ -40,7 +40,7 @@ def openapi(request: Request) -> JSONResponse:
 @router.get("/health", summary="Server and store status", tags=["meta"])
 def health(workspace: Workspace = Depends(get_workspace)) -> dict[str, Any]:
     """Whether the store opens, and its schema version against this release's."""
-    with open_store(workspace) as store:
+    with open_store(workspace, read_only=True) as store:
         version = store.schema_version()
         runs = store.runs(1)
     return {"ok": True, "workspace": workspace.config.name,

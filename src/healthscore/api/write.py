@@ -108,7 +108,7 @@ async def _ingest(request: Request, workspace: Workspace, token: TokenInfo, tabl
                                             "hint": "send at least one JSON object"}])
 
     def work() -> RecordsReport:
-        with open_store(workspace, write=True) as store:
+        with open_store(workspace) as store:
             return ingest_records(store, table, texts, now=_now(),
                                   timezone=workspace.config.timezone, strict=strict,
                                   detail={"token_id": token.token_id, "token": token.name})
@@ -212,7 +212,7 @@ def _naive_utc(value: datetime | None) -> datetime | None:
 def _recorded(workspace: Workspace, kind: str, token: TokenInfo, detail: dict, write):
     """Run ``write(store, now)`` as a run of ``kind`` in ``runs``; 404 for unknown accounts."""
     now = _now()
-    with open_store(workspace, write=True) as store:
+    with open_store(workspace) as store:
         run_id = store.start_run(kind, now)
         detail = {**detail, "token_id": token.token_id, "token": token.name}
         try:
