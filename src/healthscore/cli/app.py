@@ -59,12 +59,13 @@ def _register() -> None:
         manual,
         quarantine,
         score,
+        serve,
         status,
         token,
     )
 
     for module in (init, ingest, status, quarantine, score, explain, history, manual, export,
-                   demo, token):
+                   demo, token, serve):
         module.register(app)
 
 

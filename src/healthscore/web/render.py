@@ -1,0 +1,163 @@
+"""Templates, formatting filters and the pulse form's protection against cross-site posts.
+
+Templates are Jinja2 with autoescape on for every file, so account names, comments and other
+data are always text, never markup. Chart data goes into pages as JSON through ``tojson``
+(which escapes ``<``, ``>`` and ``&``), inside ``<script type="application/json">`` blocks that
+the browser does not run; the only scripts are our own files under ``/static``, which the
+Content-Security-Policy enforces.
+
+Cross-site posts: the first page view sets a random ``hs_form`` cookie (HttpOnly,
+SameSite=Strict); every form carries a token, an HMAC under a per-process secret of that cookie
+and the form's purpose (``pulse:<account>``). A POST is accepted only with the cookie, a
+matching token, and an ``Origin`` (or, lacking it, ``Referer``) of this server, when the browser
+sends one. A page on another site can neither read the token nor make the browser send the
+cookie. Restarting the server changes the secret: a form left open before the restart asks to be
+sent again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+import secrets
+from datetime import date, datetime
+from importlib import resources
+from urllib.parse import urlencode, urlsplit
+
+import jinja2
+from fastapi import Request
+
+COOKIE = "hs_form"
+
+
+def _templates_env() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("healthscore.web", "templates"),
+        autoescape=True, trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
+    env.filters.update(num=num, money=money, score=score, delta=delta, pct=pct, day=day,
+                       when=when, value=raw_value)
+    return env
+
+
+
+# -- formatting --------------------------------------------------------------------------------
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def num(value, digits: int = 0) -> str:
+    """A number with thousands separators; an en dash when missing."""
+    if _missing(value):
+        return "–"
+    return f"{value:,.{digits}f}"
+
+
+def money(value) -> str:
+    """An amount without currency (the data's own currency), compact above a million."""
+    if _missing(value):
+        return "–"
+    if abs(value) >= 1_000_000:
+        return f"{value / 1_000_000:,.2f}M"
+    return f"{value:,.0f}"
+
+
+def score(value) -> str:
+    return "–" if _missing(value) else f"{value:.1f}"
+
+
+def delta(value) -> str:
+    """A change in points with its sign (a real minus sign); an en dash when missing."""
+    if _missing(value):
+        return "–"
+    return f"{value:+.1f}".replace("-", "−")
+
+
+def pct(value, digits: int = 0) -> str:
+    return "–" if _missing(value) else f"{100 * value:.{digits}f}%"
+
+
+def day(value) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    return value.isoformat() if isinstance(value, date) else str(value)
+
+
+def when(value) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    return day(value)
+
+
+def raw_value(value) -> str:
+    """A measure's raw value: three significant digits, thousands separators above 100."""
+    if _missing(value):
+        return "no data"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.3g}"
+
+
+# -- requests ----------------------------------------------------------------------------------
+
+
+def url_with(request: Request, path: str | None = None, **changes) -> str:
+    """The current URL's query with ``changes`` applied (None removes a key)."""
+    params = dict(request.query_params)
+    for key, value in changes.items():
+        if value is None or value == "":
+            params.pop(key, None)
+        else:
+            params[key] = str(value)
+    query = urlencode(params)
+    return (path or request.url.path) + (f"?{query}" if query else "")
+
+
+# -- cross-site post protection ----------------------------------------------------------------
+
+
+class FormGuard:
+    """Signs and checks form tokens with a secret made when the server starts."""
+
+    def __init__(self, secret: bytes | None = None):
+        self.secret = secret or secrets.token_bytes(32)
+
+    def token(self, cookie: str, purpose: str) -> str:
+        mac = hmac.new(self.secret, f"{cookie}\n{purpose}".encode(), hashlib.sha256)
+        return mac.hexdigest()
+
+    def cookie_of(self, request: Request) -> tuple[str, bool]:
+        """The browser's form cookie, or a new one (and True: set it on the response)."""
+        value = request.cookies.get(COOKIE)
+        if value and len(value) == 43:
+            return value, False
+        return secrets.token_urlsafe(32), True
+
+    def check(self, request: Request, token: str | None, purpose: str) -> str | None:
+        """None when the post is genuine, else why it is refused."""
+        origin = request.headers.get("origin") or request.headers.get("referer")
+        if origin and origin != "null":
+            host = urlsplit(origin).netloc
+            if host != request.headers.get("host"):
+                return f"the form was sent from another site ({urlsplit(origin).netloc})"
+        elif origin == "null":
+            return "the form was sent from an opaque origin"
+        cookie = request.cookies.get(COOKIE)
+        if not cookie:
+            return "the form's cookie is missing (cookies must be allowed for this site)"
+        if not token or not hmac.compare_digest(token, self.token(cookie, purpose)):
+            return "the form has expired or was not made by this server"
+        return None
+
+
+def static_text(name: str) -> str:
+    return (resources.files("healthscore.web") / "static" / name).read_text(encoding="utf-8")
+
+
+ENV = _templates_env()
