@@ -1,0 +1,564 @@
+"""The REST API over a real uvicorn on 127.0.0.1, a real DuckDB store and httpx as the client.
+
+The workspace is a 40-account demo company (``generate_demo``), ingested and scored on three
+dates; each test module run works on its own copy. Oracle values for the read endpoints are
+computed in the tests from the store's rows with plain Python (not the read model's SQL).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from typer.testing import CliRunner
+
+from healthscore.cli import app as cli
+from healthscore.demo import generate_demo
+from healthscore.pipeline import score
+from healthscore.sources import ingest
+from healthscore.workspace import Workspace
+
+NOW = datetime(2026, 6, 1, 6, 0)
+DATES = (date(2026, 5, 1), date(2026, 5, 25), date(2026, 6, 1))
+API = "/api/v1"
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory) -> Workspace:
+    """A scored 40-account demo workspace with a 1 MiB body limit (to test 413 cheaply)."""
+    root = tmp_path_factory.mktemp("rest") / "demo"
+    generate_demo(root, accounts=40, seed=3, end=date(2026, 6, 1))
+    ws = Workspace.open(root)
+    ingest(ws, now=NOW)
+    for day in DATES:
+        score(ws, day, now=NOW)
+    with open(root / "healthscore.yaml", "a", encoding="utf-8") as fh:
+        fh.write("api:\n  max_body_mb: 1\n")
+    return Workspace.open(root)
+
+
+class Server:
+    """uvicorn serving ``create_app(root)`` in a thread, on a free port of 127.0.0.1."""
+
+    def __init__(self, root: Path):
+        from healthscore.server import create_app
+
+        self.app = create_app(root)
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        sock.close()
+        self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=self.port,
+                                                    log_level="warning", lifespan="off"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> Server:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            assert time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def server(workspace):
+    with Server(workspace.root) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    with httpx.Client(base_url=server.url, timeout=30) as c:
+        yield c
+
+
+def _token(ws: Workspace, *args: str) -> str:
+    result = CliRunner().invoke(cli, ["token", "create", "-w", str(ws.root), *args])
+    assert result.exit_code == 0, result.output
+    return result.stdout.strip().splitlines()[0]
+
+
+@pytest.fixture(scope="module")
+def write_token(workspace) -> str:
+    return _token(workspace, "--name", "ingest-bot")
+
+
+@pytest.fixture(scope="module")
+def read_token(workspace) -> str:
+    return _token(workspace, "--name", "dashboards", "--scope", "read")
+
+
+def _auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _query(ws: Workspace, sql: str, params=None) -> list[tuple]:
+    with ws.store(read_only=True) as store:
+        return store.con.execute(sql, params or []).fetchall()
+
+
+def _is_error_shape(body: dict) -> bool:
+    return (body.get("ok") is False and isinstance(body.get("error"), str) and body["error"]
+            and isinstance(body.get("errors"), list))
+
+
+# -- auth and tokens ---------------------------------------------------------------------------
+
+
+def test_health_reports_the_store(client):
+    r = client.get(f"{API}/health")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["ok"] is True and body["workspace"] == "demo"
+    assert body["store"]["schema_version"] == body["store"]["expected_schema_version"]
+
+
+def test_writes_need_a_valid_token_with_write_scope(client, workspace, write_token, read_token):
+    events = [{"account_id": "x", "event": "e", "timestamp": "2026-05-01T00:00:00Z"}]
+    for headers, status in [({}, 401), ({"Authorization": "Bearer nope"}, 401),
+                            ({"Authorization": f"Basic {write_token}"}, 401),
+                            (_auth(write_token[:-2] + "xx"), 401),
+                            (_auth(read_token), 403)]:
+        r = client.post(f"{API}/events", json=events, headers=headers)
+        assert r.status_code == status, (headers, r.text)
+        assert _is_error_shape(r.json())
+    r = client.post(f"{API}/events", json=events)
+    assert r.headers["www-authenticate"] == "Bearer"
+    assert "token create" in r.json()["errors"][0]["hint"]
+    # Nothing was written by the refused requests.
+    assert _query(workspace, "SELECT count(*) FROM usage_events WHERE _source = 'api'") == [(0,)]
+
+
+def test_token_is_shown_once_and_stored_hashed(workspace):
+    runner = CliRunner()
+    made = runner.invoke(cli, ["token", "create", "-w", str(workspace.root), "--name", "once"])
+    token = made.stdout.strip()
+    token_id = token.split("_")[1]
+    rows = _query(workspace, "SELECT * FROM api_tokens")
+    dump = json.dumps([list(map(str, r)) for r in rows])
+    assert token not in dump and token.split("_", 2)[2] not in dump
+    assert _query(workspace, "SELECT sha256 FROM api_tokens WHERE token_id = ?", [token_id]) == [
+        (hashlib.sha256(token.encode()).hexdigest(),)]
+    listed = runner.invoke(cli, ["token", "list", "-w", str(workspace.root)])
+    assert token_id in listed.stdout and token not in listed.stdout
+    assert token.split("_", 2)[2] not in listed.stdout
+
+
+def test_a_revoked_token_gets_401(client, workspace):
+    token = _token(workspace, "--name", "short-lived")
+    pulse = {"value": 3, "comment": "fine"}
+    account = _query(workspace, "SELECT min(account_id) FROM accounts")[0][0]
+    assert client.post(f"{API}/accounts/{account}/pulses", json=pulse,
+                       headers=_auth(token)).status_code == 200
+    revoked = CliRunner().invoke(cli, ["token", "revoke", token.split("_")[1], "-w",
+                                       str(workspace.root)])
+    assert revoked.exit_code == 0, revoked.output
+    r = client.post(f"{API}/accounts/{account}/pulses", json=pulse, headers=_auth(token))
+    assert r.status_code == 401 and _is_error_shape(r.json())
+
+
+def test_reads_are_open_but_a_bad_token_is_refused(client, read_token):
+    assert client.get(f"{API}/accounts").status_code == 200
+    assert client.get(f"{API}/accounts", headers=_auth(read_token)).status_code == 200
+    assert client.get(f"{API}/accounts", headers=_auth("hs_00000000_" + "a" * 43)
+                      ).status_code == 401
+
+
+def test_reads_can_require_a_token(workspace, read_token, tmp_path):
+    root = tmp_path / "locked"
+    shutil.copytree(workspace.root, root)
+    with open(root / "healthscore.yaml", "a", encoding="utf-8") as fh:
+        fh.write("  read_requires_token: true\n")
+    with Server(root) as srv, httpx.Client(base_url=srv.url) as c:
+        r = c.get(f"{API}/portfolio")
+        assert r.status_code == 401 and _is_error_shape(r.json())
+        assert c.get(f"{API}/portfolio", headers=_auth(read_token)).status_code == 200
+
+
+# -- ingest --------------------------------------------------------------------------------------
+
+
+def _accounts(ws: Workspace) -> list[str]:
+    return [r[0] for r in _query(ws, "SELECT DISTINCT account_id FROM accounts ORDER BY 1")]
+
+
+def test_ingest_json_lines_keeps_good_rows_and_quarantines_bad_ones(client, workspace,
+                                                                    write_token):
+    a, b = _accounts(workspace)[:2]
+    lines = [
+        {"account_id": a, "user_id": "api-u1", "event": "api.test", "timestamp":
+            "2026-05-30T10:00:00Z"},
+        {"account_id": a, "event": "api.test", "timestamp": "yesterday"},
+        {"account_id": "NO-SUCH", "event": "api.test", "timestamp": "2026-05-30T10:00:00Z"},
+        {"account_id": b, "event": "api.test", "timestamp": 1780000000, "quantity": 2},
+        {"account_id": b, "event": "api.test", "timestamp": "2026-05-30T11:00:00Z",
+         "quantity": -1},
+    ]
+    body = "\n".join(json.dumps(x) for x in lines[:3]) + "\nnot json\n" + "\n".join(
+        json.dumps(x) for x in lines[3:]) + "\n"
+    headers = {**_auth(write_token), "Content-Type": "application/x-ndjson"}
+    r = client.post(f"{API}/events", content=body, headers=headers)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["ok"] is True
+    assert (out["rows_read"], out["rows_loaded"], out["rows_rejected"]) == (6, 2, 4)
+    assert out["inserted"] == 2
+    got = {(e["row"], e["column"]) for e in out["errors"]}
+    assert got == {(2, "timestamp"), (3, "account_id"), (4, None), (6, "quantity")}
+    bad_ts = next(e for e in out["errors"] if e["row"] == 2)
+    assert bad_ts["value"] == "yesterday" and "not a valid timestamp" in bad_ts["reason"]
+    stored = _query(workspace, "SELECT account_id, quantity FROM usage_events "
+                               "WHERE event = 'api.test' ORDER BY account_id")
+    assert stored == [(a, None), (b, 2.0)]
+    quarantined = _query(workspace, "SELECT \"row\", \"column\", reason FROM quarantine "
+                                    "WHERE source = 'api' AND file = ? ORDER BY 1",
+                         [out["batch"]])
+    assert [(r, c) for r, c, _ in quarantined] == [(2, "timestamp"), (3, "account_id"),
+                                                   (4, None), (6, "quantity")]
+    # The same batch again: nothing new in the store, the quarantine not repeated.
+    again = client.post(f"{API}/events", content=body, headers=headers).json()
+    assert (again["inserted"], again["unchanged"], again["rows_rejected"]) == (0, 2, 4)
+    assert _query(workspace, "SELECT count(*) FROM usage_events WHERE event = 'api.test'"
+                  ) == [(2,)]
+    assert _query(workspace, "SELECT count(*) FROM quarantine WHERE file = ?",
+                  [out["batch"]]) == [(4,)]
+    runs = _query(workspace, "SELECT kind, status, rows_loaded, rows_rejected, detail FROM runs "
+                             "WHERE run_id = ?", [out["run_id"]])
+    kind, status, loaded, rejected, detail = runs[0]
+    assert (kind, status, loaded, rejected) == ("api-ingest", "ok", 2, 4)
+    assert json.loads(detail)["token"] == "ingest-bot"
+
+
+def test_ingest_json_array_of_tickets_and_surveys(client, workspace, write_token):
+    a = _accounts(workspace)[0]
+    tickets = [
+        {"ticket_id": "API-T1", "account_id": a, "opened_at": "2026-05-20T08:00:00Z",
+         "priority": "P1"},
+        {"ticket_id": "API-T2", "account_id": a, "opened_at": "2026-05-20T08:00:00Z",
+         "closed_at": "2026-05-19T08:00:00Z"},
+        {"ticket_id": "API-T1", "account_id": a, "opened_at": "2026-05-21T08:00:00Z"},
+    ]
+    r = client.post(f"{API}/tickets", json=tickets, headers=_auth(write_token))
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert (out["rows_loaded"], out["rows_rejected"]) == (1, 2)
+    reasons = {e["row"]: e["reason"] for e in out["errors"]}
+    assert "closed before it was opened" in reasons[2]
+    assert "duplicate ticket_id" in reasons[3]
+    assert _query(workspace, "SELECT priority FROM tickets WHERE ticket_id = 'API-T1'"
+                  ) == [("urgent",)]
+    # An entity table: a later version of the ticket replaces the stored one.
+    closed = [{**tickets[0], "closed_at": "2026-05-22T08:00:00Z"}]
+    out = client.post(f"{API}/ingest/tickets", json=closed, headers=_auth(write_token)).json()
+    assert (out["inserted"], out["updated"]) == (0, 1)
+    surveys = [{"account_id": a, "kind": "nps", "score": 11,
+                "responded_at": "2026-05-20T08:00:00Z"},
+               {"account_id": a, "kind": "nps", "score": 9,
+                "responded_at": "2026-05-20T08:00:00Z", "comment": "api"}]
+    out = client.post(f"{API}/surveys", json=surveys, headers=_auth(write_token)).json()
+    assert (out["rows_loaded"], out["rows_rejected"]) == (1, 1)
+    assert out["errors"][0]["row"] == 1 and "NPS" in out["errors"][0]["reason"]
+
+
+def test_ingest_refuses_bodies_that_are_not_records(client, write_token):
+    h = _auth(write_token)
+    for content, ctype, status in [(b"{not json", "application/json", 422),
+                                   (b"42", "application/json", 422),
+                                   (b"", "application/x-ndjson", 422),
+                                   (b"<a/>", "application/xml", 415)]:
+        r = client.post(f"{API}/events", content=content, headers={**h, "Content-Type": ctype})
+        assert r.status_code == status, r.text
+        assert _is_error_shape(r.json())
+    r = client.post(f"{API}/events", json=[{"account_id": "NOPE", "event": "x",
+                                            "timestamp": "2026-05-01"}], headers=h)
+    assert r.status_code == 422 and "all 1 row(s) rejected" in r.json()["error"]
+    assert r.json()["errors"][0]["column"] == "account_id"
+
+
+def test_strict_ingest_writes_nothing_when_a_row_is_bad(client, workspace, write_token):
+    a = _accounts(workspace)[0]
+    rows = [{"account_id": a, "event": "api.strict", "timestamp": "2026-05-01T00:00:00Z"},
+            {"account_id": a, "event": "api.strict", "timestamp": "nope"}]
+    r = client.post(f"{API}/events?strict=true", json=rows, headers=_auth(write_token))
+    assert r.status_code == 422 and r.json()["errors"][0]["row"] == 2
+    assert _query(workspace, "SELECT count(*) FROM usage_events WHERE event = 'api.strict'"
+                  ) == [(0,)]
+    assert _query(workspace, "SELECT status FROM runs WHERE kind = 'api-ingest' "
+                             "ORDER BY run_id DESC LIMIT 1") == [("failed",)]
+
+
+def test_curl_style_post_without_content_type_is_read_by_its_first_character(
+        client, workspace, write_token):
+    a = _accounts(workspace)[0]
+    line = json.dumps({"account_id": a, "event": "api.curl", "timestamp": "2026-05-02T00:00:00Z"})
+    for body in (line + "\n", f"[{line}]"):
+        r = client.post(f"{API}/events", content=body, headers={
+            **_auth(write_token), "Content-Type": "application/x-www-form-urlencoded"})
+        assert r.status_code == 200, r.text
+    assert _query(workspace, "SELECT count(*) FROM usage_events WHERE event = 'api.curl'"
+                  ) == [(1,)]
+
+
+def test_oversized_body_gets_413(client, workspace, write_token):
+    a = _accounts(workspace)[0]
+    line = json.dumps({"account_id": a, "event": "api.big", "timestamp": "2026-05-02T00:00:00Z",
+                       "user_id": "x" * 100}) + "\n"
+    big = line * (1024 * 1024 // len(line) + 10)  # just over the 1 MiB limit
+    headers = {**_auth(write_token), "Content-Type": "application/x-ndjson"}
+    r = client.post(f"{API}/events", content=big, headers=headers)
+    assert r.status_code == 413 and _is_error_shape(r.json())
+    assert "max_body_mb" in r.json()["errors"][0]["hint"]
+
+    # Without a Content-Length (chunked), the limit holds while the stream is read.
+    def chunks():
+        for _ in range(64):
+            yield line.encode() * 200
+
+    r = client.post(f"{API}/events", content=chunks(), headers=headers)
+    assert r.status_code == 413 and _is_error_shape(r.json())
+    assert _query(workspace, "SELECT count(*) FROM usage_events WHERE event = 'api.big'"
+                  ) == [(0,)]
+    ok = client.post(f"{API}/events", content=line * 100, headers=headers)
+    assert ok.status_code == 200 and ok.json()["inserted"] == 1
+
+
+# -- pulses and overrides ------------------------------------------------------------------------
+
+
+def test_pulse_and_override_show_in_explain(client, workspace, write_token):
+    a = _query(workspace, "SELECT min(account_id) FROM accounts WHERE _valid_to IS NULL AND "
+                          "churned_at IS NULL")[0][0]
+    h = _auth(write_token)
+    r = client.post(f"{API}/accounts/{a}/pulses",
+                    json={"value": "yellow", "comment": "exec sponsor quiet",
+                          "author": "maria.lopez"}, headers=h)
+    assert r.status_code == 200, r.text
+    assert r.json()["value"] == 3
+    r = client.post(f"{API}/accounts/{a}/overrides",
+                    json={"measure": "nps_average", "score": 20, "comment": "angry call",
+                          "scorecard": "health"}, headers=h)
+    assert r.status_code == 200, r.text
+    oid = r.json()["override_id"]
+    assert r.json()["author"] == "ingest-bot"
+    kinds = [k for (k,) in _query(workspace, "SELECT kind FROM runs ORDER BY run_id DESC LIMIT 2")]
+    assert kinds == ["api-override", "api-pulse"]
+    today = datetime.now(UTC).date().isoformat()
+    runner = CliRunner()
+    scored = runner.invoke(cli, ["score", "-w", str(workspace.root), "--as-of", today,
+                                 "-s", "health"])
+    assert scored.exit_code == 0, scored.output
+    shown = runner.invoke(cli, ["explain", a, "-w", str(workspace.root), "--as-of", today,
+                                "-s", "health"])
+    assert shown.exit_code == 0, shown.output
+    assert f"overridden by ingest-bot (#{oid}" in shown.stdout
+    assert "pulse 3/5" in shown.stdout and "maria.lopez" in shown.stdout
+    detail = client.get(f"{API}/accounts/{a}").json()
+    assert detail["manual"]["overrides"][0]["override_id"] == oid
+
+
+def test_pulse_and_override_refuse_bad_input(client, write_token):
+    h = _auth(write_token)
+    r = client.post(f"{API}/accounts/NOPE/pulses", json={"value": 2, "comment": "x"}, headers=h)
+    assert r.status_code == 404 and _is_error_shape(r.json())
+    r = client.post(f"{API}/accounts/NOPE/pulses", json={"value": 9, "comment": ""}, headers=h)
+    assert r.status_code == 422
+    assert {e["param"] for e in r.json()["errors"]} == {"value", "comment"}
+    r = client.post(f"{API}/accounts/NOPE/overrides",
+                    json={"measure": "no_such", "score": 5, "comment": "x"}, headers=h)
+    assert r.status_code == 422 and r.json()["errors"][0]["param"] == "measure"
+
+
+# -- reads ------------------------------------------------------------------------------------------
+
+
+def _latest(ws: Workspace) -> tuple[date, str]:
+    """The latest health snapshot date and version (oracle side)."""
+    (loaded,) = ws.scorecards(["health"])
+    version = loaded.scorecard.version
+    day = _query(ws, "SELECT max(as_of) FROM snapshots WHERE scorecard = 'health' AND "
+                     "version = ?", [version])[0][0]
+    return day, version
+
+
+def _oracle_rows(ws: Workspace) -> list[dict]:
+    """Every health account of the latest date joined in Python with the account version that
+    held then."""
+    day, version = _latest(ws)
+    snaps = _query(ws, "SELECT account_id, score, band FROM snapshots WHERE scorecard = "
+                       "'health' AND version = ? AND as_of = ?", [version, day])
+    versions = _query(ws, "SELECT account_id, name, segment, csm, renewal_date, _valid_from, "
+                          "_valid_to FROM accounts")
+    cut = datetime.combine(day + timedelta(days=1), datetime.min.time())
+    attrs = {}
+    for acc, name, segment, csm, renewal, vf, vt in versions:
+        if (vf is None or vf < cut) and (vt is None or vt >= cut):
+            attrs[acc] = {"name": name, "segment": segment, "csm": csm, "renewal": renewal}
+    return [{"account_id": acc, "score": s, "band": b, "day": day, **attrs[acc]}
+            for acc, s, b in snaps]
+
+
+def test_accounts_filters_match_an_oracle(client, workspace):
+    rows = _oracle_rows(workspace)
+    day = rows[0]["day"]
+    assert len(rows) > 10
+
+    def ids(params) -> list[str]:
+        r = client.get(f"{API}/accounts", params={**params, "per_page": 500})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["ok"] is True and body["total"] == len(body["rows"])
+        return [x["account_id"] for x in body["rows"]]
+
+    expect = [r for r in rows if r["band"] == "red" and r["renewal"] is not None
+              and day <= r["renewal"] <= day + timedelta(days=90)]
+    assert sorted(ids({"band": "red", "renewal_within": 90})) == sorted(
+        r["account_id"] for r in expect)
+    segment = sorted({r["segment"] for r in rows if r["segment"]})[0]
+    assert sorted(ids({"segment": segment, "band": ["yellow", "green"]})) == sorted(
+        r["account_id"] for r in rows if r["segment"] == segment and r["band"] != "red")
+    csm = sorted({r["csm"] for r in rows if r["csm"]})[0]
+    assert sorted(ids({"csm": csm})) == sorted(r["account_id"] for r in rows if r["csm"] == csm)
+    part = rows[0]["name"][:4].lower()
+    assert sorted(ids({"q": part.upper()})) == sorted(
+        r["account_id"] for r in rows if part in r["name"].lower()
+        or part in r["account_id"].lower())
+    by_score = [r["account_id"] for r in sorted(rows, key=lambda r: (-r["score"],
+                                                                      r["account_id"]))]
+    assert ids({"sort": "score", "desc": "true"}) == by_score
+    page2 = client.get(f"{API}/accounts", params={"sort": "score", "desc": "true",
+                                                  "per_page": 5, "page": 2}).json()
+    assert [x["account_id"] for x in page2["rows"]] == by_score[5:10]
+    assert page2["pages"] == -(-len(rows) // 5)
+
+
+def test_portfolio_matches_an_oracle(client, workspace):
+    rows = _oracle_rows(workspace)
+    body = client.get(f"{API}/portfolio", params={"history_days": 40}).json()
+    assert body["ok"] is True and body["accounts"] == len(rows)
+    counts = {b["band"]: b["accounts"] for b in body["bands"]}
+    for band in ("red", "yellow", "green"):
+        assert counts[band] == sum(r["band"] == band for r in rows)
+    assert [h["as_of"] for h in body["band_history"]][-1] == rows[0]["day"].isoformat()
+
+
+def test_account_history_and_why(client, workspace):
+    day, version = _latest(workspace)
+    acc = _query(workspace, "SELECT account_id FROM snapshots WHERE scorecard = 'health' AND "
+                            "version = ? AND as_of = ? ORDER BY account_id LIMIT 1",
+                 [version, DATES[0]])[0][0]
+    scores = dict(_query(workspace, "SELECT as_of, score FROM snapshots WHERE scorecard = "
+                                    "'health' AND version = ? AND account_id = ?",
+                         [version, acc]))
+    detail = client.get(f"{API}/accounts/{acc}").json()
+    assert detail["snapshot"]["score"] == pytest.approx(scores[day])
+    assert sum(m["points"] for m in detail["snapshot"]["measures"]) == pytest.approx(
+        scores[day], abs=1e-6)
+    hist = client.get(f"{API}/accounts/{acc}/history", params={"days": 400}).json()
+    assert {p["as_of"]: p["score"] for p in hist["points"]} == pytest.approx(
+        {d.isoformat(): s for d, s in scores.items()})
+    why = client.get(f"{API}/accounts/{acc}/why", params={
+        "start": DATES[0].isoformat(), "end": DATES[2].isoformat()}).json()
+    assert why["ok"] is True
+    assert why["delta"] == pytest.approx(scores[DATES[2]] - scores[DATES[0]])
+    assert sum(c["points"] for c in why["contributions"]) == pytest.approx(why["delta"])
+
+
+def test_errors_have_one_shape(client):
+    for path, status, param in [
+        ("/accounts?band=purple", 422, "band"),
+        ("/accounts?renewal_within=-1", 422, "renewal_within"),
+        ("/accounts?page=0", 422, "page"),
+        ("/accounts?sort=nope", 422, "sort"),
+        ("/accounts?scorecard=nope", 422, "scorecard"),
+        ("/accounts/NOPE/why?start=2026-05-01", 422, "end"),
+        ("/accounts/NOPE/history?days=abc", 422, "days"),
+        ("/accounts/NOPE", 404, None),
+        ("/accounts/NOPE/history", 404, None),
+        ("/no/such/route", 404, None),
+    ]:
+        r = client.get(API + path)
+        assert r.status_code == status, (path, r.text)
+        body = r.json()
+        assert _is_error_shape(body), (path, body)
+        if param:
+            assert param in body["error"]
+            assert any(e.get("param") == param for e in body["errors"]), body
+    r = client.delete(f"{API}/accounts")
+    assert r.status_code == 405 and _is_error_shape(r.json())
+
+
+def test_a_store_held_by_another_process_gets_503(client, workspace):
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import duckdb, sys; con = duckdb.connect(sys.argv[1]); print('held', flush=True); "
+         "sys.stdin.read()", str(workspace.store_path)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        r = client.get(f"{API}/accounts")
+        assert r.status_code == 503, r.text
+        assert r.json()["error"] == "data is being updated, retry"
+        assert r.headers["retry-after"]
+    finally:
+        holder.stdin.close()
+        holder.wait(10)
+    assert client.get(f"{API}/accounts").status_code == 200
+
+
+def test_openapi_lists_the_api(client):
+    schema = client.get(f"{API}/openapi.json").json()
+    paths = schema["paths"]
+    assert {"/api/v1/accounts", "/api/v1/events", "/api/v1/accounts/{account_id}/why",
+            "/api/v1/portfolio"} <= set(paths)
+    assert all(p.startswith("/api/v1/") for p in paths)
+    assert "HTTPBearer" in schema["components"]["securitySchemes"]
+
+
+# -- property-based: no request the schema allows makes the server fail -------------------------
+
+
+def test_no_generated_request_makes_a_server_error(server, write_token):
+    """Schemathesis-generated requests for every operation of /api/v1/openapi.json (with a write
+    token, so writes get past auth) never get a 5xx, and every answer that is not a success has
+    the error shape. Bounded: a few examples per operation, derandomized."""
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings
+    from schemathesis.checks import not_a_server_error
+
+    schema = schemathesis.openapi.from_url(f"{server.url}{API}/openapi.json")
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) >= 12
+    seen: dict[str, set[int]] = {}
+    for operation in operations:
+        @given(case=operation.as_strategy())
+        @settings(max_examples=6, deadline=None, derandomize=True, database=None,
+                  suppress_health_check=list(HealthCheck))
+        def check(case):
+            response = case.call(base_url=server.url, headers=_auth(write_token), timeout=30)
+            case.validate_response(response, checks=[not_a_server_error])
+            seen.setdefault(case.operation.label, set()).add(response.status_code)
+            if response.status_code >= 400:
+                assert _is_error_shape(response.json()), response.text
+
+        check()
+    assert set(seen) == {op.label for op in operations}
