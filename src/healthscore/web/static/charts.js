@@ -31,9 +31,8 @@
   function scoreChart() {
     var d = data("score-chart-data");
     if (!d) { return; }
-    var first = d.dates[0], last = d.dates[d.dates.length - 1];
     function area(y0, y1, color) {
-      return {type: "rect", xref: "x", yref: "y", x0: first, x1: last, y0: y0, y1: y1,
+      return {type: "rect", xref: "paper", yref: "y", x0: 0, x1: 1, y0: y0, y1: y1,
               fillcolor: color, opacity: 0.12, line: {width: 0}, layer: "below"};
     }
     Plotly.newPlot("score-chart", [{

@@ -1,0 +1,437 @@
+"""The dashboard in a real browser: a real uvicorn serving a small scored demo workspace (and an
+empty one), driven by Debian's Chromium through Playwright.
+
+Screenshots of every page go to ``$HS_SCREENSHOTS`` (or a temp folder); the path is printed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from datetime import date, datetime
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from healthscore import history
+from healthscore import portfolio as pf
+from healthscore.demo import generate_demo
+from healthscore.server import create_app
+from healthscore.sources import ingest
+from healthscore.workspace import Workspace
+
+CHROMIUM = "/usr/bin/chromium"
+NOW = datetime(2026, 6, 1, 6, 0)
+XSS = "<script>alert(1)</script>"
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
+                                reason=f"{CHROMIUM} missing (make test installs it with apt)")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """A real uvicorn serving ``create_app(root)`` on a free port, in a background thread."""
+
+    def __init__(self, root: Path):
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(create_app(root), host="127.0.0.1", port=self.port,
+                                log_level="warning", lifespan="off")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            assert time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def demo_root(tmp_path_factory) -> Path:
+    """A 50-account demo company scored with `health` every other day over April-May 2026
+    (31 dates), with one account renamed to a script tag."""
+    root = tmp_path_factory.mktemp("web") / "demo"
+    generate_demo(root, accounts=50, seed=3, end=date(2026, 6, 1))
+    ws = Workspace.open(root)
+    ingest(ws, now=NOW)
+    with ws.store() as store:  # a hostile name, as a CRM export could carry it
+        store.con.execute("UPDATE accounts SET name = ? WHERE account_id = 'ACC-000002'", [XSS])
+    history.backfill(ws, date(2026, 4, 1), date(2026, 5, 31), step=2, now=NOW,
+                     scorecards=["health"])
+    return root
+
+
+@pytest.fixture(scope="module")
+def site(demo_root):
+    server = Server(demo_root)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def empty_root(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("web") / "empty"
+    Workspace.init(root, name="acme")
+    return root
+
+
+@pytest.fixture(scope="module")
+def empty_site(empty_root):
+    server = Server(empty_root)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory) -> Path:
+    folder = Path(os.environ.get("HS_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
+    folder.mkdir(parents=True, exist_ok=True)
+    print(f"\nscreenshots: {folder}")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu",
+                  "--disable-background-networking"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1360, "height": 900})
+    page = context.new_page()
+    page.dialogs = []
+    page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
+    page.errors = []
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    page.failed = []
+    page.on("requestfailed", lambda r: page.failed.append(r.url))
+    yield page
+    assert page.dialogs == [], "a script ran a dialog"
+    assert page.errors == [], "JavaScript errors on the page"
+    assert page.failed == [], "requests failed (nothing may come from outside this server)"
+    context.close()
+
+
+def _shot(page, shots: Path, name: str) -> None:
+    path = shots / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    print(f"screenshot: {path}")
+
+
+def _oracle(root: Path, **kw) -> dict:
+    ws = Workspace.open(root)
+    version = pf.current_versions(ws)["health"]
+    with pf.open_store(ws) as store:
+        return pf.list_accounts(store, "health", version, **kw)
+
+
+def _plot_traces(page, selector: str) -> int:
+    page.wait_for_selector(f"{selector}.js-plotly-plot .main-svg", timeout=15000)
+    return page.evaluate(f"document.querySelector('{selector}').data.length")
+
+
+def test_portfolio_page(site, page, shots, demo_root):
+    response = page.goto(site.url + "/")
+    assert response.status == 200
+    assert page.locator("h1").inner_text().startswith("Portfolio")
+    summary = page.locator(".stat")
+    assert summary.count() == 4
+    oracle = _oracle(demo_root, per_page=500)
+    counts = {b: sum(1 for r in oracle["rows"] if r["band"] == b) for b in pf.BANDS}
+    for i, b in enumerate(pf.BANDS):
+        assert summary.nth(i).locator(".big").inner_text() == f"{counts[b]:,}"
+    assert "2026-05-31" in page.locator(".asof").inner_text()
+    assert _plot_traces(page, "#band-chart") == 3
+    assert page.evaluate("document.querySelector('#band-chart').data[0].x.length") == 31
+    assert page.locator("#drops tbody tr").count() > 0
+    _shot(page, shots, "portfolio")
+    # The ARR-at-risk card opens the accounts it counts.
+    at_risk = page.locator("#at-risk .sub").first.inner_text()
+    page.click("#at-risk")
+    page.wait_for_selector("h1")
+    n = int(re.match(r"([\d,]+) red or yellow", at_risk).group(1).replace(",", ""))
+    assert page.locator("#accounts tbody tr").count() == n if n else \
+        page.get_by_text("No accounts match").is_visible()
+
+
+def _column(page, index: int) -> list[str]:
+    return page.locator(f"#accounts tbody tr td:nth-child({index})").all_inner_texts()
+
+
+def _number(text: str) -> float:
+    return float(text.split("\n")[0].replace(",", "").replace("−", "-").strip("▲▼▶ "))
+
+
+def test_accounts_sort_filter_search_paginate(site, page, shots, demo_root):
+    oracle = _oracle(demo_root, per_page=500)["rows"]
+    page.goto(site.url + "/accounts?per_page=20")
+    assert page.locator("#total").inner_text() == str(len(oracle))
+    scores = [_number(t) for t in _column(page, 2)]
+    assert len(scores) == 20 and scores == sorted(scores)
+    _shot(page, shots, "accounts")
+    # Page 2 continues where page 1 stopped.
+    page.click("a[rel=next]")
+    page.wait_for_url(re.compile(r"page=2"))
+    assert "Page 2 of 3" in page.locator(".pager").inner_text()
+    ids = [t.split("\n")[-1] for t in _column(page, 1)]
+    assert ids == [r["account_id"] for r in oracle[20:40]]
+    # Sort by ARR, then toggle to descending.
+    page.click("th a[data-sort=arr]")
+    page.wait_for_url(re.compile(r"sort=arr"))
+    page.click("th a[data-sort=arr]")
+    page.wait_for_url(re.compile(r"desc=1"))
+    arr = [_number(t) for t in _column(page, 5)]
+    assert arr == sorted(arr, reverse=True)
+    assert arr[0] == max(r["arr"] for r in oracle)
+    # Filter: red and yellow, one segment, via the form.
+    page.goto(site.url + "/accounts")
+    page.check("input[name=band][value=red]")
+    page.check("input[name=band][value=yellow]")
+    page.select_option("select[name=segment]", "smb")
+    page.click("#filters button[type=submit]")
+    page.wait_for_url(re.compile(r"segment=smb"))
+    expected = [r for r in oracle if r["band"] in ("red", "yellow") and r["segment"] == "smb"]
+    assert page.locator("#total").inner_text() == str(len(expected))
+    assert set(_column(page, 3)) <= {"red", "yellow"}
+    assert set(_column(page, 7)) == {"smb"}
+    _shot(page, shots, "accounts-filtered")
+    # Renewal window and CSM.
+    csm = oracle[0]["csm"]
+    page.goto(site.url + f"/accounts?csm={csm}&renewal_within=180")
+    expected = [r for r in oracle if r["csm"] == csm and r["days_to_renewal"] is not None
+                and 0 <= r["days_to_renewal"] <= 180]
+    assert int(page.locator("#total").inner_text()) == len(expected)
+    # Search by a part of a name, ignoring case.
+    word = oracle[3]["name"].split()[0]
+    page.goto(site.url + "/accounts")
+    page.fill("input[name=q]", word.upper())
+    page.press("input[name=q]", "Enter")
+    page.wait_for_url(re.compile(r"q="))
+    names = [t.split("\n")[0] for t in _column(page, 1)]
+    assert names and all(word.lower() in n.lower() for n in names)
+    assert len(names) == sum(1 for r in oracle if word.lower() in r["name"].lower())
+    # Nothing matches: a clear empty state, not an error.
+    page.goto(site.url + "/accounts?q=zzzz-no-such-account")
+    assert page.get_by_text("No accounts match").is_visible()
+    # Bad input names the field.
+    response = page.goto(site.url + "/accounts?sort=name;drop&renewal_within=7")
+    assert response.status == 400
+    assert "sort" in page.locator("h1").inner_text()
+
+
+def test_account_page_chart_breakdown_and_why(site, page, shots, demo_root):
+    page.goto(site.url + "/accounts?sort=delta_30d")
+    first = page.locator("a.acct").first
+    name = first.inner_text()
+    first.click()
+    page.wait_for_selector("#account-name")
+    assert page.locator("#account-name").inner_text() == name
+    assert _plot_traces(page, "#score-chart") == 1
+    points = page.evaluate("document.querySelector('#score-chart').data[0].y.length")
+    assert points == 31
+    shown = float(page.locator("#score").inner_text())
+    assert shown == pytest.approx(
+        page.evaluate("document.querySelector('#score-chart').data[0].y.slice(-1)[0]"),
+        abs=0.05)
+    rows = page.locator("#breakdown tr.measure")
+    assert rows.count() >= 10
+    # The points of the measures add up to the score.
+    points_col = page.locator("#breakdown tr.measure td:nth-child(5)").all_inner_texts()
+    assert sum(float(p) for p in points_col) == pytest.approx(shown, abs=0.1 * len(points_col))
+    why = page.locator("#why").inner_text()
+    assert "2026-05-01 → 2026-05-31" in why and "points" in why
+    for heading in ("Tickets", "NPS and surveys", "Touchpoints", "Invoices"):
+        assert page.locator("#activity h3", has_text=heading).count() == 1
+    _shot(page, shots, "account")
+
+
+def test_add_a_pulse(site, page, shots, demo_root):
+    page.goto(site.url + "/accounts/ACC-000010")
+    page.select_option("select[name=value]", "red")
+    page.fill("input[name=author]", "maria.lopez")
+    page.fill("textarea[name=comment]", "Champion left; <b>budget</b> frozen")
+    page.fill("input[name=expires]", "2027-01-31")
+    page.click("#pulse-form button[type=submit]")
+    page.wait_for_url(re.compile(r"added=pulse"))
+    assert page.locator(".flash").is_visible()
+    first = page.locator("#pulses tbody tr").first.inner_text()
+    assert "Champion left; <b>budget</b> frozen" in first and "1/5" in first
+    assert "2027-01-31" in first
+    _shot(page, shots, "account-pulse")
+    with pf.open_store(Workspace.open(demo_root)) as store:
+        stored = store.con.execute(
+            "SELECT value, author, comment, expires_at, _source FROM pulses WHERE account_id = "
+            "'ACC-000010' AND author = 'maria.lopez'").fetchall()
+    assert stored == [(1, "maria.lopez", "Champion left; <b>budget</b> frozen",
+                       datetime(2027, 1, 31), "manual")]
+
+
+def _token(client: httpx.Client, path: str) -> str:
+    html = client.get(path).text
+    return re.search(r'name="token" value="([0-9a-f]+)"', html).group(1)
+
+
+def test_pulse_form_errors_are_shown_on_the_page(site):
+    with httpx.Client(base_url=site.url) as client:
+        token = _token(client, "/accounts/ACC-000011")
+        response = client.post("/accounts/ACC-000011/pulses",
+                               data={"token": token, "value": "purple", "author": "",
+                                     "comment": "x", "expires": "31/01/2027"},
+                               headers={"Origin": site.url})
+        assert response.status_code == 400
+        for message in ("value: choose red, yellow, green or 1-5",
+                        "author: say who gives this pulse", "expires: &#39;31/01/2027&#39; is "
+                        "not a date"):
+            assert message in response.text
+        # A past expiry is refused by the store's own rule, and shown.
+        response = client.post("/accounts/ACC-000011/pulses",
+                               data={"token": token, "value": "4", "author": "ann",
+                                     "expires": "2020-01-01"}, headers={"Origin": site.url})
+        assert response.status_code == 400 and "expire before it is given" in response.text
+        # A good one redirects (303) to the account page.
+        response = client.post("/accounts/ACC-000011/pulses",
+                               data={"token": token, "value": "4", "author": "ann"},
+                               headers={"Origin": site.url})
+        assert response.status_code == 303
+        assert response.headers["location"] == "/accounts/ACC-000011?added=pulse#pulses"
+
+
+class _Attacker(BaseHTTPRequestHandler):
+    target = ""
+
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        body = textwrap.dedent(f"""
+            <form id="f" method="post" action="{self.target}">
+              <input name="value" value="1"><input name="author" value="mallory">
+              <input name="token" value="{'0' * 64}">
+            </form><script>document.getElementById('f').submit()</script>""").encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_cross_site_posts_are_refused(site, browser, demo_root):
+    target = site.url + "/accounts/ACC-000012/pulses"
+    with httpx.Client(base_url=site.url) as client:
+        assert client.post(target, data={"value": "1", "author": "x"}).status_code == 403
+        token = _token(client, "/accounts/ACC-000012")  # a genuine cookie and token ...
+        response = client.post(target, data={"token": token, "value": "1", "author": "x"},
+                               headers={"Origin": "http://evil.example"})
+        assert response.status_code == 403  # ... sent from another site
+        assert "another site" in response.text
+        wrong = client.post(target, data={"token": "0" * 64, "value": "1", "author": "x"})
+        assert wrong.status_code == 403
+    # A real page on another origin that posts the form as soon as it loads.
+    _Attacker.target = target
+    evil = HTTPServer(("127.0.0.1", _free_port()), _Attacker)
+    threading.Thread(target=evil.serve_forever, daemon=True).start()
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(site.url + "/accounts/ACC-000012")  # the victim has a session cookie
+        with page.expect_response(lambda r: r.url == target) as posted:
+            page.goto(f"http://localhost:{evil.server_address[1]}/")
+        assert posted.value.status == 403
+    finally:
+        context.close()
+        evil.shutdown()
+    with pf.open_store(Workspace.open(demo_root)) as store:
+        assert store.con.execute("SELECT count(*) FROM pulses WHERE account_id = 'ACC-000012' "
+                                 "AND _source = 'manual'").fetchall() == [(0,)]
+
+
+def test_script_in_an_account_name_stays_text(site, page, shots):
+    page.goto(site.url + "/accounts?q=script")
+    link = page.locator("a.acct")
+    assert link.count() == 1 and link.inner_text() == XSS
+    link.click()
+    page.wait_for_selector("#account-name")
+    assert page.locator("#account-name").inner_text() == XSS
+    assert page.title().startswith(XSS)
+    assert page.evaluate("document.querySelectorAll('main script:not([type])').length") == 0
+    page.goto(site.url + "/")  # movers may list it too
+    csp = httpx.get(site.url + "/").headers["content-security-policy"]
+    assert "script-src 'self'" in csp
+    _shot(page, shots, "account-xss")
+
+
+def test_scorecards_page(site, page, shots):
+    page.goto(site.url + "/scorecards")
+    assert page.locator("section.scorecard").count() == 2
+    health = page.locator("#sc-health")
+    assert "red below 50" in health.inner_text()
+    assert health.locator("details.variant").count() == 3
+    assert health.locator("table.versions tbody tr").count() == 1
+    assert "31" in health.locator("table.versions").inner_text()
+    assert "Never used to score yet" in page.locator("#sc-expansion").inner_text()
+    assert "Active seats (30 days)" in health.inner_text()
+    _shot(page, shots, "scorecards")
+
+
+def test_empty_workspace_says_no_data_yet(empty_site, page, shots, empty_root):
+    for path, name in (("/", "empty-portfolio"), ("/accounts", "empty-accounts"),
+                       ("/scorecards", "empty-scorecards")):
+        response = page.goto(empty_site.url + path)
+        assert response.status == 200, path
+        assert page.get_by_text(re.compile("No (data|scorecards) yet")).first.is_visible(), path
+        _shot(page, shots, name)
+    response = page.goto(empty_site.url + "/accounts/ACC-1")
+    assert response.status == 404 and "No account" in page.locator("h1").inner_text()
+    # A workspace with a scorecard but no scores yet.
+    demo = Path(__file__).parents[1] / "src/healthscore/demo/scorecards/health.yaml"
+    (empty_root / "scorecards").mkdir(exist_ok=True)
+    shutil.copy(demo, empty_root / "scorecards/health.yaml")
+    try:
+        for path in ("/", "/accounts"):
+            page.goto(empty_site.url + path)
+            assert page.get_by_text("has no scores yet").is_visible(), path
+        _shot(page, shots, "no-scores-yet")
+    finally:
+        shutil.rmtree(empty_root / "scorecards")
+
+
+def test_a_running_job_gives_503_not_500(empty_site, empty_root):
+    store = Workspace.open(empty_root).store_path
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import duckdb, sys; con = duckdb.connect({str(store)!r}); "
+         "print('ready', flush=True); sys.stdin.readline()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        response = httpx.get(empty_site.url + "/scorecards")
+        assert response.status_code == 503
+        assert "being updated" in response.text and response.headers["retry-after"] == "5"
+    finally:
+        holder.communicate("\n", timeout=30)
+    assert httpx.get(empty_site.url + "/scorecards").status_code == 200
