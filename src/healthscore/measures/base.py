@@ -209,6 +209,8 @@ class MeasureSpec:
     tables: tuple[str, ...]
     absent: float | None
     doc: str
+    #: The set-based form for many dates at once (DuckDB): see healthscore.measures.rollup.
+    batch: Callable[[Any], Any] | None = None
 
     @property
     def summary(self) -> str:
@@ -232,8 +234,8 @@ FAMILIES = ("usage", "support", "sentiment", "engagement", "relationship", "advo
 
 
 def measure(name: str, *, family: str, unit: str, params: type[BaseModel] = NoParams,
-            tables: tuple[str, ...] = (), absent: float | None = None
-            ) -> Callable[[MeasureFn], MeasureFn]:
+            tables: tuple[str, ...] = (), absent: float | None = None,
+            batch: Callable[[Any], Any] | None = None) -> Callable[[MeasureFn], MeasureFn]:
     """Register a measure function under ``name`` (its docstring is its documentation)."""
     if family not in FAMILIES:
         raise ValueError(f"unknown measure family {family!r}")
@@ -242,7 +244,7 @@ def measure(name: str, *, family: str, unit: str, params: type[BaseModel] = NoPa
         if name in REGISTRY:
             raise ValueError(f"measure {name!r} registered twice")
         REGISTRY[name] = MeasureSpec(name, family, unit, fn, params, tables, absent,
-                                     fn.__doc__ or "")
+                                     fn.__doc__ or "", batch)
         return fn
 
     return register

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from healthscore.measures.base import MeasureContext, Params, measure
+from healthscore.measures.rollup import BatchMeasure, Need
 
 
 class Window(Params):
@@ -32,7 +33,10 @@ def _quantity(e):
 
 
 @measure("active_user_ratio", family="usage", unit="ratio", params=Window,
-         tables=("usage_events",))
+         tables=("usage_events",),
+         batch=lambda p: BatchMeasure(
+             (Need("users", p.window_days),),
+             "CASE WHEN a.seats > 0 THEN CAST(coalesce({0}, 0) AS DOUBLE) / a.seats END"))
 def active_user_ratio(ctx: MeasureContext, p: Window):
     """Share of licensed seats used: distinct active users in the window ÷ seats.
 
@@ -49,7 +53,10 @@ def active_user_ratio(ctx: MeasureContext, p: Window):
     return j.select(a.account_id, value=j.users.fill_null(0) / a.seats)
 
 
-@measure("days_since_last_activity", family="usage", unit="days", tables=("usage_events",))
+@measure("days_since_last_activity", family="usage", unit="days", tables=("usage_events",),
+         batch=lambda p: BatchMeasure(
+             (Need("last_ts"),),
+             "(epoch(getvariable('hs_cutoff')::TIMESTAMP) - epoch({0})) / 86400"))
 def days_since_last_activity(ctx: MeasureContext, p):
     """Days from the last usage event to the end of the as-of date.
 
@@ -62,7 +69,8 @@ def days_since_last_activity(ctx: MeasureContext, p):
 
 
 @measure("active_users", family="usage", unit="users", params=Window,
-         tables=("usage_events",), absent=0.0)
+         tables=("usage_events",), absent=0.0,
+         batch=lambda p: BatchMeasure((Need("users", p.window_days),), "coalesce({0}, 0)"))
 def active_users(ctx: MeasureContext, p: Window):
     """Number of distinct users with at least one usage event in the window.
 
@@ -74,7 +82,10 @@ def active_users(ctx: MeasureContext, p: Window):
 
 
 @measure("active_days_per_user", family="usage", unit="days per user", params=Window,
-         tables=("usage_events",), absent=0.0)
+         tables=("usage_events",), absent=0.0,
+         batch=lambda p: BatchMeasure(
+             (Need("userdays", p.window_days), Need("users", p.window_days)),
+             "CASE WHEN {1} > 0 THEN CAST({0} AS DOUBLE) / {1} ELSE 0 END"))
 def active_days_per_user(ctx: MeasureContext, p: Window):
     """How often people come back: mean number of distinct active days per active user.
 
@@ -90,7 +101,10 @@ def active_days_per_user(ctx: MeasureContext, p: Window):
 
 
 @measure("usage_trend", family="usage", unit="relative change", params=Window,
-         tables=("usage_events",))
+         tables=("usage_events",),
+         batch=lambda p: BatchMeasure(
+             (Need("qty", p.window_days), Need("qty_before", p.window_days)),
+             "CASE WHEN {1} > 0 THEN (coalesce({0}, 0) - {1}) / {1} END"))
 def usage_trend(ctx: MeasureContext, p: Window):
     """Change in usage volume: events in the window vs the window of equal length before it.
 
@@ -108,7 +122,12 @@ def usage_trend(ctx: MeasureContext, p: Window):
 
 
 @measure("feature_breadth", family="usage", unit="features, or share 0-1",
-         params=Breadth, tables=("usage_events",), absent=0.0)
+         params=Breadth, tables=("usage_events",), absent=0.0,
+         batch=lambda p: BatchMeasure(
+             (Need("features", p.window_days,
+                   None if p.features is None else tuple(sorted(set(p.features)))),),
+             "coalesce({0}, 0)" if p.features is None
+             else f"CAST(coalesce({{0}}, 0) AS DOUBLE) / {len(set(p.features))}"))
 def feature_breadth(ctx: MeasureContext, p: Breadth):
     """How much of the product is used: distinct events (features) used in the window.
 
@@ -124,7 +143,10 @@ def feature_breadth(ctx: MeasureContext, p: Breadth):
 
 
 @measure("events_per_active_user", family="usage", unit="events per user", params=Window,
-         tables=("usage_events",), absent=0.0)
+         tables=("usage_events",), absent=0.0,
+         batch=lambda p: BatchMeasure(
+             (Need("qty_ident", p.window_days), Need("users", p.window_days)),
+             "CASE WHEN {1} > 0 THEN {0} / {1} ELSE 0 END"))
 def events_per_active_user(ctx: MeasureContext, p: Window):
     """Depth of use: events by identified users in the window ÷ those active users.
 

@@ -10,7 +10,9 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -27,6 +29,7 @@ from healthscore.measures.base import (
     get_measure,
     measure_expression,
 )
+from healthscore.measures.rollup import BatchMeasure, build_grid
 from healthscore.scoring.combine import band, combine, grade
 from healthscore.scoring.functions import score_values
 
@@ -69,6 +72,17 @@ def measure_expr(ctx: MeasureContext, mid: str, cfg: MeasureConfig):
     return joined.select(accounts.account_id, value=value)
 
 
+def measure_batch(mid: str, cfg: MeasureConfig) -> BatchMeasure | None:
+    """The set-based form of a measure (usage measures on DuckDB), else None."""
+    if cfg.custom is not None:
+        return None
+    spec = get_measure(cfg.measure or mid)
+    return None if spec.batch is None else spec.batch(spec.parse_params(cfg.params))
+
+
+_grid_names = itertools.count(1)
+
+
 def measure_tables(mid: str, cfg: MeasureConfig) -> tuple[str, ...]:
     """The tables whose absence makes the measure missing."""
     if cfg.custom is not None:
@@ -106,10 +120,27 @@ class Evaluator:
         self.tables = {key: measure_tables(mid, cfg) for key, (mid, cfg) in self.measures.items()}
         self.compiled = getattr(backend, "name", "") == "duckdb"
         self.ctx = MeasureContext(backend, date.today(), variables=self.compiled)
+        #: usage measures computed for many dates in one pass (DuckDB only; see rollup.py)
+        self.batch: dict[str, BatchMeasure] = {}
+        self.prepared: set[date] = set()
         if self.compiled:
+            self.batch = {key: b for key, (mid, cfg) in self.measures.items()
+                          if (b := measure_batch(mid, cfg)) is not None}
+            self.grid = f"hs_usage_grid_{next(_grid_names)}"
             self.sql_accounts = str(ibis.to_sql(self._accounts_expr(self.ctx), "duckdb"))
+            self.sql_active = str(ibis.to_sql(self.ctx.accounts(), "duckdb"))
             self.sql = {key: str(ibis.to_sql(measure_expr(self.ctx, mid, cfg), "duckdb"))
-                        for key, (mid, cfg) in self.measures.items()}
+                        for key, (mid, cfg) in self.measures.items() if key not in self.batch}
+
+    def prepare(self, dates: Iterable[date]) -> None:
+        """Compute the usage measures of all ``dates`` in one set-based pass (a backfill calls
+        this per chunk of dates; a single date prepares itself). Replaces what was prepared."""
+        dates = sorted(set(dates))
+        if not self.batch or not dates:
+            return
+        needs = {n for b in self.batch.values() for n in b.needs}
+        build_grid(self.backend.con, self.grid, dates, needs)
+        self.prepared = set(dates)
 
     def _accounts_expr(self, ctx: MeasureContext):
         return ctx.accounts().select("account_id", *self.columns)
@@ -119,14 +150,17 @@ class Evaluator:
         self.ctx.as_of = as_of  # what has_data() compares with (the cutoff lives in SQL)
         present = [k for k in self.measures
                    if all(self.ctx.has_data(t) for t in self.tables[k])]
+        batched = None
         if self.compiled:
             con = self.backend.con
             con.execute(f"SET VARIABLE {CUTOFF_VARIABLE} = ?::TIMESTAMP", [cutoff_of(as_of)])
             df = con.sql(self.sql_accounts).df()
-            # One query for all measures (long format): one plan and one transfer per date.
+            per_date = [k for k in present if k not in self.batch]
+            # One query for the per-date measures (long format): one plan and one transfer.
             long = con.sql(" UNION ALL ".join(
-                f"SELECT '{k}' AS key, account_id, value FROM ({self.sql[k]})" for k in present
-            )).df() if present else pd.DataFrame(columns=["key", "account_id", "value"])
+                f"SELECT '{k}' AS key, account_id, value FROM ({self.sql[k]})" for k in per_date
+            )).df() if per_date else pd.DataFrame(columns=["key", "account_id", "value"])
+            batched = self._batched(as_of, [k for k in present if k in self.batch])
         else:
             ctx = MeasureContext(self.backend, as_of)
             ctx._stats = self.ctx.table_stats()
@@ -139,10 +173,25 @@ class Evaluator:
         wide = long.pivot(index="account_id", columns="key", values="value") if len(long) \
             else pd.DataFrame(index=pd.Index([], name="account_id"))
         wide = wide.reindex(df["account_id"])
+        if batched is not None:
+            batched = batched.set_index("account_id").reindex(df["account_id"])
         for key in self.measures:
-            df[key] = (wide[key].to_numpy(dtype=float, na_value=np.nan) if key in wide
+            source = batched if batched is not None and key in batched else wide
+            df[key] = (source[key].to_numpy(dtype=float, na_value=np.nan) if key in source
                        else np.nan)
         return df
+
+    def _batched(self, as_of: date, keys: list[str]) -> pd.DataFrame | None:
+        """The usage measures of ``as_of`` from the prepared grid (wide: one column each)."""
+        if not keys:
+            return None
+        if as_of not in self.prepared:
+            self.prepare([as_of])
+        cols = ", ".join(f"CAST({self.batch[k].sql()} AS DOUBLE) AS {k}" for k in keys)
+        return self.backend.con.sql(
+            f"SELECT a.account_id, {cols} FROM ({self.sql_active}) a "
+            f"LEFT JOIN {self.grid} u ON u.account_id = a.account_id AND u.as_of = ?",
+            params=[as_of]).df()
 
     def overrides(self, as_of: date) -> pd.DataFrame:
         """Overrides in force at the cutoff of ``as_of`` (account_id, measure, score, id)."""

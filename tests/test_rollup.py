@@ -1,0 +1,186 @@
+"""The set-based usage measures (daily roll-ups, sliding windows, island sweeps) give the same
+values as the point-in-time definitions, date by date.
+
+Scoring and backfills compute the usage measures on DuckDB through ``measures/rollup.py`` (one
+pass for many dates); each measure's Ibis expression over the as-of view of the store is its
+definition. These tests compare the two on random event histories (hypothesis) and on the demo
+company, for batches of dates including ones before, inside and after the data.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import ibis
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from healthscore.config.scorecard import load_scorecard
+from healthscore.demo import generate_demo
+from healthscore.measures import MeasureContext, get_measure
+from healthscore.measures.base import CUTOFF_VARIABLE, cutoff_of, measure_expression
+from healthscore.scoring.evaluate import Evaluator
+from healthscore.sources import ingest
+from healthscore.store.store import Store
+from healthscore.workspace import Workspace
+
+#: Usage measures under several parameters: short and long windows, a feature list.
+SCORECARD = """\
+name: usage
+bands: {red: 40, yellow: 60}
+groups:
+  usage:
+    measures:
+      ratio_7: {measure: active_user_ratio, params: {window_days: 7}, scoring: {linear: {from: 0, to: 1}}}
+      ratio_30: {measure: active_user_ratio, params: {window_days: 30}, scoring: {linear: {from: 0, to: 1}}}
+      users_3: {measure: active_users, params: {window_days: 3}, scoring: {linear: {from: 0, to: 5}}}
+      days_10: {measure: active_days_per_user, params: {window_days: 10}, scoring: {linear: {from: 1, to: 5}}}
+      trend_5: {measure: usage_trend, params: {window_days: 5}, scoring: {linear: {from: -1, to: 1}}}
+      trend_30: {measure: usage_trend, params: {window_days: 30}, scoring: {linear: {from: -1, to: 1}}}
+      last: {measure: days_since_last_activity, scoring: {linear: {from: 30, to: 0}}}
+      features_7: {measure: feature_breadth, params: {window_days: 7}, scoring: {linear: {from: 0, to: 3}}}
+      key_features: {measure: feature_breadth, params: {window_days: 14, features: [login, "it's"]}, scoring: {linear: {from: 0, to: 1}}}
+      depth_4: {measure: events_per_active_user, params: {window_days: 4}, scoring: {linear: {from: 0, to: 9}}}
+"""
+
+
+def _scorecard(tmp: Path):
+    path = tmp / "usage.yaml"
+    path.write_text(SCORECARD, encoding="utf-8")
+    return load_scorecard(path).scorecard
+
+
+class Reference:
+    """Each measure's point-in-time definition, compiled once to SQL with the cutoff in the
+    DuckDB variable (the per-date path the batch replaced), next to the evaluator under test."""
+
+    def __init__(self, backend, sc):
+        self.backend = backend
+        self.ev = Evaluator(backend, sc)
+        assert self.ev.batch, "the usage measures should take the set-based path on DuckDB"
+        ctx = MeasureContext(backend, date.today(), variables=True)
+        self.sql = {}
+        for key in self.ev.batch:
+            mid, cfg = self.ev.measures[key]
+            spec = get_measure(cfg.measure or mid)
+            expr = measure_expression(ctx, spec, spec.parse_params(cfg.params))
+            self.sql[key] = (mid, str(ibis.to_sql(expr, "duckdb")))
+
+    def compare(self, dates: list[date], *, prepare: bool = True) -> int:
+        """Assert the evaluator's values equal the definitions; return how many compared."""
+        if prepare:
+            self.ev.prepare(dates)
+        con = self.backend.con
+        compared = 0
+        for day in dates:
+            frame = self.ev.frame(day).set_index("account_id")
+            has_data = MeasureContext(self.backend, day).has_data("usage_events")
+            for key, (mid, sql) in self.sql.items():
+                if not has_data:
+                    assert frame[key].isna().all()
+                    continue
+                con.execute(f"SET VARIABLE {CUTOFF_VARIABLE} = ?::TIMESTAMP", [cutoff_of(day)])
+                want = (con.sql(sql).df().set_index("account_id")["value"]
+                        .reindex(frame.index))
+                np.testing.assert_allclose(frame[key].to_numpy(float), want.to_numpy(float),
+                                           rtol=1e-9, atol=1e-9, equal_nan=True,
+                                           err_msg=f"{mid} as of {day}")
+                compared += len(want)
+        return compared
+
+
+# -- random histories -------------------------------------------------------------------------
+
+START = date(2026, 3, 1)
+ACCOUNTS = [("A1", 4), ("A2", None), ("A3", 0)]  # seats: 4, unknown, zero
+USERS = ["u1", "u2", "u3", None]
+EVENTS = ["login", "it's", "export"]
+
+event = st.tuples(
+    st.sampled_from([a for a, _ in ACCOUNTS]),
+    st.sampled_from(USERS),
+    st.sampled_from(EVENTS),
+    st.integers(0, 70 * 24 - 1),                       # hour since START
+    st.one_of(st.none(), st.sampled_from([0.0, 1.0, 2.5, 7.0])),
+)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """A store with three accounts and an evaluator/reference pair over it (kept open)."""
+    tmp = tmp_path_factory.mktemp("rollup")
+    store = Store(tmp / "store.duckdb", create=True)
+    for account_id, seats in ACCOUNTS:
+        store.con.execute(
+            "INSERT INTO accounts (account_id, name, seats, contract_start) "
+            "VALUES (?, ?, ?, DATE '2025-01-01')", [account_id, account_id, seats])
+    yield Reference(ibis.duckdb.from_connection(store.con), _scorecard(tmp))
+    store.close()
+
+
+def _events(ref: Reference, rows) -> None:
+    con = ref.backend.con
+    con.execute("DELETE FROM usage_events")
+    for account_id, user_id, name, at, quantity in rows:
+        con.execute("INSERT INTO usage_events (account_id, user_id, event, \"timestamp\", "
+                    "quantity) VALUES (?, ?, ?, ?, ?)", [account_id, user_id, name, at, quantity])
+    ref.ev.ctx._stats = None  # the evaluator caches which tables hold data
+
+
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(events=st.lists(event, max_size=40),
+       offsets=st.lists(st.integers(-3, 80), min_size=1, max_size=4, unique=True),
+       prepare=st.booleans())
+def test_batch_usage_measures_equal_their_point_in_time_definition(reference, events, offsets,
+                                                                   prepare):
+    start = datetime.combine(START, datetime.min.time())
+    _events(reference, [(a, u, n, start + timedelta(hours=h), q) for a, u, n, h, q in events])
+    reference.ev.prepared = set()
+    dates = sorted(START + timedelta(days=k) for k in offsets)
+    reference.compare(dates, prepare=prepare)
+
+
+def test_islands_and_windows_on_a_hand_computed_history(reference):
+    """A1 has 4 seats. u1 is active on 03-01 and 03-08 (7 days apart: two islands that touch),
+    u2 on 03-05. A 7-day window as of D covers D-6..D, so an active day X counts for
+    X..X+6:
+      03-07: u1 (03-01 covers ..03-07) and u2 (03-05..03-11) → 2 users, 2/4 = 0.5
+      03-08: u1 (03-08..03-14) and u2                       → 2 users, 0.5
+      03-12: u1 only (u2's 03-05 covered up to 03-11)        → 1 user,  0.25
+      03-15: nobody (u1's 03-08 covered up to 03-14)          → 0
+    """
+    _events(reference, [("A1", user, "login", datetime(2026, 3, day, 12), None)
+                        for user, day in [("u1", 1), ("u1", 8), ("u2", 5)]])
+    ev = reference.ev
+    days = [date(2026, 3, d) for d in (7, 8, 12, 15)]
+    ev.prepare(days)
+    key = next(k for k, (mid, _) in ev.measures.items() if mid == "ratio_7")
+    got = [ev.frame(d).set_index("account_id").loc["A1", key] for d in days]
+    assert got == [0.5, 0.5, 0.25, 0.0]
+    assert reference.compare(days) > 0
+
+
+# -- the demo company -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    out = tmp_path_factory.mktemp("rollup-demo") / "demo"
+    generate_demo(out, accounts=30, seed=11, end=date(2026, 6, 1))
+    ingest(Workspace.open(out), now=datetime(2026, 6, 1, 6))
+    return Workspace.open(out)
+
+
+def test_batch_equals_point_in_time_on_the_demo_company(demo, tmp_path):
+    dates = [date(2025, 2, 1), date(2025, 3, 15), date(2025, 9, 30), date(2025, 12, 31),
+             date(2026, 1, 1), date(2026, 4, 2), date(2026, 5, 31)]
+    with demo.store() as store:
+        backend = ibis.duckdb.from_connection(store.con)
+        assert Reference(backend, _scorecard(tmp_path)).compare(dates) > 1000
+        for loaded in demo.scorecards():
+            # the demo scorecards' usage measures take the batch path too
+            assert Reference(backend, loaded.scorecard).compare(dates[-2:]) > 0
