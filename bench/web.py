@@ -11,7 +11,6 @@ writes to the store. Run it by hand, not while another benchmark runs.
 from __future__ import annotations
 
 import argparse
-import random
 import socket
 import statistics
 import sys

@@ -220,6 +220,8 @@ def test_movers_reason_in_words(store):
     found = pf.movers(store, "health", V, labels={"active_user_ratio": "Active seats"})
     assert [r["account_id"] for r in found["drops"]] == ["A1"]
     assert found["drops"][0]["reason"] == "Active seats 0.8 → 0.2 (−30.0)"
+    none = pf.movers(store, "health", V, days=3)  # no snapshot on D-3 to compare with
+    assert none == {"end": D, "start": D - timedelta(3), "drops": [], "rises": []}
 
 
 def test_scorecard_overview_shares_add_up(store_ws):

@@ -251,6 +251,13 @@ def movers(store: Store, scorecard: str, version: str, *, days: int = 30,
     with its top reason in words (:func:`healthscore.store.reads.movers`)."""
     if days < 1:
         raise InputError("days", f"{days} is not a positive number of days")
+    end = _as_of(store, scorecard, version, end)
+    start = end - timedelta(days=days) if end else None
+    if end is None or not store.con.execute(
+            "SELECT count(*) FROM (SELECT 1 FROM snapshots WHERE scorecard = ? AND version = ? "
+            "AND as_of = ? LIMIT 1)", [scorecard, version, start]).fetchall()[0][0]:
+        # Nothing to compare with: skip the measure join (a second at 100,000 accounts).
+        return {"end": end, "start": start if end else None, "drops": [], "rises": []}
     found = reads.movers(store, scorecard, version, days=days, end=end, limit=limit)
     labels = labels or {}
     for row in found["drops"] + found["rises"]:
@@ -367,16 +374,17 @@ def list_accounts(store: Store, scorecard: str, version: str, *,
 
 def filter_options(store: Store, scorecard: str, version: str,
                    as_of: date | None = None) -> dict:
-    """The values the accounts filters can take on ``as_of``: bands, segments, CSMs."""
+    """The values the accounts filters offer: bands, and the segments and CSMs of the current
+    accounts (empty lists before the first score)."""
     day = _as_of(store, scorecard, version, as_of)
     out = {"bands": list(BANDS), "segments": [], "csms": []}
     if day is None:
         return out
-    for key, col in (("segments", "segment"), ("csms", "csm")):
-        out[key] = [r[0] for r in store.con.execute(f"""
-            SELECT DISTINCT a.{col} FROM snapshots s JOIN ({_ACCOUNTS_AT}) a USING (account_id)
-            WHERE s.scorecard = ? AND s.version = ? AND s.as_of = ? AND a.{col} IS NOT NULL
-            ORDER BY 1""", _cut(day) + [scorecard, version, day]).fetchall()]
+    segments, csms = store.con.execute(
+        "SELECT list_sort(list(DISTINCT segment)), list_sort(list(DISTINCT csm)) "
+        "FROM accounts WHERE _valid_to IS NULL").fetchall()[0]
+    out.update(segments=[s for s in segments or [] if s is not None],
+               csms=[c for c in csms or [] if c is not None])
     return out
 
 
