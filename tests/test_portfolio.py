@@ -263,3 +263,40 @@ def test_a_store_held_by_another_process_is_busy_not_an_error(store_ws):
         holder.communicate("\n", timeout=30)
     with pf.open_store(store_ws) as store:
         assert pf.latest_as_of(store, "health", V) == D
+
+
+def test_the_read_cache_matches_the_store_and_follows_writes(store_ws):
+    """Reads through open_store (read cache) equal reads of a plain Store, for every sort and
+    filter; a write to the file (here another version of an account, as an ingest would write)
+    shows on the next read; a pulse written through open_store keeps the cache."""
+    pf._CACHE.clear()
+    queries = [{"sort": k, "desc": d} for k in pf.SORTS for d in (False, True)] + [
+        {"band": ["red", "yellow"], "renewal_within": 90}, {"q": "a", "per_page": 1, "page": 2},
+        {"page": 99}]
+    with store_ws.store(read_only=True) as direct, pf.open_store(store_ws) as cached:
+        assert isinstance(cached, pf.ReadStore)
+        for query in queries:
+            assert pf.list_accounts(cached, "health", V, **query) == \
+                pf.list_accounts(direct, "health", V, **query), query
+        for days in (0, 90, 400):
+            assert pf.portfolio_summary(cached, "health", V, at_risk_days=days) == \
+                pf.portfolio_summary(direct, "health", V, at_risk_days=days)
+        assert pf.filter_options(cached, "health", V) == pf.filter_options(direct, "health", V)
+        for aid in ("A1", "A2", "A4", "nope"):
+            assert pf.account(cached, aid) == pf.account(direct, aid)
+            assert pf.account_detail(cached, "health", V, aid) == \
+                pf.account_detail(direct, "health", V, aid)
+    with pf.open_store(store_ws, lazy=True) as lazy:
+        assert pf.list_accounts(lazy, "health", V)["total"] > 0 and not lazy.opened
+    with pf.open_store(store_ws, write=True, touches=("pulses",)) as store:
+        manual.add_pulse(store, account_id="A1", at=NOW, value=5, author="ann", comment="",
+                         expires_at=None)
+    with pf.open_store(store_ws, lazy=True) as lazy:
+        pf.list_accounts(lazy, "health", V)
+        assert not lazy.opened  # the pulse left the cached tables alone
+    with store_ws.store() as store:
+        store.con.execute("UPDATE accounts SET name = 'Renamed' WHERE account_id = 'A1'")
+    with pf.open_store(store_ws, lazy=True) as lazy:
+        rows = pf.list_accounts(lazy, "health", V, q="renamed")["rows"]
+        assert [r["account_id"] for r in rows] == ["A1"] and lazy.opened
+        assert pf.account(lazy, "A1")["name"] == "Renamed"

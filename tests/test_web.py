@@ -380,6 +380,7 @@ def test_script_in_an_account_name_stays_text(site, page, shots):
     assert page.locator("#account-name").inner_text() == XSS
     assert page.title().startswith(XSS)
     assert page.evaluate("document.querySelectorAll('main script:not([type])').length") == 0
+    page.wait_for_load_state("load")  # leaving while plotly.min.js loads would abort it
     page.goto(site.url + "/")  # movers may list it too
     csp = httpx.get(site.url + "/").headers["content-security-policy"]
     assert "script-src 'self'" in csp

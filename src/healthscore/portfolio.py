@@ -13,15 +13,28 @@ Store access: :func:`open_store` opens the workspace's DuckDB file for one reque
 right after, so the daily job (``healthscore run``) can take the file between requests. In one
 process DuckDB cannot mix read-only and read-write connections to one file, so readers share a
 lock that a writer takes alone; a file held by another process raises :class:`StoreBusy`.
+
+Read cache: a read-only :func:`open_store` hands out a :class:`ReadStore`, which opens the file
+only when a query needs it. What the pages read for every request — the latest snapshot of a
+scorecard with each account's attributes and 7/30/90-day changes, the current account
+attributes, the filter values, band history and movers — is kept in memory (Arrow tables,
+queried with an in-memory DuckDB) and keyed on the store file's identity, size and modification
+time (and its write-ahead log's): any write to the file, by this process or another, changes
+the key, and the next request reads the store again. Functions given a plain
+:class:`~healthscore.store.Store` read it directly, without the cache.
 """
 
 from __future__ import annotations
 
+import copy
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
+
+import duckdb
 
 from healthscore.errors import HealthScoreError, StoreError
 from healthscore.scoring.change import explain_change, fmt_points, fmt_value
@@ -31,20 +44,21 @@ from healthscore.workspace import Workspace
 
 BANDS = ("red", "yellow", "green")
 
-#: Sort keys of :func:`list_accounts` → SQL expression. Nothing else reaches ORDER BY.
+#: Sort keys of :func:`list_accounts` → SQL expression (over the columns of one row of the
+#: accounts list). Nothing else reaches ORDER BY.
 SORTS: dict[str, str] = {
-    "score": "s.score",
-    "band": "CASE s.band WHEN 'red' THEN 0 WHEN 'yellow' THEN 1 WHEN 'green' THEN 2 END",
-    "name": "lower(a.name)",
-    "account_id": "s.account_id",
+    "score": "score",
+    "band": "CASE band WHEN 'red' THEN 0 WHEN 'yellow' THEN 1 WHEN 'green' THEN 2 END",
+    "name": "lower(name)",
+    "account_id": "account_id",
     "delta_30d": "delta_30d",
     "delta_7d": "delta_7d",
-    "arr": "a.arr",
-    "plan": "lower(a.plan)",
-    "segment": "lower(a.segment)",
-    "csm": "lower(a.csm)",
-    "renewal_date": "a.renewal_date",
-    "coverage": "s.coverage",
+    "arr": "arr",
+    "plan": "lower(plan)",
+    "segment": "lower(segment)",
+    "csm": "lower(csm)",
+    "renewal_date": "renewal_date",
+    "coverage": "coverage",
 }
 
 MAX_PER_PAGE = 500
@@ -106,24 +120,177 @@ class _ReadWriteLock:
 _LOCK = _ReadWriteLock()
 
 
-@contextmanager
-def open_store(workspace: Workspace, *, write: bool = False) -> Iterator[Store]:
-    """The workspace's store for one request: read-only unless ``write``; closed on exit.
+def _open(workspace: Workspace, *, write: bool) -> Store:
+    try:
+        return workspace.store(read_only=not write)
+    except StoreError as exc:
+        if "lock" in str(exc).lower():
+            raise StoreBusy("the data is being updated (another healthscore process holds "
+                            "the store)", hint="retry in a moment") from None
+        raise
 
+
+class ReadStore:
+    """A workspace's store for reading, opened read-only on first use (``.con`` or any
+    :class:`~healthscore.store.Store` attribute), so a request answered from the read cache
+    never opens the file. Raises :class:`StoreBusy` on that first use when a job holds it."""
+
+    def __init__(self, workspace: Workspace):
+        self.workspace = workspace
+        self.path = Path(workspace.store_path)
+        self._store: Store | None = None
+
+    @property
+    def opened(self) -> bool:
+        return self._store is not None
+
+    def open(self) -> Store:
+        if self._store is None:
+            self._store = _open(self.workspace, write=False)
+        return self._store
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        return self.open().con
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.open(), name)
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+
+#: Tables whose rows the read cache holds (a write elsewhere keeps it, see ``touches``).
+CACHED_TABLES = frozenset({"snapshots", "snapshot_measures", "snapshot_groups", "accounts",
+                           "scorecard_versions"})
+
+
+@contextmanager
+def open_store(workspace: Workspace, *, write: bool = False,
+               touches: tuple[str, ...] | None = None, lazy: bool = False) -> Iterator[Store]:
+    """The workspace's store for one request, closed on exit: a :class:`ReadStore` (which
+    reads through the read cache) unless ``write``. With ``lazy`` the file is opened only when
+    a query is not answered from the cache, so such a request does not touch it at all (and a
+    held store surfaces as :class:`StoreBusy` at that first query instead of here).
+
+    ``touches`` (writes only) names the tables the write changes; when none of them is in
+    :data:`CACHED_TABLES` (a pulse), the read cache stays valid after the write.
     Raises :class:`StoreBusy` when another process holds the file (a job is writing to it).
     """
-    with _LOCK.write() if write else _LOCK.read():
-        try:
-            store = workspace.store(read_only=not write)
-        except StoreError as exc:
-            if "lock" in str(exc).lower():
-                raise StoreBusy("the data is being updated (another healthscore process holds "
-                                "the store)", hint="retry in a moment") from None
-            raise
+    if not write:
+        with _LOCK.read():
+            reader = ReadStore(workspace)
+            if not lazy:
+                reader.open()
+            try:
+                yield reader  # type: ignore[misc]
+            finally:
+                reader.close()
+        return
+    with _LOCK.write():
+        store = _open(workspace, write=True)
+        keep = touches is not None and not CACHED_TABLES.intersection(touches)
+        before = _signature(store.path) if keep else None
+        ok = False
         try:
             yield store
+            ok = True
         finally:
             store.close()
+        if keep and ok:
+            _CACHE.carry(store.path, before, _signature(store.path))
+
+
+# -- read cache --------------------------------------------------------------------------------
+
+
+def _signature(path: Path) -> tuple:
+    """What changes whenever the DuckDB file is written: identity, size and times of the file
+    and of its write-ahead log."""
+    out: list = []
+    for p in (path, path.with_name(path.name + ".wal")):
+        try:
+            st = p.stat()
+        except FileNotFoundError:
+            out.append(None)
+        else:
+            out.append((st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+    return tuple(out)
+
+
+class _ReadCache:
+    """Values read from a store, per store file, valid while its signature holds."""
+
+    MAX_KEYS = 24  # per store; the oldest goes first
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._build = threading.Lock()
+        self._entries: dict[Path, tuple[tuple, dict]] = {}
+
+    def _get(self, path: Path, sig: tuple, key: tuple) -> tuple[bool, Any]:
+        with self._lock:
+            entry = self._entries.get(path)
+            if entry is not None and entry[0] == sig and key in entry[1]:
+                return True, entry[1][key]
+        return False, None
+
+    def get(self, store: ReadStore, key: tuple, build: Callable[[Any], Any]) -> Any:
+        path = store.path.resolve()
+        found, value = self._get(path, _signature(store.path), key)
+        if found:
+            return value
+        con = store.con  # opens the file: no other process writes to it while it is open
+        sig = _signature(store.path)
+        with self._build:
+            found, value = self._get(path, sig, key)
+            if found:
+                return value
+            value = build(con)
+            with self._lock:
+                entry = self._entries.get(path)
+                if entry is None or entry[0] != sig:
+                    entry = self._entries[path] = (sig, {})
+                entry[1][key] = value
+                while len(entry[1]) > self.MAX_KEYS:
+                    del entry[1][next(iter(entry[1]))]
+        return value
+
+    def carry(self, path: Path, before: tuple | None, after: tuple) -> None:
+        """The file went from ``before`` to ``after`` by a write that left the cached tables
+        alone: what was cached at ``before`` still holds."""
+        with self._lock:
+            entry = self._entries.get(path.resolve())
+            if entry is not None and entry[0] == before:
+                self._entries[path.resolve()] = (after, entry[1])
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+_CACHE = _ReadCache()
+_MEMORY = duckdb.connect(":memory:")
+
+
+def _cached(store: Store, key: tuple, build: Callable[[Any], Any]) -> Any:
+    """``build(con)`` from the read cache for a :class:`ReadStore`, else straight from the
+    store."""
+    if isinstance(store, ReadStore):
+        return _CACHE.get(store, key, build)
+    return build(store.con)
+
+
+def _memory_query(table, sql: str, params: list) -> list[dict]:
+    """``sql`` over an Arrow ``table`` (named ``t``) with an in-memory DuckDB."""
+    cur = _MEMORY.cursor()
+    try:
+        cur.register("t", table)
+        return _rows(cur.execute(sql, params))
+    finally:
+        cur.close()
 
 
 # -- scorecards and dates ----------------------------------------------------------------------
@@ -136,7 +303,15 @@ def current_versions(workspace: Workspace) -> dict[str, str]:
 
 def latest_as_of(store: Store, scorecard: str, version: str) -> date | None:
     """The latest snapshot date of a scorecard version, or None before the first score."""
-    return reads.latest_date(store, scorecard, version)
+    return _cached(store, ("latest_date", scorecard, version),
+                   lambda con: reads.latest_date(_Con(con), scorecard, version))
+
+
+class _Con:
+    """A connection where :mod:`healthscore.store.reads` expects a store."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        self.con = con
 
 
 def _as_of(store: Store, scorecard: str, version: str, as_of: date | None) -> date | None:
@@ -189,16 +364,23 @@ def portfolio_summary(store: Store, scorecard: str, version: str, as_of: date | 
                                        "red": 0, "yellow": 0}}
     if day is None:
         return out
-    rows = _rows(store.con.execute(f"""
-        SELECT s.band, count(*) AS accounts, coalesce(sum(a.arr), 0) AS arr,
-               avg(s.score) AS mean_score,
-               count(*) FILTER (WHERE a.renewal_date BETWEEN ? AND ?) AS renewing,
-               coalesce(sum(a.arr) FILTER (WHERE a.renewal_date BETWEEN ? AND ?), 0)
-                   AS renewing_arr
-        FROM snapshots s LEFT JOIN ({_ACCOUNTS_AT}) a USING (account_id)
-        WHERE s.scorecard = ? AND s.version = ? AND s.as_of = ?
-        GROUP BY s.band
-    """, [day, day + timedelta(days=at_risk_days)] * 2 + _cut(day) + [scorecard, version, day]))
+    sql = """
+        SELECT band, count(*) AS accounts, coalesce(sum(arr), 0) AS arr,
+               avg(score) AS mean_score,
+               count(*) FILTER (WHERE renewal_date BETWEEN ? AND ?) AS renewing,
+               coalesce(sum(arr) FILTER (WHERE renewal_date BETWEEN ? AND ?), 0) AS renewing_arr
+        FROM {src} GROUP BY band
+    """
+    window = [day, day + timedelta(days=at_risk_days)] * 2
+    if isinstance(store, ReadStore):
+        table = _latest(store, scorecard, version, day)[0]
+        rows = _memory_query(table, sql.replace("{src}", "t"), window)
+    else:
+        rows = _rows(store.con.execute(sql.replace("{src}", f"""(
+            SELECT s.band, s.score, a.arr, a.renewal_date
+            FROM snapshots s LEFT JOIN ({_ACCOUNTS_AT}) a USING (account_id)
+            WHERE s.scorecard = ? AND s.version = ? AND s.as_of = ?)"""),
+            window + _cut(day) + [scorecard, version, day]))
     total = sum(r["accounts"] for r in rows)
     arr = sum(float(r["arr"]) for r in rows)
     by_band = {r["band"]: r for r in rows}
@@ -233,7 +415,12 @@ def band_history(store: Store, scorecard: str, version: str, *, days: int | None
     if end is None:
         return []
     start = end - timedelta(days=days) if days is not None else date.min
-    rows = store.con.execute("""
+    return copy.deepcopy(_cached(store, ("band_history", scorecard, version, start, end),
+                                 lambda con: _band_history(con, scorecard, version, start, end)))
+
+
+def _band_history(con, scorecard: str, version: str, start: date, end: date) -> list[dict]:
+    rows = con.execute("""
         SELECT as_of, count(*) FILTER (WHERE band = 'red'),
                count(*) FILTER (WHERE band = 'yellow'),
                count(*) FILTER (WHERE band = 'green'), count(*)
@@ -252,6 +439,13 @@ def movers(store: Store, scorecard: str, version: str, *, days: int = 30,
     if days < 1:
         raise InputError("days", f"{days} is not a positive number of days")
     end = _as_of(store, scorecard, version, end)
+    key = ("movers", scorecard, version, days, end, limit, tuple(sorted((labels or {}).items())))
+    return copy.deepcopy(_cached(store, key, lambda con: _movers(
+        _Con(con), scorecard, version, days=days, end=end, limit=limit, labels=labels)))
+
+
+def _movers(store, scorecard: str, version: str, *, days: int, end: date | None, limit: int,
+            labels: dict[str, str] | None) -> dict:
     start = end - timedelta(days=days) if end else None
     if end is None or not store.con.execute(
             "SELECT count(*) FROM (SELECT 1 FROM snapshots WHERE scorecard = ? AND version = ? "
@@ -322,47 +516,40 @@ def list_accounts(store: Store, scorecard: str, version: str, *,
         return out
     where, params = [], []
     if bands:
-        where.append("list_contains(?, s.band)")
+        where.append("list_contains(?, band)")
         params.append(bands)
     if segments:
-        where.append("list_contains(?, a.segment)")
+        where.append("list_contains(?, segment)")
         params.append(segments)
     if csms:
-        where.append("list_contains(?, a.csm)")
+        where.append("list_contains(?, csm)")
         params.append(csms)
     if renewal_within is not None:
-        where.append("a.renewal_date BETWEEN ? AND ?")
+        where.append("renewal_date BETWEEN ? AND ?")
         params += [day, day + timedelta(days=renewal_within)]
     if q and q.strip():
-        where.append("(contains(lower(a.name), ?) OR contains(lower(s.account_id), ?))")
+        where.append("(contains(lower(name), ?) OR contains(lower(account_id), ?))")
         params += [q.strip().lower()] * 2
-    order = f"{SORTS[sort]} {'DESC' if desc else 'ASC'} NULLS LAST, s.account_id"
-    sql = f"""
-        WITH s AS (SELECT * FROM snapshots WHERE scorecard = ? AND version = ? AND as_of = ?),
-             p7 AS (SELECT account_id, score FROM snapshots
-                    WHERE scorecard = ? AND version = ? AND as_of = ?),
-             p30 AS (SELECT account_id, score, band FROM snapshots
-                     WHERE scorecard = ? AND version = ? AND as_of = ?)
-        SELECT s.account_id, a.name, s.score, s.band, s.grade, s.coverage, s.variant,
-               s.score - p7.score AS delta_7d, s.score - p30.score AS delta_30d,
-               p30.band AS band_30d_ago, a.arr, a.plan, a.segment, a.csm, a.renewal_date,
-               date_diff('day', ?::DATE, a.renewal_date) AS days_to_renewal,
-               count(*) OVER () AS _total
-        FROM s LEFT JOIN p7 USING (account_id) LEFT JOIN p30 USING (account_id)
-        LEFT JOIN ({_ACCOUNTS_AT}) a USING (account_id)
-        {"WHERE " + " AND ".join(where) if where else ""}
-        ORDER BY {order}
-        LIMIT ? OFFSET ?
-    """
-    head = [scorecard, version, day, scorecard, version, day - timedelta(days=7),
-            scorecard, version, day - timedelta(days=30), day] + _cut(day)
-    rows = _rows(store.con.execute(sql, head + params + [per_page, (page - 1) * per_page]))
+    cond = "WHERE " + " AND ".join(where) if where else ""
+    order = f"{SORTS[sort]} {'DESC' if desc else 'ASC'} NULLS LAST, account_id"
+    page_sql = (f"SELECT {_LIST_COLUMNS}, count(*) OVER () AS _total FROM {{src}} {cond} "
+                f"ORDER BY {order} LIMIT ? OFFSET ?")
+    count_sql = f"SELECT count(*) AS n FROM {{src}} {cond}"
+    if isinstance(store, ReadStore):
+        table = _latest(store, scorecard, version, day)[0]
+
+        def run(sql: str, args: list) -> list[dict]:
+            return _memory_query(table, _lowered(sql.replace("{src}", "t")), args)
+    else:
+        def run(sql: str, args: list) -> list[dict]:
+            return _rows(store.con.execute(f"WITH base AS ({_LATEST_SQL}) "
+                                           + sql.replace("{src}", "base"),
+                                           _latest_params(scorecard, version, day) + args))
+    rows = run(page_sql, params + [per_page, (page - 1) * per_page])
     if rows:
         total = rows[0]["_total"]
     elif page > 1:  # past the last page: count without it
-        total = store.con.execute(
-            f"SELECT count(*) FROM ({sql.replace('LIMIT ? OFFSET ?', '')})",
-            head + params).fetchall()[0][0]
+        total = run(count_sql, params)[0]["n"]
     else:
         total = 0
     for r in rows:
@@ -370,6 +557,60 @@ def list_accounts(store: Store, scorecard: str, version: str, *,
         r["trend"] = trend_of(r["delta_30d"])
     out.update(as_of=day, total=total, pages=-(-total // per_page), rows=rows)
     return out
+
+
+#: One row of the accounts list: the snapshot of one date with the account's attributes on
+#: that date, its 7/30/90-day changes and days to renewal (``delta_90d`` is not listed).
+_LATEST_SQL = f"""
+    WITH s AS (SELECT * FROM snapshots WHERE scorecard = ? AND version = ? AND as_of = ?),
+         p7 AS (SELECT account_id, score FROM snapshots
+                WHERE scorecard = ? AND version = ? AND as_of = ?),
+         p30 AS (SELECT account_id, score, band FROM snapshots
+                 WHERE scorecard = ? AND version = ? AND as_of = ?),
+         p90 AS (SELECT account_id, score FROM snapshots
+                 WHERE scorecard = ? AND version = ? AND as_of = ?)
+    SELECT s.account_id, a.name, s.score, s.band, s.grade, s.coverage, s.variant,
+           s.score - p7.score AS delta_7d, s.score - p30.score AS delta_30d,
+           p30.band AS band_30d_ago, a.arr, a.plan, a.segment, a.csm, a.renewal_date,
+           date_diff('day', ?::DATE, a.renewal_date) AS days_to_renewal,
+           s.score - p90.score AS delta_90d
+    FROM s LEFT JOIN p7 USING (account_id) LEFT JOIN p30 USING (account_id)
+    LEFT JOIN p90 USING (account_id)
+    LEFT JOIN ({_ACCOUNTS_AT}) a USING (account_id)
+"""
+
+_LIST_COLUMNS = ("account_id, name, score, band, grade, coverage, variant, delta_7d, delta_30d, "
+                 "band_30d_ago, arr, plan, segment, csm, renewal_date, days_to_renewal")
+
+
+def _latest_params(scorecard: str, version: str, day: date) -> list:
+    return [scorecard, version, day, scorecard, version, day - timedelta(days=7),
+            scorecard, version, day - timedelta(days=30),
+            scorecard, version, day - timedelta(days=90), day] + _cut(day)
+
+
+def _indexed(table) -> tuple[Any, dict[str, int]]:
+    ids = table.column("account_id").to_pylist()
+    return table, {a: i for i, a in enumerate(ids)}
+
+
+def _latest(store: ReadStore, scorecard: str, version: str, day: date) -> tuple[Any, dict]:
+    """The accounts list of one date as an Arrow table and account_id → row (read cache)."""
+    lowered = ", ".join(f"lower({c}) AS _lc_{c}" for c in _LOWERED)
+    return _cached(store, ("accounts_list", scorecard, version, day), lambda con: _indexed(
+        con.sql(f"SELECT *, {lowered} FROM ({_LATEST_SQL})",
+                params=_latest_params(scorecard, version, day)).to_arrow_table()))
+
+
+#: Text columns the accounts list sorts or searches in lower case; the cached table has them
+#: lowered once (``_lc_name`` …) and its queries read those instead of ``lower(name)``.
+_LOWERED = ("name", "plan", "segment", "csm", "account_id")
+
+
+def _lowered(sql: str) -> str:
+    for c in _LOWERED:
+        sql = sql.replace(f"lower({c})", f"_lc_{c}")
+    return sql
 
 
 def filter_options(store: Store, scorecard: str, version: str,
@@ -380,9 +621,9 @@ def filter_options(store: Store, scorecard: str, version: str,
     out = {"bands": list(BANDS), "segments": [], "csms": []}
     if day is None:
         return out
-    segments, csms = store.con.execute(
+    segments, csms = _cached(store, ("filter_options",), lambda con: con.execute(
         "SELECT list_sort(list(DISTINCT segment)), list_sort(list(DISTINCT csm)) "
-        "FROM accounts WHERE _valid_to IS NULL").fetchall()[0]
+        "FROM accounts WHERE _valid_to IS NULL").fetchall()[0])
     out.update(segments=[s for s in segments or [] if s is not None],
                csms=[c for c in csms or [] if c is not None])
     return out
@@ -393,11 +634,21 @@ def filter_options(store: Store, scorecard: str, version: str,
 
 def account(store: Store, account_id: str) -> dict | None:
     """The current version of an account's attributes, or None for an unknown account."""
+    if isinstance(store, ReadStore):
+        table, index = _cached(store, ("current_accounts",), lambda con: _indexed(con.sql(
+            f"SELECT {_ATTRS} FROM accounts QUALIFY row_number() OVER ("
+            "PARTITION BY account_id ORDER BY _valid_to DESC NULLS FIRST) = 1"
+        ).to_arrow_table()))
+        i = index.get(account_id)
+        return None if i is None else table.slice(i, 1).to_pylist()[0]
     rows = _rows(store.con.execute(
-        "SELECT account_id, name, plan, segment, lifecycle_stage, arr, seats, csm, "
-        "renewal_date, contract_start, industry, churned_at FROM accounts "
+        f"SELECT {_ATTRS} FROM accounts "
         "WHERE account_id = ? ORDER BY _valid_to DESC NULLS FIRST LIMIT 1", [account_id]))
     return rows[0] if rows else None
+
+
+_ATTRS = ("account_id, name, plan, segment, lifecycle_stage, arr, seats, csm, renewal_date, "
+          "contract_start, industry, churned_at")
 
 
 def account_detail(store: Store, scorecard: str, version: str, account_id: str, *,
@@ -420,6 +671,13 @@ def account_detail(store: Store, scorecard: str, version: str, account_id: str, 
     if day is None:
         return out
     out["snapshot"] = reads.explain(store, scorecard, version, day, account_id)
+    if isinstance(store, ReadStore) and day == latest_as_of(store, scorecard, version):
+        table, index = _latest(store, scorecard, version, day)
+        if account_id in index:
+            row = table.slice(index[account_id], 1).to_pylist()[0]
+            out["deltas"] = {"7d": row["delta_7d"], "30d": row["delta_30d"],
+                             "90d": row["delta_90d"]}
+            return out
     deltas = _rows(store.con.execute("""
         SELECT s.score - s7.score AS "7d", s.score - s30.score AS "30d",
                s.score - s90.score AS "90d"

@@ -198,7 +198,7 @@ def portfolio_page(request: Request) -> HTMLResponse:
         return render(request, "portfolio.html", summary=None, **ctx)
     version = card.scorecard.version
     labels = pf.measure_labels(card.scorecard)
-    with pf.open_store(workspace) as store:
+    with pf.open_store(workspace, lazy=True) as store:
         summary = pf.portfolio_summary(store, card.name, version, at_risk_days=risk_days)
         history = pf.band_history(store, card.name, version, days=365)
         moved = pf.movers(store, card.name, version, days=30, limit=8, labels=labels)
@@ -235,7 +235,7 @@ def accounts_page(request: Request) -> HTMLResponse:
         return render(request, "accounts.html", result=None, query=query, options=None,
                       columns=COLUMNS, **ctx)
     version = card.scorecard.version
-    with pf.open_store(workspace) as store:
+    with pf.open_store(workspace, lazy=True) as store:
         result = pf.list_accounts(store, card.name, version, **query)
         options = pf.filter_options(store, card.name, version, result["as_of"])
     filtered = any(query[k] for k in ("band", "segment", "csm", "q")) \
@@ -332,7 +332,7 @@ async def add_pulse(request: Request, account_id: str) -> Response:
     if not errors:
         workspace = _workspace(request)
         try:
-            with pf.open_store(workspace, write=True) as store:
+            with pf.open_store(workspace, write=True, touches=("pulses",)) as store:
                 manual.add_pulse(store, account_id=account_id, at=utcnow(None), **pulse)
         except SchemaError as exc:
             errors.append(exc.message + (f" ({exc.hint})" if exc.hint else ""))
