@@ -34,6 +34,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet-wait", type=float, default=300, metavar="SECONDS",
                      help="before each measured run, wait up to this long for other processes "
                      "to go quiet (default 300; 0: do not wait)")
+    run.add_argument("--backfill-days", type=int, default=365, metavar="N",
+                     help="also time a daily backfill of N days up to --as-of, on a copy of "
+                     "the workspace (default 365; 0: skip)")
     run.add_argument("--data-dir", type=Path, default=None,
                      help="where the company lives (default bench/data/<size>)")
     return p
@@ -57,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         results = run_bench(size, root, accounts, args.as_of, repeat=args.repeat,
                             warmup=args.warmup, reingest=args.reingest,
-                            quiet_wait=args.quiet_wait, say=say)
+                            quiet_wait=args.quiet_wait, backfill_days=args.backfill_days,
+                            say=say)
     except BenchError as exc:
         print(f"bench failed: {exc}", file=sys.stderr)
         return 1

@@ -8,6 +8,7 @@ from bench.run import IMPLS, Results, machine
 GOAL_VS_SQL = 1.5      # healthscore ≤ 1.5 × the hand-written SQL
 GOAL_VS_PANDAS = 10.0  # healthscore ≥ 10 × faster than pandas
 GOAL_RSS_GIB = 8.0     # peak memory ≤ 8 GiB
+GOAL_BACKFILL = 10.0   # a 365-day daily backfill ≤ 10 × one day
 
 
 def _f(x: float | None, digits: int = 2) -> str:
@@ -47,8 +48,13 @@ def markdown(r: Results) -> str:
             f"| {impl} | {_f(wall)} | {_f(r.median(impl, 'work_s'))} | "
             f"{_f(r.median(impl, 'cpu_s'))} | {_f(r.median(impl, 'peak_rss_mib'), 0)} | "
             f"{_ratio(wall, sql_wall)} | {_ratio(pandas_wall, wall)} |")
-    rss = max((r.median(i, "peak_rss_mib") or 0) for i in ("healthscore CLI",
-                                                            "healthscore API")) / 1024
+    bf = r.backfill
+    if bf is not None:
+        lines.append(f"| healthscore backfill, {r.backfill_days} days daily (once) | "
+                     f"{_f(bf.wall_s)} | – | {_f(bf.cpu_s)} | {_f(bf.peak_rss_mib, 0)} | – | – |")
+    rss = max([(r.median(i, "peak_rss_mib") or 0) for i in ("healthscore CLI",
+                                                             "healthscore API")]
+              + [bf.peak_rss_mib if bf else 0]) / 1024
     vs_sql = cli_wall / sql_wall if cli_wall and sql_wall else None
     vs_pandas = pandas_wall / cli_wall if cli_wall and pandas_wall else None
     sql_ok = vs_sql is not None and vs_sql <= GOAL_VS_SQL
@@ -67,6 +73,10 @@ def markdown(r: Results) -> str:
         f"{_ratio(api_wall, sql_wall)}",
         f"- pandas / healthscore CLI (wall): **{_ratio(pandas_wall, cli_wall)}** "
         f"({_goal(r.size, f'≥ {GOAL_VS_PANDAS:g}×', pandas_ok)})",
+        *([f"- backfill of {r.backfill_days} days / one day (CLI wall): "
+           f"**{_ratio(bf.wall_s, cli_wall)}** "
+           f"({_goal(r.size, f'≤ {GOAL_BACKFILL:g}×', bool(cli_wall) and bf.wall_s / cli_wall <= GOAL_BACKFILL)}); "
+           f"{bf.wall_s / r.backfill_days:.2f} s per date"] if bf else []),
         f"- healthscore peak RSS: **{rss:.2f} GiB** "
         f"({_goal(r.size, f'≤ {GOAL_RSS_GIB:g} GiB', rss <= GOAL_RSS_GIB)})",
         "- checks: " + "; ".join(f"{k} = healthscore on {v['accounts']:,} accounts and "

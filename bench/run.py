@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import statistics
 import sys
 from dataclasses import dataclass, field
@@ -44,6 +45,8 @@ class Results:
     accounts_scored: int
     samples: dict[str, list[Sample]] = field(default_factory=dict)
     checks: dict[str, dict] = field(default_factory=dict)
+    backfill: Sample | None = None
+    backfill_days: int = 0
     started_at: str = ""
     finished_at: str = ""
 
@@ -68,6 +71,8 @@ class Results:
             "ingest": self.company.ingest.to_dict(),
             "samples": {k: [s.to_dict() for s in v] for k, v in self.samples.items()},
             "checks": self.checks, "machine": machine(),
+            "backfill_days": self.backfill_days,
+            "backfill": self.backfill.to_dict() if self.backfill else None,
             "started_at": self.started_at, "finished_at": self.finished_at,
         }
 
@@ -155,9 +160,35 @@ def _check(results: Results, out: Path, say) -> None:
             f"{check.TOLERANCE:g})")
 
 
+def run_backfill(root: Path, as_of: date, days: int, *, env: dict, quiet_wait: float,
+                 say=print) -> Sample:
+    """Time ``healthscore backfill`` of the ``days`` days up to ``as_of`` (the `health`
+    scorecard, every date scored) on a copy of the company's workspace, so the bench store
+    keeps only its one-day snapshots."""
+    work = root / "bench-out" / "backfill-ws"
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    for name in ("healthscore.yaml", "scorecards"):
+        src = root / name
+        (shutil.copytree if src.is_dir() else shutil.copy2)(src, work / name)
+    shutil.copy2(root / "healthscore.duckdb", work / "healthscore.duckdb")
+    cmd = [*healthscore_cli(), "backfill", "-w", str(work), "--days", str(days), "--to",
+           as_of.isoformat(), "-s", "health", "--force"]
+    if quiet_wait:
+        wait_for_quiet(quiet_wait, say=say)
+    try:
+        sample = run_measured(cmd, cwd=ROOT, log=root / "bench-out" / "backfill.log", env=env)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    say(f"  backfill  {days} days        wall {sample.wall_s:8.2f} s   cpu {sample.cpu_s:8.2f} s"
+        f"   peak RSS {sample.peak_rss_mib:9.0f} MiB")
+    return sample
+
+
 def run_bench(size: str, root: Path, accounts: int, as_of: date, *, repeat: int = 3,
               warmup: bool = True, reingest: bool = False, quiet_wait: float = 0.0,
-              say=print) -> Results:
+              backfill_days: int = 365, say=print) -> Results:
     """Prepare the company, run the four implementations alternating, check, return figures.
 
     ``quiet_wait``: before each measured run, wait up to this many seconds for the other
@@ -196,6 +227,10 @@ def run_bench(size: str, root: Path, accounts: int, as_of: date, *, repeat: int 
         for impl in order:
             results.samples.setdefault(impl, []).append(once(impl, f"run {i + 1}/{repeat}"))
     _check(results, out, say)
+    if backfill_days:
+        results.backfill_days = backfill_days
+        results.backfill = run_backfill(root, as_of, backfill_days, env=env,
+                                        quiet_wait=quiet_wait, say=say)
     results.finished_at = datetime.now(UTC).isoformat(timespec="seconds")
     (root / "results.json").write_text(json.dumps(results.to_dict(), indent=2))
     return results

@@ -23,12 +23,13 @@ def test_bench_runs_checks_and_catches_a_disagreement(tmp_path, monkeypatch):
     data = tmp_path / "c40"
     done = subprocess.run(
         [sys.executable, "-m", "bench", "run", "--accounts", "40", "--data-dir", str(data),
-         "--repeat", "1", "--no-warmup", "--quiet-wait", "0"],
+         "--repeat", "1", "--no-warmup", "--quiet-wait", "0", "--backfill-days", "5"],
         cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     for row in ("ingest of the company from files", "healthscore CLI", "healthscore API",
-                "DuckDB SQL", "pandas"):
+                "DuckDB SQL", "pandas", "healthscore backfill, 5 days daily"):
         assert f"| {row}" in done.stdout
+    assert "backfill of 5 days / one day" in done.stdout
     assert "check DuckDB SQL: same scores" in done.stderr
     assert "check pandas: same scores" in done.stderr
     assert (data / "results.json").exists() and (data / "results.md").exists()

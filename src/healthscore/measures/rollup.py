@@ -98,7 +98,7 @@ def _sweep(name: str, key: str, source: str, window: int) -> str:
 
 def _keyed_days(name: str, key: str, where: str) -> str:
     """Distinct (account, key, day) with the key's previous and next active day."""
-    return f"""{name} AS (
+    return f"""{name} AS MATERIALIZED (
         SELECT account_id, day,
                lag(day) OVER w AS prev, lead(day) OVER w AS nxt
         FROM (SELECT DISTINCT account_id, {key} AS k, day FROM ev WHERE {where})
@@ -106,28 +106,101 @@ def _keyed_days(name: str, key: str, where: str) -> str:
     )"""
 
 
+#: Up to this many dates, the aggregates are computed straight from the events of each window
+#: (a filter per date); above it, by the dense calendar and sweeps (work independent of the
+#: number of dates). Both give identical values: counts are exact, and quantities are summed
+#: as decimals, so the order of additions cannot change a result.
+DIRECT_MAX = 3
+
+#: Quantities are summed as exact decimals (see DIRECT_MAX), then read as doubles.
+_DEC = "DECIMAL(38, 10)"
+
+
+def _events(start: date, end: date, materialized: bool = False) -> str:
+    return f"""ev AS {'MATERIALIZED ' if materialized else ''}(
+        SELECT account_id, user_id, event, "timestamp" AS ts,
+               CAST(coalesce(quantity, 1) AS {_DEC}) AS q, CAST("timestamp" AS DATE) AS day
+        FROM usage_events
+        WHERE "timestamp" >= TIMESTAMP '{start}' AND "timestamp" < TIMESTAMP '{end}'
+    )"""
+
+
+def _feature_filter(features: tuple[str, ...] | None, column: str = "event") -> str:
+    if features is None:
+        return "TRUE"
+    return f"{column} IN (" + ", ".join("'" + f.replace("'", "''") + "'" for f in features) + ")"
+
+
 def build_grid(con, table: str, dates: Iterable[date], needs: Iterable[Need]) -> None:
     """Create temp table ``table``: (as_of, account_id, one column per need) for ``dates``.
 
     Rows exist for accounts with usage in the longest window before the dates, or any usage
-    before them when ``last_ts`` is needed; others read as no activity.
+    before them when ``last_ts`` is needed; an account without a row, or a NULL aggregate,
+    means no activity.
     """
     dates = sorted(set(dates))
     needs = sorted(set(needs), key=lambda n: n.column)
     if not dates or not needs:
         raise ValueError("build_grid needs dates and aggregates")
+    build = _direct if len(dates) <= DIRECT_MAX else _swept
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {build(dates, needs)} "
+                "ORDER BY as_of, account_id")
+
+
+def _range(dates: list[date], needs: list[Need]) -> tuple[date, date]:
+    """First day of events read (the longest window before the first date) and the midnight
+    after the last date."""
     span = max([n.span for n in needs] + [1])
-    first, last = dates[0], dates[-1]
-    start = first - timedelta(days=span - 1)
-    end = last + timedelta(days=1)
-    ctes = [f"""ev AS (
-        SELECT account_id, user_id, event, "timestamp" AS ts, coalesce(quantity, 1) AS q,
-               CAST("timestamp" AS DATE) AS day
-        FROM usage_events
-        WHERE "timestamp" >= TIMESTAMP '{start}' AND "timestamp" < TIMESTAMP '{end}'
-    )"""]
+    return dates[0] - timedelta(days=span - 1), dates[-1] + timedelta(days=1)
+
+
+def _direct(dates: list[date], needs: list[Need]) -> str:
+    """Each aggregate straight from the events in each date's window."""
+    start, end = _range(dates, needs)
+    date_list = ", ".join(f"DATE '{d}'" for d in dates)
+    ctes = [_events(start, end, materialized=True),
+            f"dates AS (SELECT unnest([{date_list}]) AS as_of)",
+            """user_days AS MATERIALIZED (SELECT DISTINCT account_id, user_id, day FROM ev
+                             WHERE user_id IS NOT NULL)"""]
+    parts = []
+
+    def window(src: str, w: int, offset: int = 0) -> str:
+        return (f"FROM {src} e JOIN dates d ON e.day BETWEEN d.as_of - {offset + w - 1} "
+                f"AND d.as_of - {offset}")
+
+    for n in needs:
+        c, w = n.column, n.window
+        if n.kind == "users":
+            agg, src = f"count(DISTINCT e.user_id) AS {c}", window("user_days", w)
+        elif n.kind == "userdays":
+            agg, src = f"count(*) AS {c}", window("user_days", w)
+        elif n.kind == "qty":
+            agg, src = f"CAST(sum(e.q) AS DOUBLE) AS {c}", window("ev", w)
+        elif n.kind == "qty_ident":
+            agg, src = (f"CAST(sum(e.q) FILTER (WHERE e.user_id IS NOT NULL) AS DOUBLE) AS {c}",
+                        window("ev", w))
+        elif n.kind == "qty_before":
+            agg, src = f"CAST(sum(e.q) AS DOUBLE) AS {c}", window("ev", w, offset=w)
+        elif n.kind == "features":
+            agg = f"count(DISTINCT e.event) AS {c}"
+            src = window("ev", w) + f" WHERE {_feature_filter(n.features, 'e.event')}"
+        else:  # last_ts: every event before the cutoff
+            agg = f'max(e."timestamp") AS {c}'
+            src = ('FROM usage_events e JOIN dates d ON e."timestamp" < '
+                   "CAST(d.as_of + 1 AS TIMESTAMP)")
+        parts.append(f"SELECT d.as_of, e.account_id, {agg} {src} GROUP BY d.as_of, e.account_id")
+    cols = ", ".join(f"max({n.column}) AS {n.column}" for n in needs)
+    return (f"WITH {', '.join(ctes)} SELECT as_of, account_id, {cols} FROM ("
+            + " UNION ALL BY NAME ".join(parts) + ") GROUP BY as_of, account_id")
+
+
+def _swept(dates: list[date], needs: list[Need]) -> str:
+    """The aggregates of every date from one pass: daily roll-ups on a dense calendar, sliding
+    windows, and island sweeps for the distinct counts."""
+    start, end = _range(dates, needs)
+    ctes = [_events(start, end)]
     ctes.append(_keyed_days("user_days", "user_id", "user_id IS NOT NULL"))
-    ctes.append("""daily AS (
+    ctes.append("""daily AS MATERIALIZED (
         SELECT account_id, day, sum(q) AS qty,
                sum(q) FILTER (WHERE user_id IS NOT NULL) AS qty_ident, max(ts) AS last_ts
         FROM ev GROUP BY account_id, day
@@ -145,9 +218,7 @@ def build_grid(con, table: str, dates: Iterable[date], needs: Iterable[Need]) ->
             else:
                 if n.features not in feature_sets:
                     source = f"feature_days_{len(feature_sets)}"
-                    where = "TRUE" if n.features is None else "event IN (" + ", ".join(
-                        "'" + f.replace("'", "''") + "'" for f in n.features) + ")"
-                    ctes.append(_keyed_days(source, "event", where))
+                    ctes.append(_keyed_days(source, "event", _feature_filter(n.features)))
                     feature_sets[n.features] = source
                 source = feature_sets[n.features]
             ctes.append(_sweep(f"sweep_{c}", "k", source, n.window))
@@ -157,16 +228,14 @@ def build_grid(con, table: str, dates: Iterable[date], needs: Iterable[Need]) ->
                             f"ROWS UNBOUNDED PRECEDING) AS {c}")
         elif n.kind == "userdays":
             out_cols.append(f"{_sliding('users', n.window)} AS {c}")
-        elif n.kind == "qty":
-            out_cols.append(f"{_sliding('qty', n.window)} AS {c}")
-        elif n.kind == "qty_ident":
-            out_cols.append(f"{_sliding('qty_ident', n.window)} AS {c}")
+        elif n.kind in ("qty", "qty_ident"):
+            out_cols.append(f"CAST({_sliding(n.kind, n.window)} AS DOUBLE) AS {c}")
         elif n.kind == "qty_before":
-            out_cols.append(f"{_sliding('qty', n.window, offset=n.window)} AS {c}")
+            out_cols.append(f"CAST({_sliding('qty', n.window, offset=n.window)} AS DOUBLE) "
+                            f"AS {c}")
         elif n.kind == "last_ts":
             out_cols.append("max(last_ts) OVER (PARTITION BY account_id ORDER BY day "
                             f"ROWS UNBOUNDED PRECEDING) AS {c}")
-    want_last = any(n.kind == "last_ts" for n in needs)
     ctes.append(f"""dense AS (
         SELECT g.account_id, g.day, coalesce(dl.qty, 0) AS qty,
                coalesce(dl.qty_ident, 0) AS qty_ident, coalesce(du.users, 0) AS users,
@@ -183,7 +252,7 @@ def build_grid(con, table: str, dates: Iterable[date], needs: Iterable[Need]) ->
     )""")
     date_list = ", ".join(f"DATE '{d}'" for d in dates)
     select = "SELECT r.* FROM rolled r WHERE r.as_of IN (" + date_list + ")"
-    if want_last:
+    if any(n.kind == "last_ts" for n in needs):
         # Accounts whose last use was before the first window: their last event still counts.
         ctes.append(f"""prior AS (
             SELECT account_id, max("timestamp") AS last_ts FROM usage_events
@@ -202,5 +271,4 @@ def build_grid(con, table: str, dates: Iterable[date], needs: Iterable[Need]) ->
                    {', '.join(f'p.last_ts AS {c}' for c in last_cols)}
             FROM prior p CROSS JOIN (SELECT unnest([{date_list}]) AS as_of) d
             WHERE p.account_id NOT IN (SELECT account_id FROM daily)"""
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS WITH {', '.join(ctes)} {select} "
-                "ORDER BY as_of, account_id")
+    return f"WITH {', '.join(ctes)} {select}"
