@@ -300,3 +300,15 @@ def test_the_read_cache_matches_the_store_and_follows_writes(store_ws):
         rows = pf.list_accounts(lazy, "health", V, q="renamed")["rows"]
         assert [r["account_id"] for r in rows] == ["A1"] and lazy.opened
         assert pf.account(lazy, "A1")["name"] == "Renamed"
+
+
+def test_account_history_and_change_through_the_cache_equal_the_store(store_ws):
+    pf._CACHE.clear()
+    with store_ws.store(read_only=True) as direct, pf.open_store(store_ws) as cached:
+        for aid in ("A1", "A2", "A3", "A4", "nope"):
+            assert pf.score_history(cached, "health", V, aid) == \
+                pf.score_history(direct, "health", V, aid), aid
+            assert pf.change_explanation(cached, "health", V, aid) == \
+                pf.change_explanation(direct, "health", V, aid), aid
+            assert pf.account_detail(cached, "health", V, aid, as_of=D - timedelta(days=1)) == \
+                pf.account_detail(direct, "health", V, aid, as_of=D - timedelta(days=1)), aid

@@ -651,6 +651,32 @@ _ATTRS = ("account_id, name, plan, segment, lifecycle_stage, arr, seats, csm, re
           "contract_start, industry, churned_at")
 
 
+def _last_day(store: Store, scorecard: str, version: str, account_id: str,
+              as_of: date | None) -> date | None:
+    """The account's latest snapshot date on or before ``as_of``. Through the read cache an
+    account scored on the version's latest date needs no scan of the snapshots' history."""
+    if isinstance(store, ReadStore):
+        latest = latest_as_of(store, scorecard, version)
+        if latest is not None and (as_of is None or as_of >= latest) \
+                and account_id in _latest(store, scorecard, version, latest)[1]:
+            return latest
+    return store.con.execute(
+        "SELECT max(as_of) FROM snapshots WHERE scorecard = ? AND version = ? AND "
+        "account_id = ? AND (?::DATE IS NULL OR as_of <= ?)",
+        [scorecard, version, account_id, as_of, as_of]).fetchall()[0][0]
+
+
+def _cached_deltas(store: Store, scorecard: str, version: str, account_id: str,
+                   day: date) -> dict | None:
+    """7/30/90-day changes of the account on ``day`` from the read cache (None: not there)."""
+    if isinstance(store, ReadStore) and day == latest_as_of(store, scorecard, version):
+        table, index = _latest(store, scorecard, version, day)
+        if account_id in index:
+            row = table.slice(index[account_id], 1).to_pylist()[0]
+            return {"7d": row["delta_7d"], "30d": row["delta_30d"], "90d": row["delta_90d"]}
+    return None
+
+
 def account_detail(store: Store, scorecard: str, version: str, account_id: str, *,
                    as_of: date | None = None) -> dict | None:
     """An account and its latest snapshot on or before ``as_of``: score, band, grade,
@@ -661,23 +687,16 @@ def account_detail(store: Store, scorecard: str, version: str, account_id: str, 
     attrs = account(store, account_id)
     if attrs is None:
         return None
-    rows = store.con.execute(
-        "SELECT max(as_of) FROM snapshots WHERE scorecard = ? AND version = ? AND "
-        "account_id = ? AND (?::DATE IS NULL OR as_of <= ?)",
-        [scorecard, version, account_id, as_of, as_of]).fetchall()
-    day = rows[0][0]
+    day = _last_day(store, scorecard, version, account_id, as_of)
     out = {"account_id": account_id, "account": attrs, "scorecard": scorecard,
            "version": version, "as_of": day, "snapshot": None, "deltas": {}}
     if day is None:
         return out
     out["snapshot"] = reads.explain(store, scorecard, version, day, account_id)
-    if isinstance(store, ReadStore) and day == latest_as_of(store, scorecard, version):
-        table, index = _latest(store, scorecard, version, day)
-        if account_id in index:
-            row = table.slice(index[account_id], 1).to_pylist()[0]
-            out["deltas"] = {"7d": row["delta_7d"], "30d": row["delta_30d"],
-                             "90d": row["delta_90d"]}
-            return out
+    cached = _cached_deltas(store, scorecard, version, account_id, day)
+    if cached is not None:
+        out["deltas"] = cached
+        return out
     deltas = _rows(store.con.execute("""
         SELECT s.score - s7.score AS "7d", s.score - s30.score AS "30d",
                s.score - s90.score AS "90d"
@@ -700,7 +719,18 @@ def score_history(store: Store, scorecard: str, version: str, account_id: str, *
     date), its band changes and deltas (:func:`healthscore.store.reads.account_history`)."""
     if days < 1:
         raise InputError("days", f"{days} is not a positive number of days")
-    return reads.account_history(store, scorecard, version, account_id, days=days, end=end)
+    end = end or latest_as_of(store, scorecard, version)
+    cached = _cached_deltas(store, scorecard, version, account_id, end) if end else None
+    if cached is None:
+        return reads.account_history(store, scorecard, version, account_id, days=days, end=end)
+    # reads.account_history, with the deltas from the read cache instead of the trends view
+    points = _rows(store.con.execute(
+        "SELECT as_of, score, band, grade, coverage, variant FROM snapshots WHERE scorecard = ? "
+        "AND version = ? AND account_id = ? AND as_of BETWEEN ? AND ? ORDER BY as_of",
+        [scorecard, version, account_id, end - timedelta(days=days), end]))
+    changes = [{"as_of": b["as_of"], "from": a["band"], "to": b["band"]}
+               for a, b in zip(points, points[1:], strict=False) if a["band"] != b["band"]]
+    return {"points": points, "band_changes": changes, "deltas": cached, "end": end}
 
 
 def change_explanation(store: Store, scorecard: str, version: str, account_id: str, *,
@@ -714,11 +744,7 @@ def change_explanation(store: Store, scorecard: str, version: str, account_id: s
     """
     if days < 1:
         raise InputError("days", f"{days} is not a positive number of days")
-    row = store.con.execute(
-        "SELECT max(as_of) FROM snapshots WHERE scorecard = ? AND version = ? AND "
-        "account_id = ? AND (?::DATE IS NULL OR as_of <= ?)",
-        [scorecard, version, account_id, end, end]).fetchall()[0]
-    last = row[0]
+    last = _last_day(store, scorecard, version, account_id, end)
     if last is None:
         return None
     first = store.con.execute(
