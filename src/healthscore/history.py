@@ -90,7 +90,9 @@ def backfill(workspace: Workspace, start: date, end: date, *, step: int = 1,
                         else:
                             ev = evaluators[sc.name].evaluate(day)
                             with store.transaction():
-                                write_evaluation(store, sc, ev, run_id=run_id, now=now)
+                                # a date not in `done` has no snapshot of this version
+                                write_evaluation(store, sc, ev, run_id=run_id, now=now,
+                                                 replace=force)
                             report.scored[sc.name] = report.scored.get(sc.name, 0) + 1
                             report.accounts += ev.accounts.num_rows
                         if progress:

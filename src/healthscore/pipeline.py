@@ -42,14 +42,14 @@ def utcnow(now: datetime | None) -> datetime:
 
 
 def write_evaluation(store, sc: LoadedScorecard, ev: Evaluation, *, run_id: int,
-                     now: datetime) -> None:
+                     now: datetime, replace: bool = True) -> None:
     """Store one evaluation as the snapshot of (scorecard, version, as_of); call inside a
     transaction."""
     store.write_snapshot(
         scorecard=sc.name, version=sc.scorecard.version,
         definition=json.dumps(sc.scorecard.model_dump(mode="json", by_alias=True)),
         source_file=str(sc.path), as_of=ev.as_of, run_id=run_id, computed_at=now,
-        accounts=ev.accounts, measures=ev.measures, groups=ev.groups)
+        accounts=ev.accounts, measures=ev.measures, groups=ev.groups, replace=replace)
 
 
 def check(workspace: Workspace, scorecards: list[str] | None = None) -> list:

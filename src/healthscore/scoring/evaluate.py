@@ -156,10 +156,13 @@ class Evaluator:
             con.execute(f"SET VARIABLE {CUTOFF_VARIABLE} = ?::TIMESTAMP", [cutoff_of(as_of)])
             df = con.sql(self.sql_accounts).df()
             per_date = [k for k in present if k not in self.batch]
-            # One query for the per-date measures (long format): one plan and one transfer.
-            long = con.sql(" UNION ALL ".join(
-                f"SELECT '{k}' AS key, account_id, value FROM ({self.sql[k]})" for k in per_date
-            )).df() if per_date else pd.DataFrame(columns=["key", "account_id", "value"])
+            # One query for the per-date measures: one plan, pivoted to one column per measure
+            # by DuckDB, one transfer.
+            wide_sql = ("PIVOT (" + " UNION ALL ".join(
+                f"SELECT '{k}' AS key, account_id, value FROM ({self.sql[k]})"
+                for k in per_date) + ") ON key IN (" + ", ".join(f"'{k}'" for k in per_date)
+                + ") USING first(value) GROUP BY account_id")
+            long = con.sql(wide_sql).df().set_index("account_id") if per_date else None
             batched = self._batched(as_of, [k for k in present if k in self.batch])
         else:
             ctx = MeasureContext(self.backend, as_of)
@@ -170,9 +173,11 @@ class Evaluator:
             long = pd.concat(parts) if parts else pd.DataFrame(columns=["key", "account_id",
                                                                         "value"])
         df = df.sort_values("account_id", kind="stable").reset_index(drop=True)
-        wide = long.pivot(index="account_id", columns="key", values="value") if len(long) \
-            else pd.DataFrame(index=pd.Index([], name="account_id"))
-        wide = wide.reindex(df["account_id"])
+        if not self.compiled:
+            long = long.pivot(index="account_id", columns="key", values="value") if len(long) \
+                else None
+        wide = (long.reindex(df["account_id"]) if long is not None
+                else pd.DataFrame(index=df["account_id"]))
         if batched is not None:
             batched = batched.set_index("account_id").reindex(df["account_id"])
         for key in self.measures:
@@ -262,6 +267,33 @@ def evaluate(ctx: MeasureContext, sc: Scorecard) -> Evaluation:
 _STRINGS = {"variant", "band", "grade", "group", "measure"}
 
 
+@dataclass(frozen=True)
+class Coded:
+    """A string column as codes into a short vocabulary (group and measure names repeat for
+    every account: building Arrow strings from codes is far cheaper than from objects)."""
+
+    vocab: list[str]
+    codes: np.ndarray
+
+    @classmethod
+    def tile(cls, names: list[str], n: int) -> Coded:
+        return cls(list(names), np.tile(np.arange(len(names)), n))
+
+
+def _strings(values: list, order: np.ndarray) -> pa.Array:
+    if values and all(isinstance(v, Coded) for v in values):
+        vocab: list[str] = []
+        codes = []
+        for v in values:
+            codes.append(v.codes + len(vocab))
+            vocab += v.vocab
+        return pa.array(vocab, pa.string()).take(pa.array(np.concatenate(codes)[order]))
+    flat = [np.array(v.vocab, dtype=object)[v.codes] if isinstance(v, Coded) else v
+            for v in values]
+    return pa.array(np.concatenate(flat)[order] if flat else np.empty(0, dtype=object),
+                    pa.string())
+
+
 def _table(parts: list[dict], ids: pa.Array, columns: list[str]) -> pa.Table:
     """Arrow table from per-variant numpy columns, ordered by account (the frame's row order,
     which is sorted by account id) and, within an account, in scorecard order."""
@@ -269,11 +301,12 @@ def _table(parts: list[dict], ids: pa.Array, columns: list[str]) -> pa.Table:
     order = np.argsort(pos, kind="stable")
     out = {"account_id": ids.take(pa.array(pos[order], pa.int64()))}
     for c in columns:
-        values = (np.concatenate([p[c] for p in parts])[order] if parts
-                  else np.empty(0, dtype=object if c in _STRINGS else float))
         if c in _STRINGS:
-            out[c] = pa.array(values, pa.string())
-        elif c == "override_id":
+            out[c] = _strings([p[c] for p in parts], order)
+            continue
+        values = (np.concatenate([p[c] for p in parts])[order] if parts
+                  else np.empty(0, dtype=float))
+        if c == "override_id":
             out[c] = pa.array(values, pa.int64(), mask=values < 0)
         elif c == "missing":
             out[c] = pa.array(values, pa.bool_())
@@ -327,12 +360,10 @@ def _score_variant(df: pd.DataFrame, rows: np.ndarray, r: ResolvedScorecard,
     acc = {"pos": rows, "score": final, "band": band(final, r.bands),
            "grade": grade(final, r.grades), "coverage": c.coverage}
     missing = np.isnan(scores)
-    names = np.array([g for g, _, _ in measures], dtype=object)
-    mids = np.array([mid for _, mid, _ in measures], dtype=object)
     meas = {
         "pos": np.repeat(rows, m),
-        "group": np.tile(names, n),
-        "measure": np.tile(mids, n),
+        "group": Coded.tile([g for g, _, _ in measures], n),
+        "measure": Coded.tile([mid for _, mid, _ in measures], n),
         "raw_value": raw.ravel(),
         "score": np.where(missing & ~np.isnan(fixed), fixed, scores).ravel(),
         "weight": c.weights.ravel(),
@@ -344,7 +375,7 @@ def _score_variant(df: pd.DataFrame, rows: np.ndarray, r: ResolvedScorecard,
     np.add.at(gpoints.T, group_of, c.points.T)
     grp = {
         "pos": np.repeat(rows, len(group_names)),
-        "group": np.tile(np.array(group_names, dtype=object), n),
+        "group": Coded.tile(group_names, n),
         "score": c.group_scores.ravel(),
         "weight": c.group_weights.ravel(),
         "points": gpoints.ravel(),

@@ -349,13 +349,14 @@ class Store:
 
     def write_snapshot(self, *, scorecard: str, version: str, definition: str,
                        source_file: str | None, as_of, run_id: int, computed_at: datetime,
-                       accounts, measures, groups) -> int:
+                       accounts, measures, groups, replace: bool = True) -> int:
         """Replace the snapshot of (scorecard, version, as_of) with the given Arrow tables.
 
         ``accounts`` has account_id, variant, score, band, grade, coverage; ``measures`` has
         account_id, group, measure, raw_value, score, weight, points, missing; ``groups`` has
         account_id, group, score, weight, points. Call inside :meth:`transaction`: a failure
-        leaves the earlier snapshot in place.
+        leaves the earlier snapshot in place. ``replace=False`` skips looking for an earlier
+        snapshot: only for a caller that knows there is none (a backfill of missing dates).
         """
         known = self.con.execute(
             "SELECT count(*) FROM scorecard_versions WHERE scorecard = ? AND version = ?",
@@ -364,7 +365,7 @@ class Store:
             self.con.execute("INSERT INTO scorecard_versions VALUES (?, ?, ?, ?, ?)",
                              [scorecard, version, definition, source_file, computed_at])
         key = [scorecard, version, as_of]
-        for table in self.SNAPSHOT_TABLES:
+        for table in self.SNAPSHOT_TABLES if replace else ():
             self.con.execute(f"DELETE FROM {table} WHERE scorecard = ? AND version = ? AND "
                              "as_of = ?", key)
         self.con.register("_snap_accounts", accounts)
