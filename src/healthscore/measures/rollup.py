@@ -155,40 +155,40 @@ def _range(dates: list[date], needs: list[Need]) -> tuple[date, date]:
 
 
 def _direct(dates: list[date], needs: list[Need]) -> str:
-    """Each aggregate straight from the events in each date's window."""
+    """Each aggregate straight from the events in each date's window (constant filters, so
+    the scans skip what is outside it)."""
     start, end = _range(dates, needs)
-    date_list = ", ".join(f"DATE '{d}'" for d in dates)
-    ctes = [_events(start, end, materialized=True),
-            f"dates AS (SELECT unnest([{date_list}]) AS as_of)",
+    ctes = [_events(start, end),
             """user_days AS MATERIALIZED (SELECT DISTINCT account_id, user_id, day FROM ev
-                             WHERE user_id IS NOT NULL)"""]
+                                          WHERE user_id IS NOT NULL)"""]
     parts = []
+    for d in dates:
+        def window(src: str, w: int, offset: int = 0, d=d) -> str:
+            lo, hi = d - timedelta(days=offset + w - 1), d - timedelta(days=offset)
+            return f"FROM {src} e WHERE e.day BETWEEN DATE '{lo}' AND DATE '{hi}'"
 
-    def window(src: str, w: int, offset: int = 0) -> str:
-        return (f"FROM {src} e JOIN dates d ON e.day BETWEEN d.as_of - {offset + w - 1} "
-                f"AND d.as_of - {offset}")
-
-    for n in needs:
-        c, w = n.column, n.window
-        if n.kind == "users":
-            agg, src = f"count(DISTINCT e.user_id) AS {c}", window("user_days", w)
-        elif n.kind == "userdays":
-            agg, src = f"count(*) AS {c}", window("user_days", w)
-        elif n.kind == "qty":
-            agg, src = f"CAST(sum(e.q) AS DOUBLE) AS {c}", window("ev", w)
-        elif n.kind == "qty_ident":
-            agg, src = (f"CAST(sum(e.q) FILTER (WHERE e.user_id IS NOT NULL) AS DOUBLE) AS {c}",
-                        window("ev", w))
-        elif n.kind == "qty_before":
-            agg, src = f"CAST(sum(e.q) AS DOUBLE) AS {c}", window("ev", w, offset=w)
-        elif n.kind == "features":
-            agg = f"count(DISTINCT e.event) AS {c}"
-            src = window("ev", w) + f" WHERE {_feature_filter(n.features, 'e.event')}"
-        else:  # last_ts: every event before the cutoff
-            agg = f'max(e."timestamp") AS {c}'
-            src = ('FROM usage_events e JOIN dates d ON e."timestamp" < '
-                   "CAST(d.as_of + 1 AS TIMESTAMP)")
-        parts.append(f"SELECT d.as_of, e.account_id, {agg} {src} GROUP BY d.as_of, e.account_id")
+        for n in needs:
+            c, w = n.column, n.window
+            if n.kind == "users":
+                agg, src = f"count(DISTINCT e.user_id) AS {c}", window("user_days", w)
+            elif n.kind == "userdays":
+                agg, src = f"count(*) AS {c}", window("user_days", w)
+            elif n.kind == "qty":
+                agg, src = f"CAST(sum(e.q) AS DOUBLE) AS {c}", window("ev", w)
+            elif n.kind == "qty_ident":
+                agg = f"CAST(sum(e.q) FILTER (WHERE e.user_id IS NOT NULL) AS DOUBLE) AS {c}"
+                src = window("ev", w)
+            elif n.kind == "qty_before":
+                agg, src = f"CAST(sum(e.q) AS DOUBLE) AS {c}", window("ev", w, offset=w)
+            elif n.kind == "features":
+                agg = f"count(DISTINCT e.event) AS {c}"
+                src = window("ev", w) + f" AND {_feature_filter(n.features, 'e.event')}"
+            else:  # last_ts: every event before the cutoff
+                agg = f'max(e."timestamp") AS {c}'
+                src = (f'FROM usage_events e WHERE e."timestamp" < '
+                       f"TIMESTAMP '{d + timedelta(days=1)}'")
+            parts.append(f"SELECT DATE '{d}' AS as_of, e.account_id, {agg} {src} "
+                         "GROUP BY e.account_id")
     cols = ", ".join(f"max({n.column}) AS {n.column}" for n in needs)
     return (f"WITH {', '.join(ctes)} SELECT as_of, account_id, {cols} FROM ("
             + " UNION ALL BY NAME ".join(parts) + ") GROUP BY as_of, account_id")
