@@ -562,3 +562,59 @@ def test_no_generated_request_makes_a_server_error(server, write_token):
 
         check()
     assert set(seen) == {op.label for op in operations}
+
+
+# -- review fixes: account ids in URLs, body limit before auth, dates without a snapshot --------
+
+
+def test_account_ids_with_slashes_spaces_and_unicode_work_in_urls(client, workspace,
+                                                                 write_token):
+    """An account id holding "/" is sent as %2F, which the server decodes: every per-account
+    route must still reach the account (not "no API route")."""
+    from urllib.parse import quote
+
+    weird = "acme/eu 1é"
+    r = client.post(f"{API}/ingest/accounts", headers=_auth(write_token),
+                    json=[{"account_id": weird, "name": "Acme EU", "arr": 10}])
+    assert r.status_code == 200, r.text
+    path = f"{API}/accounts/{quote(weird, safe='')}"
+    r = client.get(path)
+    assert r.status_code == 200, r.text
+    assert r.json()["account"]["name"] == "Acme EU"
+    for sub in ("/history", "/why"):  # not scored: 404 about the account, not the route
+        r = client.get(path + sub)
+        assert r.status_code == 404 and _is_error_shape(r.json()), r.text
+        assert "no API route" not in r.text
+    r = client.post(path + "/pulses", headers=_auth(write_token),
+                    json={"value": "green", "comment": "slash ok"})
+    assert r.status_code == 200, r.text
+    assert _query(workspace, "SELECT value FROM pulses WHERE account_id = ?", [weird]) == [(5,)]
+
+
+def test_a_json_body_over_the_limit_is_refused_while_read_even_without_a_token(client):
+    """FastAPI reads a JSON body whole before the token check: a chunked body (no
+    Content-Length) over api.max_body_mb (1 MiB here) must get 413, not be buffered."""
+    def chunks():
+        for _ in range(3):
+            yield b" " * (1024 * 1024)
+
+    r = client.post(f"{API}/accounts/ACC-000001/pulses", content=chunks(),
+                    headers={"Content-Type": "application/json"})
+    assert r.status_code == 413, r.text
+    assert _is_error_shape(r.json()) and "max_body_mb" in r.json()["errors"][0]["hint"]
+
+
+def test_a_date_without_a_snapshot_is_404_not_an_empty_answer(client):
+    latest = client.get(f"{API}/accounts").json()["as_of"]  # earlier tests may score today
+    future = (date.fromisoformat(latest) + timedelta(days=30)).isoformat()
+    for path, param in [(f"/accounts?as_of={future}", "as_of"),
+                        (f"/portfolio?as_of={future}", "as_of"),
+                        (f"/movers?end={future}", "end"),
+                        ("/accounts?as_of=2026-05-02", "as_of")]:  # a day never scored
+        r = client.get(API + path)
+        assert r.status_code == 404, (path, r.text)
+        body = r.json()
+        assert _is_error_shape(body) and body["errors"][0]["param"] == param
+        assert latest in body["errors"][0]["hint"]
+    r = client.get(f"{API}/accounts?as_of={DATES[-1].isoformat()}")
+    assert r.status_code == 200 and r.json()["total"] > 0

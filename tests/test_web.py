@@ -436,3 +436,46 @@ def test_a_running_job_gives_503_not_500(empty_site, empty_root):
     finally:
         holder.communicate("\n", timeout=30)
     assert httpx.get(empty_site.url + "/scorecards").status_code == 200
+
+
+def test_an_account_id_with_a_slash_has_a_page_and_takes_pulses(site, demo_root):
+    """Links quote "/" as %2F, which the server decodes: the account page and its pulse form
+    must still reach the account instead of "No such page"."""
+    import json
+    from urllib.parse import quote
+
+    from healthscore.sources.records import ingest_records
+
+    weird = "acme/eu 1é"
+    with Workspace.open(demo_root).store() as store:
+        ingest_records(store, "accounts", [json.dumps({"account_id": weird, "name": "Acme EU"})],
+                       now=NOW)
+    path = "/accounts/" + quote(weird, safe="")
+    with httpx.Client(base_url=site.url) as client:
+        page = client.get(path)
+        assert page.status_code == 200 and "Acme EU" in page.text
+        token = _token(client, path)
+        response = client.post(path + "/pulses", headers={"Origin": site.url},
+                               data={"token": token, "value": "green", "author": "ann"})
+        assert response.status_code == 303, response.text
+        assert response.headers["location"] == path + "?added=pulse#pulses"
+    with Workspace.open(demo_root).store(read_only=True) as store:
+        assert store.con.execute("SELECT value FROM pulses WHERE account_id = ?",
+                                 [weird]).fetchall() == [(5,)]
+
+
+def test_a_form_body_over_the_limit_gets_413_not_500(site):
+    """A chunked form post over api.max_body_mb (10 MiB) is refused while it is read (413);
+    one field over Starlette's 1 MiB field limit is its 400 — both pages, never a 500."""
+    def chunks(field: int, count: int):
+        for i in range(count):
+            yield f"f{i}=".encode() + b"a" * field + b"&"
+
+    url = site.url + "/accounts/ACC-000011/pulses"
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    response = httpx.post(url, content=chunks(900 * 1024, 12), headers=form, timeout=60)
+    assert response.status_code == 413
+    assert "over the limit" in response.text
+    response = httpx.post(url, content=chunks(2 * 1024 * 1024, 1), headers=form, timeout=60)
+    assert response.status_code == 400
+    assert "maximum size" in response.text

@@ -67,6 +67,17 @@ class StoreBusy(ApiError):
                          headers={"Retry-After": "5"})
 
 
+BODY_HINT = "post the records in smaller batches, or raise api.max_body_mb in healthscore.yaml"
+
+
+class BodyTooLarge(StarletteHTTPException):
+    """A request body over ``api.max_body_mb``, raised while the body is read (by
+    :class:`healthscore.server.BodyLimit`), whoever reads it: a route, FastAPI or a form."""
+
+    def __init__(self, limit: int):
+        super().__init__(413, f"the body is over the limit of {limit:,} bytes")
+
+
 class ApiJSONResponse(JSONResponse):
     """JSON with NaN and infinities written as null (JSON has no such numbers)."""
 
@@ -130,6 +141,8 @@ async def _http_handler(request: Request, exc: StarletteHTTPException):
     detail = exc.detail if isinstance(exc.detail, str) else None
     headline = HEADLINES.get(exc.status_code, detail or "error")
     errors = [] if detail is None or detail.lower() == headline else [{"reason": detail}]
+    if isinstance(exc, BodyTooLarge):
+        errors = [{"reason": exc.detail, "hint": BODY_HINT}]
     if exc.status_code == 404 and not errors:
         errors = [{"reason": f"no API route {request.method} {request.url.path}",
                    "hint": "see /api/v1/openapi.json"}]

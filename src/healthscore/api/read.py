@@ -67,6 +67,18 @@ def _not_found(what: str, hint: str) -> ApiError:
     return ApiError(404, what, [{"hint": hint}])
 
 
+def _scored(store, name: str, version: str, day: date | None, param: str) -> None:
+    """404 when a date the client gave (``param``) has no snapshot: a future date or a day
+    that was not scored would otherwise answer an empty portfolio or list as if it were true."""
+    if day is None or portfolio.band_history(store, name, version, days=0, end=day):
+        return
+    latest = portfolio.latest_as_of(store, name, version)
+    raise ApiError(404, f"no {name} snapshot on {day}", [{
+        "in": "query", "param": param, "value": str(day),
+        "hint": f"the latest scored date is {latest}; omit {param} for it" if latest
+        else "score some dates first (healthscore backfill)"}])
+
+
 @router.get("/scorecards", summary="The workspace's scorecards and their stored versions")
 def scorecards(workspace: Workspace = Depends(get_workspace)):
     with open_store(workspace, read_only=True) as store:
@@ -86,6 +98,7 @@ def portfolio_summary(
 ):
     name, version, _ = _scorecard(workspace, scorecard)
     with open_store(workspace, read_only=True) as store:
+        _scored(store, name, version, as_of, "as_of")
         summary = portfolio.portfolio_summary(store, name, version, as_of,
                                               at_risk_days=at_risk_days)
         bands = (portfolio.band_history(store, name, version, days=history_days, end=as_of)
@@ -116,6 +129,7 @@ def accounts(
 ):
     name, version, _ = _scorecard(workspace, scorecard)
     with open_store(workspace, read_only=True) as store:
+        _scored(store, name, version, as_of, "as_of")
         found = portfolio.list_accounts(
             store, name, version, band=band, segment=segment, csm=csm,
             renewal_within=renewal_within, q=q, sort=sort, desc=desc, page=page,
@@ -123,8 +137,6 @@ def accounts(
     return {"ok": True, "scorecard": name, "version": version, **found}
 
 
-@router.get("/accounts/{account_id}",
-            summary="One account: attributes, latest score with its groups and measures")
 def account(
     account_id: AccountPath,
     workspace: Workspace = Depends(get_workspace),
@@ -146,7 +158,7 @@ def account(
     return {"ok": True, **found, "manual": inputs}
 
 
-@router.get("/accounts/{account_id}/history",
+@router.get("/accounts/{account_id:path}/history",
             summary="An account's daily scores, band changes and 7/30/90-day deltas")
 def account_history(
     account_id: AccountPath,
@@ -166,7 +178,7 @@ def account_history(
     return {"ok": True, "account_id": account_id, "scorecard": name, "days": days, **found}
 
 
-@router.get("/accounts/{account_id}/why",
+@router.get("/accounts/{account_id:path}/why",
             summary="Why an account's score changed between two dates, by measure")
 def account_why(
     account_id: AccountPath,
@@ -208,6 +220,12 @@ def account_why(
     return {"ok": True, "account_id": account_id, "scorecard": name, **_plain(found)}
 
 
+# Account ids may hold "/" (sent as %2F, which the server decodes), hence ``:path``; the plain
+# route goes after /history and /why, which it would otherwise swallow.
+router.get("/accounts/{account_id:path}",
+           summary="One account: attributes, latest score with its groups and measures")(account)
+
+
 @router.get("/movers", summary="The largest score drops and rises over a number of days")
 def movers(
     workspace: Workspace = Depends(get_workspace),
@@ -218,6 +236,7 @@ def movers(
 ):
     name, version, labels = _scorecard(workspace, scorecard)
     with open_store(workspace, read_only=True) as store:
+        _scored(store, name, version, end, "end")
         found = portfolio.movers(store, name, version, days=days, end=end, limit=limit,
                                  labels=labels)
     return {"ok": True, "scorecard": name, "version": version, "days": days, **found}

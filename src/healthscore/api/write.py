@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from healthscore.api.auth import require_write
 from healthscore.api.deps import get_workspace, open_store
-from healthscore.api.errors import ApiError
+from healthscore.api.errors import BODY_HINT, ApiError
 from healthscore.errors import QuarantineError, SchemaError
 from healthscore.schemas import TABLES
 from healthscore.sources.records import (
@@ -61,9 +61,7 @@ def _now() -> datetime:
 async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refused with 413 as soon as it passes ``limit`` bytes."""
     too_big = ApiError(413, "request body too large", [{
-        "reason": f"the body is over the limit of {limit:,} bytes",
-        "hint": "post the records in smaller batches, or raise api.max_body_mb in "
-                "healthscore.yaml"}])
+        "reason": f"the body is over the limit of {limit:,} bytes", "hint": BODY_HINT}])
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise too_big
@@ -228,7 +226,7 @@ def _recorded(workspace: Workspace, kind: str, token: TokenInfo, detail: dict, w
     return run_id, now, result
 
 
-@router.post("/accounts/{account_id}/pulses", summary="Add a CSM pulse to an account")
+@router.post("/accounts/{account_id:path}/pulses", summary="Add a CSM pulse to an account")
 def add_pulse(account_id: AccountPath, pulse: PulseIn,
               workspace: Workspace = Depends(get_workspace),
               token: TokenInfo = Depends(require_write)) -> dict[str, Any]:
@@ -252,7 +250,7 @@ def _measure_ids(workspace: Workspace, scorecard: str | None) -> set[str]:
             for _, mid, _ in sc.scorecard.resolve(name).measures()}
 
 
-@router.post("/accounts/{account_id}/overrides",
+@router.post("/accounts/{account_id:path}/overrides",
              summary="Override one measure's score for an account")
 def add_override(account_id: AccountPath, override: OverrideIn,
                  workspace: Workspace = Depends(get_workspace),

@@ -19,6 +19,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from healthscore import portfolio as pf
 from healthscore.config.scorecard import LoadedScorecard
@@ -52,6 +53,8 @@ class PageRoute(APIRoute):
         async def guarded(request: Request) -> Response:
             try:
                 return await handler(request)
+            except StarletteHTTPException:
+                raise  # a body over the limit (413): the app's handler renders it
             except PageError as exc:
                 return error_page(request, exc.status, exc.message, exc.hint)
             except pf.InputError as exc:
@@ -287,7 +290,7 @@ def _account_context(request: Request, account_id: str) -> dict:
             "labels": labels, "account_id": account_id}
 
 
-@router.get("/accounts/{account_id}", response_class=HTMLResponse)
+@router.get("/accounts/{account_id:path}", response_class=HTMLResponse)
 def account_page(request: Request, account_id: str) -> HTMLResponse:
     ctx = _account_context(request, account_id)
     added = request.query_params.get("added") == "pulse"
@@ -321,7 +324,7 @@ def _parse_pulse(form: dict[str, str]) -> tuple[dict, list[str]]:
     return {"value": value, "author": author, "comment": comment, "expires_at": expires}, errors
 
 
-@router.post("/accounts/{account_id}/pulses", response_class=HTMLResponse)
+@router.post("/accounts/{account_id:path}/pulses", response_class=HTMLResponse)
 async def add_pulse(request: Request, account_id: str) -> Response:
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
     refused = _guard(request).check(request, form.get("token"), f"pulse:{account_id}")
