@@ -7,7 +7,6 @@ from typing import Literal
 from pydantic import Field
 
 from healthscore.measures.base import MeasureContext, Params, measure
-from healthscore.measures.rollup import BatchMeasure, Series
 from healthscore.schemas import TABLES
 
 Kind = Literal[TABLES["touchpoints"].column("kind").allowed]  # type: ignore[valid-type]
@@ -28,23 +27,13 @@ class QbrWindow(Params):
                              "ending at the as-of date (a quarter plus a month's slack).")
 
 
-def _kinds(kinds: list[str] | None) -> str:
-    """SQL filter on the touchpoint kinds (validated names)."""
-    if kinds is None:
-        return "TRUE"
-    return "kind IN (" + ", ".join("'" + k.replace("'", "''") + "'" for k in kinds) + ")"
-
-
 def _touchpoints(ctx: MeasureContext, kinds: list[str] | None):
     t = ctx.table("touchpoints")
     return t if kinds is None else t.filter(t.kind.isin(kinds))
 
 
 @measure("days_since_last_touchpoint", family="engagement", unit="days", params=Kinds,
-         tables=("touchpoints",),
-         batch=lambda p: BatchMeasure(
-             (Series("touchpoints", "occurred_at", where=_kinds(p.kinds), agg="max"),),
-             "(epoch(getvariable('hs_cutoff')::TIMESTAMP) - epoch({0})) / 86400"))
+         tables=("touchpoints",))
 def days_since_last_touchpoint(ctx: MeasureContext, p: Kinds):
     """Days from the last touchpoint (of the given ``kinds``) to the end of the as-of date.
 
@@ -57,11 +46,7 @@ def days_since_last_touchpoint(ctx: MeasureContext, p: Kinds):
 
 
 @measure("qbr_held", family="engagement", unit="yes/no (1/0)", params=QbrWindow,
-         tables=("touchpoints",), absent=0.0,
-         batch=lambda p: BatchMeasure(
-             (Series("touchpoints", "occurred_at", where="kind = 'qbr'",
-                     window=p.window_days),),
-             "CASE WHEN {0} > 0 THEN 1 ELSE 0 END"))
+         tables=("touchpoints",), absent=0.0)
 def qbr_held(ctx: MeasureContext, p: QbrWindow):
     """Whether a quarterly business review (a ``qbr`` touchpoint) took place in the window.
 
@@ -73,10 +58,7 @@ def qbr_held(ctx: MeasureContext, p: QbrWindow):
 
 
 @measure("touchpoints", family="engagement", unit="touchpoints", params=Window,
-         tables=("touchpoints",), absent=0.0,
-         batch=lambda p: BatchMeasure(
-             (Series("touchpoints", "occurred_at", where=_kinds(p.kinds),
-                     window=p.window_days),), "coalesce({0}, 0)"))
+         tables=("touchpoints",), absent=0.0)
 def touchpoints(ctx: MeasureContext, p: Window):
     """Number of touchpoints (of the given ``kinds``) in the window.
 

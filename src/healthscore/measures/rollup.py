@@ -68,13 +68,11 @@ class BatchMeasure:
     aggregates, written as ``{0}``, ``{1}`` … in the order of ``needs``. An account without
     activity has NULL aggregates (``last_ts``) or 0 (counts and sums)."""
 
-    needs: tuple[Need | Series, ...]
+    needs: tuple[Need, ...]
     expr: str
 
     def sql(self) -> str:
-        """The expression, aggregates read from ``u`` (usage grid) and ``s`` (series)."""
-        return "(" + self.expr.format(*(f"{'s' if isinstance(n, Series) else 'u'}.{n.column}"
-                                        for n in self.needs)) + ")"
+        return "(" + self.expr.format(*(f"u.{n.column}" for n in self.needs)) + ")"
 
 
 def _sliding(column: str, window: int, *, offset: int = 0) -> str:
@@ -274,83 +272,3 @@ def _swept(dates: list[date], needs: list[Need]) -> str:
             FROM prior p CROSS JOIN (SELECT unnest([{date_list}]) AS as_of) d
             WHERE p.account_id NOT IN (SELECT account_id FROM daily)"""
     return f"WITH {', '.join(ctes)} {select}"
-
-
-# -- series over the smaller tables ---------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Series:
-    """A running aggregate over one canonical table, read at each date: the sum of ``value``
-    over the rows whose ``at`` falls in the ``window`` days ending at the date (``window=0``:
-    all rows up to it), each row counting until the day of ``until`` if given (an open ticket
-    stops counting the day it is closed); or, with ``agg="max"``, the latest ``at`` up to the
-    date. ``where`` filters the rows (SQL over the table's columns, written by the measure).
-
-    Computed as per-account cumulative sums of +value/−value on the days things change,
-    sampled at each date with ASOF joins (a window is the difference of two samples): one
-    pass over the table whatever the number of dates. Values are summed as exact decimals, so
-    a date gives the same result in any batch.
-    """
-
-    table: str
-    at: str
-    value: str = "1"
-    where: str = "TRUE"
-    window: int = 0
-    until: str | None = None
-    agg: str = "sum"
-
-    @property
-    def column(self) -> str:
-        return "s_" + hashlib.sha256(repr(self).encode()).hexdigest()[:12]
-
-
-def _series_sql(s: Series, end: date, date_list: str) -> str:
-    """(as_of, account_id, <column>) for one series at every date."""
-    at = f'"{s.at}"'
-    rows = f"""SELECT account_id, CAST({at} AS DATE) AS day, {at} AS ts,
-                      CAST({s.value} AS {_DEC}) AS v,
-                      {f'CAST("{s.until}" AS DATE)' if s.until else 'NULL'} AS stop
-               FROM "{s.table}" WHERE ({s.where}) AND {at} < TIMESTAMP '{end}'"""
-    if s.agg == "max":
-        steps = f"""SELECT account_id, day, max(ts) OVER (PARTITION BY account_id ORDER BY day
-                           ROWS UNBOUNDED PRECEDING) AS c
-                    FROM (SELECT account_id, day, max(ts) AS ts FROM ({rows}) GROUP BY ALL)"""
-        pick = "c1.c"
-    elif s.agg == "sum":
-        steps = f"""SELECT account_id, day, sum(v) OVER (PARTITION BY account_id ORDER BY day
-                           ROWS UNBOUNDED PRECEDING) AS c
-                    FROM (SELECT account_id, day, sum(v) AS v FROM (
-                              SELECT account_id, day, v FROM ({rows})
-                              UNION ALL
-                              SELECT account_id, stop, -v FROM ({rows}) WHERE stop IS NOT NULL)
-                          GROUP BY ALL)"""
-        pick = ("CAST(coalesce(c1.c, 0) - coalesce(c2.c, 0) AS DOUBLE)" if s.window
-                else "CAST(coalesce(c1.c, 0) AS DOUBLE)")
-    else:
-        raise ValueError(f"unknown series aggregate {s.agg!r}")
-    lag = ("ASOF LEFT JOIN steps c2 ON g.account_id = c2.account_id AND g.lo >= c2.day"
-           if s.agg == "sum" and s.window else "")
-    return f"""WITH steps AS MATERIALIZED ({steps}),
-        g AS (SELECT a.account_id, d.as_of, d.as_of - {s.window or 0} AS lo
-              FROM (SELECT DISTINCT account_id FROM steps) a,
-                   (SELECT unnest([{date_list}]) AS as_of) d)
-        SELECT g.as_of, g.account_id, {pick} AS {s.column}
-        FROM g ASOF LEFT JOIN steps c1 ON g.account_id = c1.account_id AND g.as_of >= c1.day
-        {lag}"""
-
-
-def build_series(con, table: str, dates: Iterable[date], series: Iterable[Series]) -> None:
-    """Create temp table ``table``: (as_of, account_id, one column per series) for ``dates``."""
-    dates = sorted(set(dates))
-    series = sorted(set(series), key=lambda s: s.column)
-    if not dates or not series:
-        raise ValueError("build_series needs dates and series")
-    end = dates[-1] + timedelta(days=1)
-    date_list = ", ".join(f"DATE '{d}'" for d in dates)
-    parts = [f"SELECT * FROM ({_series_sql(s, end, date_list)})" for s in series]
-    cols = ", ".join(f"max({s.column}) AS {s.column}" for s in series)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT as_of, account_id, {cols} "
-                f"FROM ({' UNION ALL BY NAME '.join(parts)}) GROUP BY as_of, account_id "
-                "ORDER BY as_of, account_id")

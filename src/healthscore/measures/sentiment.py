@@ -9,17 +9,11 @@ from __future__ import annotations
 from pydantic import Field
 
 from healthscore.measures.base import MeasureContext, Params, measure
-from healthscore.measures.rollup import BatchMeasure, Series
 
 
 class Window(Params):
     window_days: int = Field(180, gt=0, le=730, description="Length of the window, in days, "
                              "ending at the as-of date (surveys are rare: the default is long).")
-
-
-def _series(kind: str, p: Window, value: str = "1", where: str = "TRUE") -> Series:
-    return Series("surveys", "responded_at", value, f"kind = '{kind}' AND ({where})",
-                  p.window_days)
 
 
 def _answers(ctx: MeasureContext, kind: str, days: int):
@@ -28,11 +22,7 @@ def _answers(ctx: MeasureContext, kind: str, days: int):
 
 
 @measure("nps", family="sentiment", unit="NPS points (-100..100)", params=Window,
-         tables=("surveys",),
-         batch=lambda p: BatchMeasure(
-             (_series("nps", p, where="score >= 9"), _series("nps", p, where="score <= 6"),
-              _series("nps", p)),
-             "CASE WHEN {2} > 0 THEN (coalesce({0}, 0) - coalesce({1}, 0)) * 100.0 / {2} END"))
+         tables=("surveys",))
 def nps(ctx: MeasureContext, p: Window):
     """Net Promoter Score of the NPS answers in the window: % promoters − % detractors.
 
@@ -45,10 +35,7 @@ def nps(ctx: MeasureContext, p: Window):
     return agg.select("account_id", value=(agg.promoters - agg.detractors) * 100.0 / agg.n)
 
 
-@measure("nps_average", family="sentiment", unit="0-10", params=Window, tables=("surveys",),
-         batch=lambda p: BatchMeasure(
-             (_series("nps", p, "score"), _series("nps", p)),
-             "CASE WHEN {1} > 0 THEN {0} / {1} END"))
+@measure("nps_average", family="sentiment", unit="0-10", params=Window, tables=("surveys",))
 def nps_average(ctx: MeasureContext, p: Window):
     """Mean answer to the NPS question in the window.
 
@@ -59,10 +46,7 @@ def nps_average(ctx: MeasureContext, p: Window):
     return s.group_by("account_id").aggregate(value=s.score.mean())
 
 
-@measure("survey_csat", family="sentiment", unit="1-5", params=Window, tables=("surveys",),
-         batch=lambda p: BatchMeasure(
-             (_series("csat", p, "score"), _series("csat", p)),
-             "CASE WHEN {1} > 0 THEN {0} / {1} END"))
+@measure("survey_csat", family="sentiment", unit="1-5", params=Window, tables=("surveys",))
 def survey_csat(ctx: MeasureContext, p: Window):
     """Mean answer to CSAT surveys in the window.
 

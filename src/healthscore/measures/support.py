@@ -11,15 +11,9 @@ from typing import Literal
 from pydantic import Field
 
 from healthscore.measures.base import MeasureContext, Params, measure
-from healthscore.measures.rollup import BatchMeasure, Series
 from healthscore.schemas import PRIORITIES
 
 Priority = Literal[PRIORITIES]  # type: ignore[valid-type]
-
-
-def _in(column: str, values: list[str]) -> str:
-    """SQL: ``column`` is one of ``values`` (validated names, quoted all the same)."""
-    return f"{column} IN (" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + ")"
 
 
 class Window(Params):
@@ -32,9 +26,7 @@ class HighPriority(Window):
         ["urgent", "high"], min_length=1, description="Priorities that count as high.")
 
 
-@measure("open_tickets", family="support", unit="tickets", tables=("tickets",), absent=0.0,
-         batch=lambda p: BatchMeasure(
-             (Series("tickets", "opened_at", until="closed_at"),), "coalesce({0}, 0)"))
+@measure("open_tickets", family="support", unit="tickets", tables=("tickets",), absent=0.0)
 def open_tickets(ctx: MeasureContext, p):
     """Number of tickets open at the end of the as-of date (opened by then, not closed by then).
 
@@ -46,10 +38,7 @@ def open_tickets(ctx: MeasureContext, p):
 
 
 @measure("high_priority_tickets", family="support", unit="tickets", params=HighPriority,
-         tables=("tickets",), absent=0.0,
-         batch=lambda p: BatchMeasure(
-             (Series("tickets", "opened_at", where=_in("priority", p.priorities),
-                     window=p.window_days),), "coalesce({0}, 0)"))
+         tables=("tickets",), absent=0.0)
 def high_priority_tickets(ctx: MeasureContext, p: HighPriority):
     """Number of tickets of a high priority opened in the window, open or closed.
 
@@ -74,11 +63,7 @@ def ticket_resolution_hours(ctx: MeasureContext, p: Window):
     return t.group_by("account_id").aggregate(value=hours.median())
 
 
-@measure("ticket_csat", family="support", unit="1-5", params=Window, tables=("tickets",),
-         batch=lambda p: BatchMeasure(
-             (Series("tickets", "closed_at", "csat", "csat IS NOT NULL", p.window_days),
-              Series("tickets", "closed_at", "1", "csat IS NOT NULL", p.window_days)),
-             "CASE WHEN {1} > 0 THEN {0} / {1} END"))
+@measure("ticket_csat", family="support", unit="1-5", params=Window, tables=("tickets",))
 def ticket_csat(ctx: MeasureContext, p: Window):
     """Mean satisfaction rating of the tickets closed in the window.
 

@@ -29,7 +29,7 @@ from healthscore.measures.base import (
     get_measure,
     measure_expression,
 )
-from healthscore.measures.rollup import BatchMeasure, Series, build_grid, build_series
+from healthscore.measures.rollup import BatchMeasure, build_grid
 from healthscore.scoring.combine import band, combine, grade
 from healthscore.scoring.functions import score_values
 
@@ -139,11 +139,7 @@ class Evaluator:
         if not self.batch or not dates:
             return
         needs = {n for b in self.batch.values() for n in b.needs}
-        usage = {n for n in needs if not isinstance(n, Series)}
-        if usage:
-            build_grid(self.backend.con, self.grid, dates, usage)
-        if needs - usage:
-            build_series(self.backend.con, f"{self.grid}_s", dates, needs - usage)
+        build_grid(self.backend.con, self.grid, dates, needs)
         self.prepared = set(dates)
 
     def _accounts_expr(self, ctx: MeasureContext):
@@ -197,19 +193,10 @@ class Evaluator:
         if as_of not in self.prepared:
             self.prepare([as_of])
         cols = ", ".join(f"CAST({self.batch[k].sql()} AS DOUBLE) AS {k}" for k in keys)
-        needs = {n for b in self.batch.values() for n in b.needs}
-        joins, params = [], []
-        if any(not isinstance(n, Series) for n in needs):
-            joins.append(f"LEFT JOIN {self.grid} u ON u.account_id = a.account_id "
-                         "AND u.as_of = ?")
-            params.append(as_of)
-        if any(isinstance(n, Series) for n in needs):
-            joins.append(f"LEFT JOIN {self.grid}_s s ON s.account_id = a.account_id "
-                         "AND s.as_of = ?")
-            params.append(as_of)
         return self.backend.con.sql(
-            f"SELECT a.account_id, {cols} FROM ({self.sql_active}) a {' '.join(joins)}",
-            params=params).df()
+            f"SELECT a.account_id, {cols} FROM ({self.sql_active}) a "
+            f"LEFT JOIN {self.grid} u ON u.account_id = a.account_id AND u.as_of = ?",
+            params=[as_of]).df()
 
     def overrides(self, as_of: date) -> pd.DataFrame:
         """Overrides in force at the cutoff of ``as_of`` (account_id, measure, score, id)."""
