@@ -131,6 +131,8 @@ def test_health_reports_the_store(client):
     body = r.json()
     assert body["ok"] is True and body["workspace"] == "demo"
     assert body["store"]["schema_version"] == body["store"]["expected_schema_version"]
+    # open to anyone by default: the server's file system paths stay out of it
+    assert body["store"]["file"] == "healthscore.duckdb" and "/" not in json.dumps(body["store"])
 
 
 def test_writes_need_a_valid_token_with_write_scope(client, workspace, write_token, read_token):

@@ -44,7 +44,8 @@ def health(workspace: Workspace = Depends(get_workspace)) -> dict[str, Any]:
         version = store.schema_version()
         runs = store.runs(1)
     return {"ok": True, "workspace": workspace.config.name,
-            "store": {"path": str(workspace.store_path), "schema_version": version,
+            # the file name only: reads are open by default, the server's paths are not theirs
+            "store": {"file": workspace.store_path.name, "schema_version": version,
                       "expected_schema_version": SCHEMA_VERSION,
                       "current": version == SCHEMA_VERSION},
             "last_run": runs[0] if runs else None}
