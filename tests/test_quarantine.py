@@ -41,6 +41,8 @@ GOOD = "T1,A1,2026-06-01T10:00:00Z,,high,"
     ("T2,A1,2026-07-02T00:00:00Z,,high,", "opened_at", "2026-07-02T00:00:00Z",
      "after the time of ingest"),
     ("T2,A1,2026-06-01,,whenever,", "priority", "whenever", "not one of: urgent, high"),
+    # shown as the file has it, not lower-cased
+    ("T2,A1,2026-06-01,,P9,", "priority", "P9", "not one of: urgent, high"),
     ("T2,A1,2026-06-01,,high,9", "csat", "9", "above the maximum 5"),
     ("T2,A1,2026-06-05,2026-06-01,high,", "closed_at", "2026-06-01",
      "closed before it was opened"),

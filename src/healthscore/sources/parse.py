@@ -162,14 +162,16 @@ def _typed(col: Column, text: str, raw: str | None, raw_type: str | None,
     return text
 
 
+def _original(raw: str | None, spec: ColumnMap) -> str:
+    """SQL of the value as text, as the source has it (before maps, aliases and defaults)."""
+    if spec.value is not None:
+        return lit(spec.value)
+    return "NULL::VARCHAR" if raw is None else f"nullif(trim(CAST({raw} AS VARCHAR)), '')"
+
+
 def _text(col: Column, raw: str | None, spec: ColumnMap) -> str:
     """SQL of the value as text after the source's map, the table's aliases and defaults."""
-    if spec.value is not None:
-        text = lit(spec.value)
-    elif raw is None:
-        text = "NULL::VARCHAR"
-    else:
-        text = f"nullif(trim(CAST({raw} AS VARCHAR)), '')"
+    text = _original(raw, spec)
     if spec.map:
         whens = " ".join(
             f"WHEN {lit(k)} THEN "
@@ -248,8 +250,11 @@ def parse_query(table: Table, source_name: str, source: Source, rel: RawRelation
         conditions.append((f"{vv} IS NOT NULL AND {tv} IS NULL", name, vv,
                            lit(_type_hint(col, spec))))
         if col.allowed:
+            # The quarantine shows the value as the file has it (`P9`), not as normalised.
+            o_name = ident("_o_" + col.name)
+            inner.append(f"{_original(raw, spec)} AS {o_name}")
             allowed = ", ".join(lit(a) for a in col.allowed)
-            conditions.append((f"{tv} NOT IN ({allowed})", name, vv,
+            conditions.append((f"{tv} NOT IN ({allowed})", name, f"t.{o_name}",
                                lit("not one of: " + ", ".join(col.allowed)
                                    + " (map other values with `map:`)")))
         if col.min is not None:
