@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 from datetime import datetime
 from pathlib import Path
@@ -10,6 +11,22 @@ import pytest
 
 from healthscore.sources import ingest
 from healthscore.workspace import CONFIG_FILE, Workspace
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def screenshot_folder() -> Path:
+    """Where the browser tests save a screenshot of each page (git-ignored)."""
+    return Path(os.environ.get("HS_SCREENSHOTS") or ROOT / "test-artifacts" / "screenshots")
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Name the screenshots folder at the end of the run (pytest captures the tests' prints,
+    and with -n the workers' too)."""
+    folder = screenshot_folder()
+    if folder.is_dir() and any(folder.glob("*.png")):
+        terminalreporter.write_line(f"screenshots of the dashboard pages: {folder}")
+
 
 #: The ingest clock used by tests (a seam we own): everything after it is "the future".
 NOW = datetime(2026, 7, 1, 12, 0, 0)

@@ -1,12 +1,12 @@
 """The dashboard in a real browser: a real uvicorn serving a small scored demo workspace (and an
 empty one), driven by Debian's Chromium through Playwright.
 
-Screenshots of every page go to ``$HS_SCREENSHOTS`` (or a temp folder); the path is printed.
+Screenshots of every page go to ``$HS_SCREENSHOTS`` (default ``test-artifacts/screenshots`` in
+the repository); the run's summary prints the folder.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import socket
@@ -23,6 +23,7 @@ import httpx
 import pytest
 import uvicorn
 
+from conftest import screenshot_folder
 from healthscore import history
 from healthscore import portfolio as pf
 from healthscore.demo import generate_demo
@@ -102,10 +103,10 @@ def empty_site(empty_root):
 
 
 @pytest.fixture(scope="module")
-def shots(tmp_path_factory) -> Path:
-    folder = Path(os.environ.get("HS_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
+def shots() -> Path:
+    folder = screenshot_folder()
     folder.mkdir(parents=True, exist_ok=True)
-    print(f"\nscreenshots: {folder}")
+    print(f"\nscreenshots: {folder}")  # also named in the run's summary (conftest.py)
     return folder
 
 
