@@ -1,5 +1,9 @@
 """The store: idempotent re-ingest, validity history, all-or-nothing writes, schema version."""
 
+import subprocess
+import sys
+import textwrap
+import time
 from datetime import datetime, timedelta
 
 import pytest
@@ -173,3 +177,31 @@ def test_a_version_1_store_is_migrated_when_opened(tmp_path):
         assert store.con.execute("SELECT count(*) FROM snapshots").fetchall() == [(0,)]
         assert store.con.execute("SELECT count(*) FROM api_tokens").fetchall() == [(0,)]
         assert store.con.execute("SELECT name FROM accounts").fetchall() == [("kept",)]
+
+
+def test_a_command_waits_for_a_store_another_process_holds_for_a_moment(tmp_path):
+    """The dashboard reads the store for the moment of a request, so the daily job in cron may
+    find it held: it waits (here ~1 s) instead of failing; with no time to wait it fails at once
+    and says another process is using the store."""
+    path = tmp_path / "store.duckdb"
+    Store(path, create=True).close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import duckdb, sys, time
+            con = duckdb.connect({str(path)!r}, read_only=True)
+            print("ready", flush=True)
+            time.sleep(float(sys.stdin.readline()))
+            con.close()
+        """)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        with pytest.raises(StoreError, match="another healthscore process is using it"):
+            Store(path, wait=0)
+        holder.stdin.write("1.0\n")
+        holder.stdin.flush()
+        started = time.monotonic()
+        with Store(path, wait=30) as store:
+            assert store.schema_version() == SCHEMA_VERSION
+        assert time.monotonic() - started >= 0.5  # it did wait for the holder
+    finally:
+        holder.communicate(timeout=30)

@@ -122,7 +122,7 @@ _LOCK = _ReadWriteLock()
 
 def _open(workspace: Workspace, *, write: bool) -> Store:
     try:
-        return workspace.store(read_only=not write)
+        return workspace.store(read_only=not write, wait=0)  # a page answers 503, not waits
     except StoreError as exc:
         if "lock" in str(exc).lower():
             raise StoreBusy("the data is being updated (another healthscore process holds "

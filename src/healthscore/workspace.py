@@ -47,6 +47,11 @@ sources: {{}}
 """
 
 
+#: How long commands wait for a store held by another process (the dashboard holds it for the
+#: moment of a request; another job for as long as it runs).
+STORE_WAIT = 30.0
+
+
 class Workspace:
     """A workspace folder: its validated configuration and its store.
 
@@ -131,7 +136,9 @@ class Workspace:
             loaded = [sc for sc in loaded if sc.name in names]
         return loaded
 
-    def store(self, *, create: bool = False, read_only: bool = False) -> Store:
-        """Open the workspace's store (creating it when ``create``)."""
+    def store(self, *, create: bool = False, read_only: bool = False,
+              wait: float = STORE_WAIT) -> Store:
+        """Open the workspace's store (creating it when ``create``), waiting up to ``wait``
+        seconds for another process that holds it (a job or a dashboard request)."""
         return Store(self.store_path, create=create or not self.store_path.exists(),
-                     read_only=read_only, memory_limit=self.config.memory_limit)
+                     read_only=read_only, memory_limit=self.config.memory_limit, wait=wait)

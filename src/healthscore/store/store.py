@@ -7,6 +7,7 @@ that fails half-way leaves the store exactly as it was. Readers use :meth:`Store
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -57,19 +58,33 @@ class Store:
         The DuckDB file. It is created (with the current schema) if ``create`` is true.
     read_only
         Open without write access (several readers may share the file).
+    wait
+        Seconds to wait for another process that holds the file (DuckDB allows one writer,
+        or several readers, at a time) before giving up.
     """
 
     def __init__(self, path: Path | str, *, create: bool = False, read_only: bool = False,
-                 memory_limit: str | None = None):
+                 memory_limit: str | None = None, wait: float = 0.0):
         self.path = Path(path)
         if not create and not self.path.exists():
             raise StoreError(f"{self.path}: no store here",
                              hint="run `healthscore init` to create a workspace")
-        try:
-            self.con = duckdb.connect(str(self.path), read_only=read_only)
-        except duckdb.Error as exc:
-            raise StoreError(f"{self.path}: cannot open the store ({exc})",
-                             hint="is another healthscore process writing to it?") from None
+        deadline = time.monotonic() + wait
+        pause = 0.05
+        while True:
+            try:
+                self.con = duckdb.connect(str(self.path), read_only=read_only)
+                break
+            except duckdb.Error as exc:
+                # Another process holds the file (the dashboard reading it for a moment, or
+                # another job): wait for it up to `wait` seconds, then say who holds it.
+                if "lock" in str(exc).lower() and time.monotonic() + pause < deadline:
+                    time.sleep(pause)
+                    pause = min(pause * 2, 1.0)
+                    continue
+                raise StoreError(f"{self.path}: cannot open the store ({exc})",
+                                 hint="another healthscore process is using it; try again "
+                                      "when it has finished") from None
         self.con.execute("SET TimeZone = 'UTC'")
         if memory_limit:
             self.con.execute(f"SET memory_limit = '{memory_limit}'")
