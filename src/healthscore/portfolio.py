@@ -9,37 +9,29 @@ Dates: every list reads one snapshot date, ``as_of`` (default: the latest date t
 version has). Renewal windows count from that date, and account attributes (name, ARR, CSM,
 renewal date) are the versions that held on it, as the scores saw them.
 
-Store access: :func:`open_store` opens the workspace's DuckDB file for one request and closes it
-right after, so the daily job (``healthscore run``) can take the file between requests. In one
-process DuckDB cannot mix read-only and read-write connections to one file, so readers share a
-lock that a writer takes alone; a file held by another process raises :class:`StoreBusy`.
-
-Read cache: a read-only :func:`open_store` hands out a :class:`ReadStore`, which opens the file
-only when a query needs it. What the pages read for every request — the latest snapshot of a
-scorecard with each account's attributes and 7/30/90-day changes, the current account
-attributes, the filter values, band history and movers — is kept in memory (Arrow tables,
-queried with an in-memory DuckDB) and keyed on the store file's identity, size and modification
-time (and its write-ahead log's): any write to the file, by this process or another, changes
-the key, and the next request reads the store again. Functions given a plain
-:class:`~healthscore.store.Store` read it directly, without the cache.
+Store access and the read cache live in :mod:`healthscore.serving`.
 """
 
 from __future__ import annotations
 
 import copy
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from healthscore.errors import HealthScoreError, StoreError
+from healthscore.errors import HealthScoreError
 from healthscore.scoring.change import explain_change, fmt_points, fmt_value
+from healthscore.serving import (  # noqa: F401  (re-exported: the pages and the API use them)
+    _CACHE,
+    ReadStore,
+    StoreBusy,
+    _cached,
+    _memory_query,
+    open_store,
+)
 from healthscore.store import reads
-from healthscore.store.store import Store
+from healthscore.store.store import Store, dict_rows
 from healthscore.workspace import Workspace
 
 BANDS = ("red", "yellow", "green")
@@ -77,222 +69,6 @@ class InputError(HealthScoreError, ValueError):
         super().__init__(f"{field}: {message}", hint=hint)
 
 
-class StoreBusy(StoreError):
-    """Another process (an ingest, a backfill, the daily job) holds the store for writing."""
-
-
-# -- store access ------------------------------------------------------------------------------
-
-
-class _ReadWriteLock:
-    """Many readers or one writer, within this process."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._readers = 0
-        self._writing = False
-
-    @contextmanager
-    def read(self) -> Iterator[None]:
-        with self._cond:
-            self._cond.wait_for(lambda: not self._writing)
-            self._readers += 1
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._readers -= 1
-                self._cond.notify_all()
-
-    @contextmanager
-    def write(self) -> Iterator[None]:
-        with self._cond:
-            self._cond.wait_for(lambda: not self._writing and self._readers == 0)
-            self._writing = True
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._writing = False
-                self._cond.notify_all()
-
-
-_LOCK = _ReadWriteLock()
-
-
-def _open(workspace: Workspace, *, write: bool) -> Store:
-    try:
-        return workspace.store(read_only=not write, wait=0)  # a page answers 503, not waits
-    except StoreError as exc:
-        if "lock" in str(exc).lower():
-            raise StoreBusy("the data is being updated (another healthscore process holds "
-                            "the store)", hint="retry in a moment") from None
-        raise
-
-
-class ReadStore:
-    """A workspace's store for reading, opened read-only on first use (``.con`` or any
-    :class:`~healthscore.store.Store` attribute), so a request answered from the read cache
-    never opens the file. Raises :class:`StoreBusy` on that first use when a job holds it."""
-
-    def __init__(self, workspace: Workspace):
-        self.workspace = workspace
-        self.path = Path(workspace.store_path)
-        self._store: Store | None = None
-
-    @property
-    def opened(self) -> bool:
-        return self._store is not None
-
-    def open(self) -> Store:
-        if self._store is None:
-            self._store = _open(self.workspace, write=False)
-        return self._store
-
-    @property
-    def con(self) -> duckdb.DuckDBPyConnection:
-        return self.open().con
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.open(), name)
-
-    def close(self) -> None:
-        if self._store is not None:
-            self._store.close()
-            self._store = None
-
-
-#: Tables whose rows the read cache holds (a write elsewhere keeps it, see ``touches``).
-CACHED_TABLES = frozenset({"snapshots", "snapshot_measures", "snapshot_groups", "accounts",
-                           "scorecard_versions"})
-
-
-@contextmanager
-def open_store(workspace: Workspace, *, write: bool = False,
-               touches: tuple[str, ...] | None = None, lazy: bool = False) -> Iterator[Store]:
-    """The workspace's store for one request, closed on exit: a :class:`ReadStore` (which
-    reads through the read cache) unless ``write``. With ``lazy`` the file is opened only when
-    a query is not answered from the cache, so such a request does not touch it at all (and a
-    held store surfaces as :class:`StoreBusy` at that first query instead of here).
-
-    ``touches`` (writes only) names the tables the write changes; when none of them is in
-    :data:`CACHED_TABLES` (a pulse), the read cache stays valid after the write.
-    Raises :class:`StoreBusy` when another process holds the file (a job is writing to it).
-    """
-    if not write:
-        with _LOCK.read():
-            reader = ReadStore(workspace)
-            if not lazy:
-                reader.open()
-            try:
-                yield reader  # type: ignore[misc]
-            finally:
-                reader.close()
-        return
-    with _LOCK.write():
-        store = _open(workspace, write=True)
-        keep = touches is not None and not CACHED_TABLES.intersection(touches)
-        before = _signature(store.path) if keep else None
-        ok = False
-        try:
-            yield store
-            ok = True
-        finally:
-            store.close()
-        if keep and ok:
-            _CACHE.carry(store.path, before, _signature(store.path))
-
-
-# -- read cache --------------------------------------------------------------------------------
-
-
-def _signature(path: Path) -> tuple:
-    """What changes whenever the DuckDB file is written: identity, size and times of the file
-    and of its write-ahead log."""
-    out: list = []
-    for p in (path, path.with_name(path.name + ".wal")):
-        try:
-            st = p.stat()
-        except FileNotFoundError:
-            out.append(None)
-        else:
-            out.append((st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
-    return tuple(out)
-
-
-class _ReadCache:
-    """Values read from a store, per store file, valid while its signature holds."""
-
-    MAX_KEYS = 24  # per store; the oldest goes first
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._build = threading.Lock()
-        self._entries: dict[Path, tuple[tuple, dict]] = {}
-
-    def _get(self, path: Path, sig: tuple, key: tuple) -> tuple[bool, Any]:
-        with self._lock:
-            entry = self._entries.get(path)
-            if entry is not None and entry[0] == sig and key in entry[1]:
-                return True, entry[1][key]
-        return False, None
-
-    def get(self, store: ReadStore, key: tuple, build: Callable[[Any], Any]) -> Any:
-        path = store.path.resolve()
-        found, value = self._get(path, _signature(store.path), key)
-        if found:
-            return value
-        con = store.con  # opens the file: no other process writes to it while it is open
-        sig = _signature(store.path)
-        with self._build:
-            found, value = self._get(path, sig, key)
-            if found:
-                return value
-            value = build(con)
-            with self._lock:
-                entry = self._entries.get(path)
-                if entry is None or entry[0] != sig:
-                    entry = self._entries[path] = (sig, {})
-                entry[1][key] = value
-                while len(entry[1]) > self.MAX_KEYS:
-                    del entry[1][next(iter(entry[1]))]
-        return value
-
-    def carry(self, path: Path, before: tuple | None, after: tuple) -> None:
-        """The file went from ``before`` to ``after`` by a write that left the cached tables
-        alone: what was cached at ``before`` still holds."""
-        with self._lock:
-            entry = self._entries.get(path.resolve())
-            if entry is not None and entry[0] == before:
-                self._entries[path.resolve()] = (after, entry[1])
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
-
-_CACHE = _ReadCache()
-_MEMORY = duckdb.connect(":memory:")
-
-
-def _cached(store: Store, key: tuple, build: Callable[[Any], Any]) -> Any:
-    """``build(con)`` from the read cache for a :class:`ReadStore`, else straight from the
-    store."""
-    if isinstance(store, ReadStore):
-        return _CACHE.get(store, key, build)
-    return build(store.con)
-
-
-def _memory_query(table, sql: str, params: list) -> list[dict]:
-    """``sql`` over an Arrow ``table`` (named ``t``) with an in-memory DuckDB."""
-    cur = _MEMORY.cursor()
-    try:
-        cur.register("t", table)
-        return _rows(cur.execute(sql, params))
-    finally:
-        cur.close()
-
-
 # -- scorecards and dates ----------------------------------------------------------------------
 
 
@@ -316,23 +92,6 @@ class _Con:
 
 def _as_of(store: Store, scorecard: str, version: str, as_of: date | None) -> date | None:
     return as_of or latest_as_of(store, scorecard, version)
-
-
-def _rows(cur) -> list[dict]:
-    names = [d[0] for d in cur.description]
-    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
-
-
-_ACCOUNTS_AT = """
-    SELECT * FROM accounts
-    WHERE (_valid_from IS NULL OR _valid_from < ?) AND (_valid_to IS NULL OR _valid_to >= ?)
-"""
-
-
-def _cut(as_of: date) -> list:
-    # The account version that held at the end of the as-of date (as the scores saw it).
-    cutoff = as_of + timedelta(days=1)
-    return [cutoff, cutoff]
 
 
 def trend_of(delta: float | None) -> str | None:
@@ -376,11 +135,11 @@ def portfolio_summary(store: Store, scorecard: str, version: str, as_of: date | 
         table = _latest(store, scorecard, version, day)[0]
         rows = _memory_query(table, sql.replace("{src}", "t"), window)
     else:
-        rows = _rows(store.con.execute(sql.replace("{src}", f"""(
+        rows = dict_rows(store.con.execute(sql.replace("{src}", f"""(
             SELECT s.band, s.score, a.arr, a.renewal_date
-            FROM snapshots s LEFT JOIN ({_ACCOUNTS_AT}) a USING (account_id)
+            FROM snapshots s LEFT JOIN ({reads.ACCOUNTS_AS_OF}) a USING (account_id)
             WHERE s.scorecard = ? AND s.version = ? AND s.as_of = ?)"""),
-            window + _cut(day) + [scorecard, version, day]))
+            window + reads.account_cutoff(day) + [scorecard, version, day]))
     total = sum(r["accounts"] for r in rows)
     arr = sum(float(r["arr"]) for r in rows)
     by_band = {r["band"]: r for r in rows}
@@ -542,7 +301,7 @@ def list_accounts(store: Store, scorecard: str, version: str, *,
             return _memory_query(table, _lowered(sql.replace("{src}", "t")), args)
     else:
         def run(sql: str, args: list) -> list[dict]:
-            return _rows(store.con.execute(f"WITH base AS ({_LATEST_SQL}) "
+            return dict_rows(store.con.execute(f"WITH base AS ({_LATEST_SQL}) "
                                            + sql.replace("{src}", "base"),
                                            _latest_params(scorecard, version, day) + args))
     rows = run(page_sql, params + [per_page, (page - 1) * per_page])
@@ -576,7 +335,7 @@ _LATEST_SQL = f"""
            s.score - p90.score AS delta_90d
     FROM s LEFT JOIN p7 USING (account_id) LEFT JOIN p30 USING (account_id)
     LEFT JOIN p90 USING (account_id)
-    LEFT JOIN ({_ACCOUNTS_AT}) a USING (account_id)
+    LEFT JOIN ({reads.ACCOUNTS_AS_OF}) a USING (account_id)
 """
 
 _LIST_COLUMNS = ("account_id, name, score, band, grade, coverage, variant, delta_7d, delta_30d, "
@@ -586,7 +345,7 @@ _LIST_COLUMNS = ("account_id, name, score, band, grade, coverage, variant, delta
 def _latest_params(scorecard: str, version: str, day: date) -> list:
     return [scorecard, version, day, scorecard, version, day - timedelta(days=7),
             scorecard, version, day - timedelta(days=30),
-            scorecard, version, day - timedelta(days=90), day] + _cut(day)
+            scorecard, version, day - timedelta(days=90), day] + reads.account_cutoff(day)
 
 
 def _indexed(table) -> tuple[Any, dict[str, int]]:
@@ -641,7 +400,7 @@ def account(store: Store, account_id: str) -> dict | None:
         ).to_arrow_table()))
         i = index.get(account_id)
         return None if i is None else table.slice(i, 1).to_pylist()[0]
-    rows = _rows(store.con.execute(
+    rows = dict_rows(store.con.execute(
         f"SELECT {_ATTRS} FROM accounts "
         "WHERE account_id = ? ORDER BY _valid_to DESC NULLS FIRST LIMIT 1", [account_id]))
     return rows[0] if rows else None
@@ -697,7 +456,7 @@ def account_detail(store: Store, scorecard: str, version: str, account_id: str, 
     if cached is not None:
         out["deltas"] = cached
         return out
-    deltas = _rows(store.con.execute("""
+    deltas = dict_rows(store.con.execute("""
         SELECT s.score - s7.score AS "7d", s.score - s30.score AS "30d",
                s.score - s90.score AS "90d"
         FROM snapshots s
@@ -724,7 +483,7 @@ def score_history(store: Store, scorecard: str, version: str, account_id: str, *
     if cached is None:
         return reads.account_history(store, scorecard, version, account_id, days=days, end=end)
     # reads.account_history, with the deltas from the read cache instead of the trends view
-    points = _rows(store.con.execute(
+    points = dict_rows(store.con.execute(
         "SELECT as_of, score, band, grade, coverage, variant FROM snapshots WHERE scorecard = ? "
         "AND version = ? AND account_id = ? AND as_of BETWEEN ? AND ? ORDER BY as_of",
         [scorecard, version, account_id, end - timedelta(days=days), end]))
@@ -778,7 +537,7 @@ def recent_activity(store: Store, account_id: str, *, limit: int = 5) -> dict[st
     of an account, newest first."""
     if not 1 <= limit <= 100:
         raise InputError("limit", f"{limit} is not 1-100")
-    return {kind: _rows(store.con.execute(sql, [account_id, limit]))
+    return {kind: dict_rows(store.con.execute(sql, [account_id, limit]))
             for kind, sql in _ACTIVITY.items()}
 
 
@@ -866,7 +625,7 @@ def scorecard_overview(workspace: Workspace, store: Store | None = None) -> list
 def scorecard_history(store: Store) -> list[dict]:
     """Every scorecard version ever used, newest first, with its first and last snapshot dates
     and how many dates it scored."""
-    return _rows(store.con.execute("""
+    return dict_rows(store.con.execute("""
         WITH v AS (
             SELECT scorecard, version, any_value(source_file) AS source_file,
                    min(first_used_at) AS first_used_at

@@ -12,12 +12,7 @@ from datetime import datetime
 from healthscore.errors import SchemaError
 from healthscore.schemas import TABLES
 from healthscore.store.schema import hash_expr
-from healthscore.store.store import Store
-
-
-def _rows(cur) -> list[dict]:
-    names = [d[0] for d in cur.description]
-    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+from healthscore.store.store import Store, dict_rows
 
 
 def _known_account(store: Store, account_id: str) -> None:
@@ -70,7 +65,7 @@ def add_override(store: Store, *, account_id: str, measure: str, score: float, a
 
 def active_overrides(store_con, cutoff: datetime, scorecard: str) -> list[dict]:
     """Overrides in force at ``cutoff`` for ``scorecard``: the newest per account and measure."""
-    return _rows(store_con.execute("""
+    return dict_rows(store_con.execute("""
         SELECT account_id, measure, score, override_id FROM overrides
         WHERE created_at < ? AND (expires_at IS NULL OR expires_at >= ?)
           AND (scorecard IS NULL OR scorecard = ?)
@@ -81,10 +76,10 @@ def active_overrides(store_con, cutoff: datetime, scorecard: str) -> list[dict]:
 
 def manual_inputs(store: Store, account_id: str) -> dict[str, list[dict]]:
     """Every pulse and override of an account, newest first."""
-    pulses = _rows(store.con.execute(
+    pulses = dict_rows(store.con.execute(
         'SELECT "value", "at", author, comment, expires_at, _source AS source FROM pulses '
         'WHERE account_id = ? ORDER BY "at" DESC', [account_id]))
-    overrides = _rows(store.con.execute(
+    overrides = dict_rows(store.con.execute(
         "SELECT override_id, scorecard, measure, score, author, comment, created_at, "
         "expires_at FROM overrides WHERE account_id = ? ORDER BY created_at DESC",
         [account_id]))

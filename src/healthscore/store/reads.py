@@ -7,21 +7,18 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from healthscore.store.store import Store
+from healthscore.store.store import Store, dict_rows
 
-
-def _rows(cur) -> list[dict]:
-    names = [d[0] for d in cur.description]
-    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
-
-
-_ACCOUNT_AS_OF = """
+#: The account versions that held at the end of a date (as the scores saw them); parameters:
+#: :func:`account_cutoff` of that date.
+ACCOUNTS_AS_OF = """
     SELECT * FROM accounts
     WHERE (_valid_from IS NULL OR _valid_from < ?) AND (_valid_to IS NULL OR _valid_to >= ?)
 """
 
 
-def _cut(as_of: date) -> list:
+def account_cutoff(as_of: date) -> list:
+    """The parameters of :data:`ACCOUNTS_AS_OF` for ``as_of``."""
     cutoff = as_of + timedelta(days=1)
     return [cutoff, cutoff]
 
@@ -34,18 +31,18 @@ def snapshot_dates(store: Store, scorecard: str, version: str) -> list[date]:
 
 def band_summary(store: Store, scorecard: str, version: str, as_of: date) -> list[dict]:
     """Accounts, ARR, mean score and coverage per band of one snapshot."""
-    return _rows(store.con.execute(f"""
+    return dict_rows(store.con.execute(f"""
         SELECT s.band, count(*) AS accounts, sum(a.arr) AS arr, avg(s.score) AS mean_score,
                avg(s.coverage) AS mean_coverage
-        FROM snapshots s LEFT JOIN ({_ACCOUNT_AS_OF}) a USING (account_id)
+        FROM snapshots s LEFT JOIN ({ACCOUNTS_AS_OF}) a USING (account_id)
         WHERE s.scorecard = ? AND s.version = ? AND s.as_of = ?
         GROUP BY s.band
         ORDER BY CASE s.band WHEN 'red' THEN 0 WHEN 'yellow' THEN 1 WHEN 'green' THEN 2 ELSE 3 END
-    """, _cut(as_of) + [scorecard, version, as_of]))
+    """, account_cutoff(as_of) + [scorecard, version, as_of]))
 
 
 def variant_summary(store: Store, scorecard: str, version: str, as_of: date) -> list[dict]:
-    return _rows(store.con.execute(
+    return dict_rows(store.con.execute(
         "SELECT variant, count(*) AS accounts, avg(score) AS mean_score FROM snapshots "
         "WHERE scorecard = ? AND version = ? AND as_of = ? GROUP BY 1 ORDER BY 1",
         [scorecard, version, as_of]))
@@ -54,7 +51,7 @@ def variant_summary(store: Store, scorecard: str, version: str, as_of: date) -> 
 def lowest_accounts(store: Store, scorecard: str, version: str, as_of: date,
                     limit: int = 10) -> list[dict]:
     """The lowest-scoring accounts, each with the measure that cost it the most points."""
-    return _rows(store.con.execute(f"""
+    return dict_rows(store.con.execute(f"""
         WITH low AS (
             SELECT * FROM snapshots WHERE scorecard = ? AND version = ? AND as_of = ?
             ORDER BY score ASC NULLS LAST, account_id LIMIT ?
@@ -67,27 +64,27 @@ def lowest_accounts(store: Store, scorecard: str, version: str, as_of: date,
         SELECT low.account_id, a.name, a.segment, a.arr, a.csm, a.renewal_date, low.variant,
                low.score, low.band, low.grade, low.coverage, lost.weakest
         FROM low LEFT JOIN lost USING (account_id)
-        LEFT JOIN ({_ACCOUNT_AS_OF}) a USING (account_id)
+        LEFT JOIN ({ACCOUNTS_AS_OF}) a USING (account_id)
         ORDER BY low.score ASC NULLS LAST, low.account_id
-    """, [scorecard, version, as_of, limit, scorecard, version, as_of] + _cut(as_of)))
+    """, [scorecard, version, as_of, limit, scorecard, version, as_of] + account_cutoff(as_of)))
 
 
 def explain(store: Store, scorecard: str, version: str, as_of: date,
             account_id: str) -> dict | None:
     """One account's snapshot: score, band, grade, coverage, variant, groups and measures."""
     key = [scorecard, version, as_of, account_id]
-    head = _rows(store.con.execute(f"""
+    head = dict_rows(store.con.execute(f"""
         SELECT s.*, a.name, a.segment, a.plan, a.csm, a.arr, a.renewal_date
-        FROM snapshots s LEFT JOIN ({_ACCOUNT_AS_OF}) a USING (account_id)
+        FROM snapshots s LEFT JOIN ({ACCOUNTS_AS_OF}) a USING (account_id)
         WHERE s.scorecard = ? AND s.version = ? AND s.as_of = ? AND s.account_id = ?
-    """, _cut(as_of) + key))
+    """, account_cutoff(as_of) + key))
     if not head:
         return None
     out = head[0]
-    out["groups"] = _rows(store.con.execute(
+    out["groups"] = dict_rows(store.con.execute(
         "SELECT \"group\", score, weight, points FROM snapshot_groups WHERE scorecard = ? AND "
         "version = ? AND as_of = ? AND account_id = ? ORDER BY rowid", key))
-    out["measures"] = _rows(store.con.execute(
+    out["measures"] = dict_rows(store.con.execute(
         "SELECT m.\"group\", m.measure, m.raw_value, m.score, m.weight, m.points, m.missing, "
         "m.override_id, o.author AS override_author, o.comment AS override_comment, "
         "o.expires_at AS override_expires FROM snapshot_measures m LEFT JOIN overrides o "
@@ -141,14 +138,14 @@ def account_history(store: Store, scorecard: str, version: str, account_id: str,
     if end is None:
         return {"points": [], "band_changes": [], "deltas": {}, "end": None}
     start = end - timedelta(days=days)
-    points = _rows(store.con.execute(
+    points = dict_rows(store.con.execute(
         "SELECT as_of, score, band, grade, coverage, variant FROM snapshots WHERE scorecard = ? "
         "AND version = ? AND account_id = ? AND as_of BETWEEN ? AND ? ORDER BY as_of",
         [scorecard, version, account_id, start, end]))
     changes = [{"as_of": b["as_of"], "from": a["band"], "to": b["band"]}
                for a, b in zip(points, points[1:], strict=False) if a["band"] != b["band"]]
     deltas = {}
-    trends = _rows(store.con.execute(
+    trends = dict_rows(store.con.execute(
         "SELECT delta_7d, delta_30d, delta_90d FROM snapshot_trends WHERE scorecard = ? AND "
         "version = ? AND account_id = ? AND as_of = ?", [scorecard, version, account_id, end]))
     if trends:
@@ -159,7 +156,7 @@ def account_history(store: Store, scorecard: str, version: str, account_id: str,
 def measure_pairs(store: Store, scorecard: str, version: str, account_id: str, start: date,
                   end: date) -> list[dict]:
     """Each measure of an account at two dates side by side (a full outer join)."""
-    return _rows(store.con.execute("""
+    return dict_rows(store.con.execute("""
         WITH a AS (SELECT * FROM snapshot_measures WHERE scorecard = ? AND version = ?
                    AND account_id = ? AND as_of = ?),
              b AS (SELECT * FROM snapshot_measures WHERE scorecard = ? AND version = ?
@@ -178,7 +175,7 @@ def measure_pairs(store: Store, scorecard: str, version: str, account_id: str, s
 
 def score_change(store: Store, scorecard: str, version: str, account_id: str, start: date,
                  end: date) -> dict | None:
-    heads = _rows(store.con.execute(
+    heads = dict_rows(store.con.execute(
         "SELECT as_of, score, band, grade, coverage, variant FROM snapshots WHERE scorecard = ? "
         "AND version = ? AND account_id = ? AND as_of IN (?, ?)",
         [scorecard, version, account_id, start, end]))
@@ -223,13 +220,13 @@ def movers(store: Store, scorecard: str, version: str, *, days: int, end: date |
                t.contribution AS top_contribution, t.raw_before AS top_raw_before,
                t.raw_after AS top_raw_after
         FROM pairs p JOIN top t USING (account_id)
-        LEFT JOIN ({_ACCOUNT_AS_OF}) n USING (account_id)
+        LEFT JOIN ({ACCOUNTS_AS_OF}) n USING (account_id)
         WHERE p.delta {{cmp}} 0
         ORDER BY p.delta {{order}}, p.account_id
         LIMIT ?
     """
     params = ([scorecard, version, end, start, scorecard, version, end, scorecard, version,
-               start] + _cut(end) + [limit])
-    drops = _rows(store.con.execute(base.format(cmp="<", order="ASC"), params))
-    rises = _rows(store.con.execute(base.format(cmp=">", order="DESC"), params))
+               start] + account_cutoff(end) + [limit])
+    drops = dict_rows(store.con.execute(base.format(cmp="<", order="ASC"), params))
+    rises = dict_rows(store.con.execute(base.format(cmp=">", order="DESC"), params))
     return {"end": end, "start": start, "drops": drops, "rises": rises}

@@ -41,6 +41,12 @@ class WriteCounts:
                            self.unchanged + other.unchanged)
 
 
+def dict_rows(cur) -> list[dict]:
+    """The rows of an executed query as dicts keyed by column name."""
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
 def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -331,8 +337,7 @@ class Store:
         cur = self.con.execute(
             "SELECT run_id, kind, started_at, finished_at, status, rows_loaded, rows_rejected, "
             "error FROM runs ORDER BY run_id DESC LIMIT ?", [limit])
-        names = [d[0] for d in cur.description]
-        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+        return dict_rows(cur)
 
     def quarantine(self, *, table: str | None = None, source: str | None = None,
                    limit: int | None = None) -> list[dict]:
@@ -349,9 +354,7 @@ class Store:
                + " ORDER BY source, file, \"row\", \"column\"")
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
-        cur = self.con.execute(sql, params)
-        names = [d[0] for d in cur.description]
-        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+        return dict_rows(self.con.execute(sql, params))
 
     def quarantine_count(self) -> int:
         return self.con.execute(
