@@ -12,6 +12,9 @@ import pytest
 from healthscore.sources import ingest
 from healthscore.workspace import CONFIG_FILE, Workspace
 
+#: Fixtures of the REST API tests (a served demo workspace), shared by their modules.
+pytest_plugins = ("rest_server",)
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
