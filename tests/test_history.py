@@ -84,6 +84,37 @@ def test_backfill_resumes_after_an_interruption(ws):
     assert sum(report.skipped.values()) == 5 and sum(report.scored.values()) == 7
 
 
+def test_a_failed_write_stops_the_backfill_and_keeps_the_dates_written(ws, monkeypatch):
+    """Snapshots are written on a second connection while the next date is evaluated: a write
+    that fails (the third) rolls back only its own date, stops the backfill with its error and
+    marks the run failed; the next backfill scores the rest."""
+    real = history.write_evaluation
+    writes = []
+
+    def fail_third(store, sc, ev, **kw):
+        writes.append(ev.as_of)
+        if len(writes) == 3:
+            real(store, sc, ev, **kw)          # its rows are written, then rolled back
+            raise OSError("disk full")
+        real(store, sc, ev, **kw)
+
+    monkeypatch.setattr(history, "write_evaluation", fail_third)
+    with pytest.raises(OSError, match="disk full"):
+        history.backfill(ws, date(2026, 5, 1), date(2026, 5, 6), scorecards=["health"],
+                         now=NOW)
+    with ws.store(read_only=True) as store:
+        assert store.con.execute("SELECT DISTINCT as_of FROM snapshots ORDER BY 1"
+                                 ).fetchall() == [(date(2026, 5, 1),), (date(2026, 5, 2),)]
+        assert store.con.execute("SELECT DISTINCT as_of FROM snapshot_measures ORDER BY 1"
+                                 ).fetchall() == [(date(2026, 5, 1),), (date(2026, 5, 2),)]
+        assert store.con.execute("SELECT status, error FROM runs WHERE kind = 'backfill'"
+                                 ).fetchall() == [("failed", "disk full")]
+    monkeypatch.setattr(history, "write_evaluation", real)
+    report = history.backfill(ws, date(2026, 5, 1), date(2026, 5, 6), scorecards=["health"],
+                              now=NOW)
+    assert report.skipped == {"health": 2} and report.scored == {"health": 4}
+
+
 def test_a_changed_scorecard_adds_a_series_and_keeps_the_old(ws):
     history.backfill(ws, date(2026, 5, 1), date(2026, 5, 3), scorecards=["health"], now=NOW)
     old = ws.scorecards(["health"])[0].scorecard.version

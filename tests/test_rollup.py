@@ -1,5 +1,5 @@
-"""The set-based usage measures (daily roll-ups, sliding windows, island sweeps) give the same
-values as the point-in-time definitions, date by date.
+"""The set-based measures (usage: daily roll-ups, sliding windows, island sweeps; spans: rows
+valid over ranges of days) give the same values as the point-in-time definitions, date by date.
 
 Scoring and backfills compute the usage measures on DuckDB through ``measures/rollup.py`` (one
 pass for many dates); each measure's Ibis expression over the as-of view of the store is its
@@ -79,9 +79,9 @@ class Reference:
         compared = 0
         for day in dates:
             frame = self.ev.frame(day).set_index("account_id")
-            has_data = MeasureContext(self.backend, day).has_data("usage_events")
+            ctx = MeasureContext(self.backend, day)
             for key, (mid, sql) in self.sql.items():
-                if not has_data:
+                if not all(ctx.has_data(t) for t in self.ev.tables[key]):
                     assert frame[key].isna().all()
                     continue
                 con.execute(f"SET VARIABLE {CUTOFF_VARIABLE} = ?::TIMESTAMP", [cutoff_of(day)])
@@ -110,17 +110,22 @@ event = st.tuples(
 )
 
 
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory):
+def _reference(tmp: Path, scorecard: str):
     """A store with three accounts and an evaluator/reference pair over it (kept open)."""
-    tmp = tmp_path_factory.mktemp("rollup")
     store = Store(tmp / "store.duckdb", create=True)
     for account_id, seats in ACCOUNTS:
         store.con.execute(
             "INSERT INTO accounts (account_id, name, seats, contract_start) "
             "VALUES (?, ?, ?, DATE '2025-01-01')", [account_id, account_id, seats])
-    yield Reference(ibis.duckdb.from_connection(store.con), _scorecard(tmp))
+    path = tmp / "scorecard.yaml"
+    path.write_text(scorecard, encoding="utf-8")
+    yield Reference(ibis.duckdb.from_connection(store.con), load_scorecard(path).scorecard)
     store.close()
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    yield from _reference(tmp_path_factory.mktemp("rollup"), SCORECARD)
 
 
 def _events(ref: Reference, rows) -> None:
@@ -174,6 +179,92 @@ def test_islands_and_windows_on_a_hand_computed_history(reference):
     assert reference.compare(days) > 0
 
 
+# -- spans: users and trainings ---------------------------------------------------------------
+
+ENABLEMENT = """\
+name: enablement
+bands: {red: 40, yellow: 60}
+groups:
+  enablement:
+    measures:
+      trained: {measure: training_completion, scoring: {linear: {from: 0, to: 1}}}
+"""
+
+hour = st.one_of(st.none(), st.integers(0, 40 * 24 - 1))
+user = st.tuples(
+    st.sampled_from([a for a, _ in ACCOUNTS]),
+    hour,                                              # created (None: unknown)
+    hour,                                              # deactivated (None: still there)
+    st.one_of(st.none(), st.tuples(st.integers(0, 40 * 24 - 1),   # a second version from then
+                                   st.sampled_from([a for a, _ in ACCOUNTS]))),
+)
+training = st.tuples(st.integers(0, 5), st.integers(0, 40 * 24 - 1))  # user number, hour
+
+
+@pytest.fixture(scope="module")
+def enablement(tmp_path_factory):
+    yield from _reference(tmp_path_factory.mktemp("spans"), ENABLEMENT)
+
+
+def _users(ref: Reference, users, trainings) -> None:
+    """Users (with a second version of the row when it moved account), trainings of them."""
+    con = ref.backend.con
+    con.execute("DELETE FROM users")
+    con.execute("DELETE FROM trainings")
+    start = datetime.combine(START, datetime.min.time())
+
+    def at(h):
+        return None if h is None else start + timedelta(hours=h)
+
+    for n, (account_id, created, deactivated, moved) in enumerate(users):
+        versions = [(account_id, None, None)]
+        if moved is not None:
+            versions = [(account_id, None, at(moved[0])), (moved[1], at(moved[0]), None)]
+        for acc, valid_from, valid_to in versions:
+            con.execute("INSERT INTO users (user_id, account_id, created_at, deactivated_at, "
+                        "_valid_from, _valid_to) VALUES (?, ?, ?, ?, ?, ?)",
+                        [f"u{n}", acc, at(created), at(deactivated), valid_from, valid_to])
+    for k, (n, h) in enumerate(trainings):
+        con.execute("INSERT INTO trainings (account_id, user_id, course, completed_at) "
+                    "VALUES (?, ?, ?, ?)", ["A1", f"u{n}", f"c{k}", at(h)])
+    ref.ev.ctx._stats = None
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(users=st.lists(user, max_size=6), trainings=st.lists(training, max_size=8),
+       offsets=st.lists(st.integers(-3, 45), min_size=DIRECT_MAX + 1, max_size=8, unique=True))
+def test_span_counts_equal_their_point_in_time_definition(enablement, users, trainings, offsets):
+    """Users created, deactivated and moved between accounts at random hours (midnights
+    included), trained or not: the trained share from span counts over a batch of dates
+    equals the per-date definition."""
+    _users(enablement, users, trainings)
+    dates = sorted(START + timedelta(days=k) for k in offsets)
+    enablement.ev.prepare(dates)
+    assert enablement.ev.spanned == set(dates)
+    enablement.compare(dates, prepare=False)
+
+
+def test_span_counts_on_a_hand_computed_history(enablement):
+    """A1: u0 created 03-02 10:00, trained 03-04 09:00, deactivated 03-06 00:00 (midnight: gone
+    on 03-06, still there on 03-05); u1 created on 02-27, never trained. (A2's u2, trained on
+    03-01, makes the trainings table hold data from that day: before it the measure is missing.)
+      03-01: u1 only, untrained            → 0/1 = 0
+      03-03: u0 and u1, nobody trained     → 0/2 = 0
+      03-05: u0 trained (03-04 on)         → 1/2 = 0.5
+      03-06: u0 deactivated at midnight    → 0/1 = 0
+    """
+    _users(enablement, [("A1", 34, 120, None), ("A1", -48, None, None), ("A2", -48, None, None)],
+           [(0, 3 * 24 + 9), (2, 1)])
+    days = [date(2026, 3, d) for d in (1, 3, 5, 6)]
+    ev = enablement.ev
+    ev.prepare(days)
+    key = next(iter(ev.measures))
+    got = [ev.frame(d).set_index("account_id").loc["A1", key] for d in days]
+    assert got == [0.0, 0.0, 0.5, 0.0]
+    assert enablement.compare(days, prepare=False) > 0
+
+
 # -- the demo company -------------------------------------------------------------------------
 
 
@@ -192,5 +283,5 @@ def test_batch_equals_point_in_time_on_the_demo_company(demo, tmp_path):
         backend = ibis.duckdb.from_connection(store.con)
         assert Reference(backend, _scorecard(tmp_path)).compare(dates) > 1000
         for loaded in demo.scorecards():
-            # the demo scorecards' usage measures take the batch path too
-            assert Reference(backend, loaded.scorecard).compare(dates[-2:]) > 0
+            # the demo scorecards' usage (and span) measures take the batch path too
+            assert Reference(backend, loaded.scorecard).compare(dates) > 0

@@ -9,6 +9,7 @@ resumes where it stopped.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -66,7 +67,7 @@ def backfill(workspace: Workspace, start: date, end: date, *, step: int = 1,
     loaded = check(workspace, scorecards)
     if not loaded:
         raise ConfigError(f"{workspace.root}: no scorecards found")
-    with workspace.store() as store:
+    with workspace.store() as store, _Writer(store) as writer:
         run_id = store.start_run("backfill", now)
         report = BackfillReport(run_id, start, end)
         try:
@@ -89,15 +90,16 @@ def backfill(workspace: Workspace, start: date, end: date, *, step: int = 1,
                             report.skipped[sc.name] = report.skipped.get(sc.name, 0) + 1
                         else:
                             ev = evaluators[sc.name].evaluate(day)
-                            with store.transaction():
-                                # a date not in `done` has no snapshot of this version
-                                write_evaluation(store, sc, ev, run_id=run_id, now=now,
-                                                 replace=force)
+                            # written while the next date is evaluated; a date not in `done`
+                            # has no snapshot of this version
+                            writer.submit(sc, ev, run_id=run_id, now=now, replace=force)
                             report.scored[sc.name] = report.scored.get(sc.name, 0) + 1
                             report.accounts += ev.accounts.num_rows
                         if progress:
                             progress(step_no, total, f"{sc.name} {day}")
+            writer.flush()
         except BaseException as exc:
+            writer.flush(raise_error=False)
             store.finish_run(run_id, status="failed", finished_at=utcnow(None),
                              error=str(exc) or type(exc).__name__,
                              detail={"scored": report.scored, "skipped": report.skipped})
@@ -107,6 +109,46 @@ def backfill(workspace: Workspace, start: date, end: date, *, step: int = 1,
                          detail={"from": str(start), "to": str(end), "step": step,
                                  "scored": report.scored, "skipped": report.skipped})
     return report
+
+
+class _Writer:
+    """Writes evaluations on a second connection in a background thread, one at a time, each
+    in its own transaction, while the caller evaluates the next date (DuckDB releases the GIL
+    while it works, so computing and writing overlap). At most one write is in flight; a
+    failed write is raised by the next ``submit`` or ``flush``."""
+
+    def __init__(self, store):
+        self.store = store
+        self.pool: ThreadPoolExecutor | None = None
+        self.pending: Future | None = None
+
+    def __enter__(self) -> _Writer:
+        self.writer = self.store.sibling()
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hs-writer")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.flush(raise_error=False)
+        self.pool.shutdown(wait=True)
+        self.writer.con.close()
+
+    def _write(self, sc, ev, **kw) -> None:
+        with self.writer.transaction():
+            write_evaluation(self.writer, sc, ev, **kw)
+
+    def submit(self, sc, ev, **kw) -> None:
+        self.flush()
+        self.pending = self.pool.submit(self._write, sc, ev, **kw)
+
+    def flush(self, raise_error: bool = True) -> None:
+        """Wait for the write in flight; raise its error (unless told not to)."""
+        pending, self.pending = self.pending, None
+        if pending is not None:
+            try:
+                pending.result()
+            except BaseException:
+                if raise_error:
+                    raise
 
 
 @dataclass

@@ -3,9 +3,26 @@
 from __future__ import annotations
 
 from healthscore.measures.base import MeasureContext, measure
+from healthscore.measures.rollup import BatchMeasure, Span
+
+# The users counted at a date, as days: a version of the user row counts from the day it took
+# effect and the user was created (`_valid_from`, `created_at` before the cutoff), until the day
+# it was replaced or the user deactivated (`_valid_to`, `deactivated_at` at or after the cutoff
+# keep it). DuckDB's greatest/least skip NULLs (no bound).
+_USERS = """SELECT account_id, user_id,
+        CAST(greatest(_valid_from, created_at) AS DATE) AS lo,
+        CAST(least(_valid_to, deactivated_at) AS DATE) AS hi FROM users"""
+# ... and of those, the trained ones: from the day of their first completed training on.
+_TRAINED = f"""SELECT u.account_id, greatest(u.lo, CAST(t.first AS DATE)) AS lo, u.hi
+    FROM ({_USERS}) u JOIN (SELECT user_id, min(completed_at) AS first FROM trainings
+                            WHERE user_id IS NOT NULL AND completed_at IS NOT NULL
+                            GROUP BY user_id) t ON t.user_id = u.user_id"""
 
 
-@measure("training_completion", family="enablement", unit="ratio", tables=("users", "trainings"))
+@measure("training_completion", family="enablement", unit="ratio", tables=("users", "trainings"),
+         batch=lambda p: BatchMeasure(
+             (Span(_USERS), Span(_TRAINED)),
+             "CASE WHEN {0} > 0 THEN CAST({1} AS DOUBLE) / {0} END"))
 def training_completion(ctx: MeasureContext, p):
     """Share of the account's users who completed at least one training by the as-of date.
 

@@ -68,11 +68,18 @@ class BatchMeasure:
     aggregates, written as ``{0}``, ``{1}`` … in the order of ``needs``. An account without
     activity has NULL aggregates (``last_ts``) or 0 (counts and sums)."""
 
-    needs: tuple[Need, ...]
+    needs: tuple[Need | Span, ...]
     expr: str
 
     def sql(self) -> str:
-        return "(" + self.expr.format(*(f"u.{n.column}" for n in self.needs)) + ")"
+        """The expression, aggregates read from ``u`` (the usage grid) and ``s`` (spans)."""
+        return "(" + self.expr.format(*(f"{'s' if isinstance(n, Span) else 'u'}.{n.column}"
+                                        for n in self.needs)) + ")"
+
+    @property
+    def spans(self) -> bool:
+        """Whether it counts spans (worth it only for more than DIRECT_MAX dates)."""
+        return any(isinstance(n, Span) for n in self.needs)
 
 
 def _sliding(column: str, window: int, *, offset: int = 0) -> str:
@@ -272,3 +279,61 @@ def _swept(dates: list[date], needs: list[Need]) -> str:
             FROM prior p CROSS JOIN (SELECT unnest([{date_list}]) AS as_of) d
             WHERE p.account_id NOT IN (SELECT account_id FROM daily)"""
     return f"WITH {', '.join(ctes)} {select}"
+
+
+# -- spans: rows valid over a range of days ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Span:
+    """The number of rows per account of ``source`` whose days ``[lo, hi)`` hold the date.
+
+    ``source`` is SQL selecting ``account_id``, ``lo`` (the first as-of date the row counts
+    on; NULL: since always) and ``hi`` (the first date it no longer counts; NULL: never), both
+    DATE. A measure states there how its point-in-time filters turn into days: a condition
+    ``ts < cutoff`` holds from the day of ``ts`` on, ``ts >= cutoff`` until the day of ``ts``
+    (the cutoff of a date is the midnight after it).
+    """
+
+    source: str
+
+    @property
+    def column(self) -> str:
+        return "n_" + hashlib.sha256(self.source.encode()).hexdigest()[:12]
+
+
+def build_spans(con, table: str, dates: Iterable[date], spans: Iterable[Span]) -> None:
+    """Create temp table ``table``: (as_of, account_id, one count per span) for ``dates``.
+
+    One pass over each source whatever the number of dates: every row adds +1 on its first
+    day and -1 on its last; each step is moved to the first date on or after it (an ASOF
+    join), and a running sum per account over the dates is the count at each date.
+    """
+    dates = sorted(set(dates))
+    spans = sorted(set(spans), key=lambda n: n.column)
+    if not dates or not spans:
+        raise ValueError("build_spans needs dates and spans")
+    date_list = ", ".join(f"DATE '{d}'" for d in dates)
+    steps = []
+    for i, n in enumerate(spans):
+        ones = ", ".join(("{}" if j == i else "0") + f" AS c{j}" for j in range(len(spans)))
+        src = f"(SELECT * FROM ({n.source}) WHERE lo IS NULL OR hi IS NULL OR lo < hi)"
+        steps.append(f"SELECT account_id, coalesce(lo, DATE '{dates[0]}') AS day, "
+                     + ones.format(1) + f" FROM {src}")
+        steps.append("SELECT account_id, hi AS day, " + ones.format(-1)
+                     + f" FROM {src} WHERE hi IS NOT NULL")
+    sums = ", ".join(f"sum(c{j}) AS c{j}" for j in range(len(spans)))
+    running = ", ".join(
+        f"sum(coalesce(b.c{j}, 0)) OVER (PARTITION BY a.account_id ORDER BY d.as_of "
+        f"ROWS UNBOUNDED PRECEDING) AS {n.column}" for j, n in enumerate(spans))
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE {table} AS
+        WITH dates AS (SELECT unnest([{date_list}]) AS as_of),
+        steps AS ({' UNION ALL '.join(steps)}),
+        bucketed AS MATERIALIZED (
+            SELECT s.account_id, d.as_of, {sums}
+            FROM steps s ASOF JOIN dates d ON s.day <= d.as_of GROUP BY ALL
+        )
+        SELECT d.as_of, a.account_id, {running}
+        FROM (SELECT DISTINCT account_id FROM bucketed) a CROSS JOIN dates d
+        LEFT JOIN bucketed b ON b.account_id = a.account_id AND b.as_of = d.as_of
+        ORDER BY d.as_of, a.account_id""")

@@ -29,7 +29,7 @@ from healthscore.measures.base import (
     get_measure,
     measure_expression,
 )
-from healthscore.measures.rollup import BatchMeasure, build_grid
+from healthscore.measures.rollup import DIRECT_MAX, BatchMeasure, Need, build_grid, build_spans
 from healthscore.scoring.combine import band, combine, grade
 from healthscore.scoring.functions import score_values
 
@@ -120,9 +120,12 @@ class Evaluator:
         self.tables = {key: measure_tables(mid, cfg) for key, (mid, cfg) in self.measures.items()}
         self.compiled = getattr(backend, "name", "") == "duckdb"
         self.ctx = MeasureContext(backend, date.today(), variables=self.compiled)
-        #: usage measures computed for many dates in one pass (DuckDB only; see rollup.py)
+        #: measures computed for many dates in one pass (DuckDB only; see rollup.py)
         self.batch: dict[str, BatchMeasure] = {}
         self.prepared: set[date] = set()
+        #: dates whose span counts are prepared (only batches of more than DIRECT_MAX dates:
+        #: for fewer, the per-date query is cheaper)
+        self.spanned: set[date] = set()
         if self.compiled:
             self.batch = {key: b for key, (mid, cfg) in self.measures.items()
                           if (b := measure_batch(mid, cfg)) is not None}
@@ -130,17 +133,32 @@ class Evaluator:
             self.sql_accounts = str(ibis.to_sql(self._accounts_expr(self.ctx), "duckdb"))
             self.sql_active = str(ibis.to_sql(self.ctx.accounts(), "duckdb"))
             self.sql = {key: str(ibis.to_sql(measure_expr(self.ctx, mid, cfg), "duckdb"))
-                        for key, (mid, cfg) in self.measures.items() if key not in self.batch}
+                        for key, (mid, cfg) in self.measures.items()
+                        if key not in self.batch or self.batch[key].spans}
 
     def prepare(self, dates: Iterable[date]) -> None:
-        """Compute the usage measures of all ``dates`` in one set-based pass (a backfill calls
-        this per chunk of dates; a single date prepares itself). Replaces what was prepared."""
+        """Compute the batch measures of all ``dates`` in one set-based pass (a backfill calls
+        this per chunk of dates; a single date prepares itself). Replaces what was prepared.
+
+        Usage measures always take this path; span counts (users trained …) only for more
+        than DIRECT_MAX dates, fewer run their per-date query."""
         dates = sorted(set(dates))
         if not self.batch or not dates:
             return
         needs = {n for b in self.batch.values() for n in b.needs}
-        build_grid(self.backend.con, self.grid, dates, needs)
+        usage = {n for n in needs if isinstance(n, Need)}
+        if usage:
+            build_grid(self.backend.con, self.grid, dates, usage)
+        self.spanned = set()
+        if needs - usage and len(dates) > DIRECT_MAX:
+            build_spans(self.backend.con, f"{self.grid}_spans", dates, needs - usage)
+            self.spanned = set(dates)
         self.prepared = set(dates)
+
+    def _per_date(self, key: str, as_of: date) -> bool:
+        """Whether ``key`` runs its per-date query for ``as_of`` (else the prepared batch)."""
+        b = self.batch.get(key)
+        return b is None or (b.spans and as_of not in self.spanned)
 
     def _accounts_expr(self, ctx: MeasureContext):
         return ctx.accounts().select("account_id", *self.columns)
@@ -155,7 +173,9 @@ class Evaluator:
             con = self.backend.con
             con.execute(f"SET VARIABLE {CUTOFF_VARIABLE} = ?::TIMESTAMP", [cutoff_of(as_of)])
             df = con.sql(self.sql_accounts).df()
-            per_date = [k for k in present if k not in self.batch]
+            if as_of not in self.prepared:
+                self.prepare([as_of])
+            per_date = [k for k in present if self._per_date(k, as_of)]
             # One query for the per-date measures: one plan, pivoted to one column per measure
             # by DuckDB, one transfer.
             wide_sql = ("PIVOT (" + " UNION ALL ".join(
@@ -163,7 +183,8 @@ class Evaluator:
                 for k in per_date) + ") ON key IN (" + ", ".join(f"'{k}'" for k in per_date)
                 + ") USING first(value) GROUP BY account_id")
             long = con.sql(wide_sql).df().set_index("account_id") if per_date else None
-            batched = self._batched(as_of, [k for k in present if k in self.batch])
+            batched = self._batched(as_of, [k for k in present
+                                            if not self._per_date(k, as_of)])
         else:
             ctx = MeasureContext(self.backend, as_of)
             ctx._stats = self.ctx.table_stats()
@@ -187,16 +208,23 @@ class Evaluator:
         return df
 
     def _batched(self, as_of: date, keys: list[str]) -> pd.DataFrame | None:
-        """The usage measures of ``as_of`` from the prepared grid (wide: one column each)."""
+        """The batch measures of ``as_of`` from the prepared grids (wide: one column each)."""
         if not keys:
             return None
-        if as_of not in self.prepared:
-            self.prepare([as_of])
         cols = ", ".join(f"CAST({self.batch[k].sql()} AS DOUBLE) AS {k}" for k in keys)
+        needs = {n for k in keys for n in self.batch[k].needs}
+        joins, params = [], []
+        if any(isinstance(n, Need) for n in needs):
+            joins.append(f"LEFT JOIN {self.grid} u ON u.account_id = a.account_id "
+                         "AND u.as_of = ?")
+            params.append(as_of)
+        if any(not isinstance(n, Need) for n in needs):
+            joins.append(f"LEFT JOIN {self.grid}_spans s ON s.account_id = a.account_id "
+                         "AND s.as_of = ?")
+            params.append(as_of)
         return self.backend.con.sql(
-            f"SELECT a.account_id, {cols} FROM ({self.sql_active}) a "
-            f"LEFT JOIN {self.grid} u ON u.account_id = a.account_id AND u.as_of = ?",
-            params=[as_of]).df()
+            f"SELECT a.account_id, {cols} FROM ({self.sql_active}) a {' '.join(joins)}",
+            params=params).df()
 
     def overrides(self, as_of: date) -> pd.DataFrame:
         """Overrides in force at the cutoff of ``as_of`` (account_id, measure, score, id)."""

@@ -6,6 +6,7 @@ that fails half-way leaves the store exactly as it was. Readers use :meth:`Store
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 from collections.abc import Iterator
@@ -153,6 +154,14 @@ class Store:
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A separate cursor for reads."""
         return self.con.cursor()
+
+    def sibling(self) -> Store:
+        """The same store through a second connection of this process: its own transactions,
+        so another thread can write while this one reads (DuckDB isolates the two)."""
+        other = copy.copy(self)
+        other.con = self.con.cursor()
+        other.con.execute("SET TimeZone = 'UTC'")
+        return other
 
     # -- runs ------------------------------------------------------------------------------
 
