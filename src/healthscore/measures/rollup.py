@@ -103,14 +103,25 @@ def _sweep(name: str, key: str, source: str, window: int) -> str:
     )"""
 
 
-def _keyed_days(name: str, key: str, where: str) -> str:
-    """Distinct (account, key, day) with the key's previous and next active day."""
+def _keyed_days(name: str, key: str, where: str, since: date) -> str:
+    """Distinct (account, key, day) from ``since`` on, with the key's previous and next active
+    day. Days before ``since`` are left out: they would only cover windows ending before the
+    first date (``since`` is the first day of the longest window that reads them)."""
     return f"""{name} AS MATERIALIZED (
         SELECT account_id, day,
                lag(day) OVER w AS prev, lead(day) OVER w AS nxt
-        FROM (SELECT DISTINCT account_id, {key} AS k, day FROM ev WHERE {where})
+        FROM (SELECT DISTINCT account_id, {key} AS k, day FROM ev
+              WHERE ({where}) AND day >= DATE '{since}')
         WINDOW w AS (PARTITION BY account_id, k ORDER BY day)
     )"""
+
+
+def _since(dates: list[date], needs: list[Need], kinds: tuple[str, ...],
+           features: tuple[str, ...] | None = None) -> date:
+    """The first day of the longest window among ``needs`` of ``kinds`` (and ``features``)."""
+    widest = max([n.window for n in needs if n.kind in kinds
+                  and (n.kind != "features" or n.features == features)] + [1])
+    return dates[0] - timedelta(days=widest - 1)
 
 
 #: Up to this many dates, the aggregates are computed straight from the events of each window
@@ -206,7 +217,8 @@ def _swept(dates: list[date], needs: list[Need]) -> str:
     windows, and island sweeps for the distinct counts."""
     start, end = _range(dates, needs)
     ctes = [_events(start, end)]
-    ctes.append(_keyed_days("user_days", "user_id", "user_id IS NOT NULL"))
+    ctes.append(_keyed_days("user_days", "user_id", "user_id IS NOT NULL",
+                            _since(dates, needs, ("users", "userdays"))))
     ctes.append("""daily AS MATERIALIZED (
         SELECT account_id, day, sum(q) AS qty,
                sum(q) FILTER (WHERE user_id IS NOT NULL) AS qty_ident, max(ts) AS last_ts
@@ -225,7 +237,8 @@ def _swept(dates: list[date], needs: list[Need]) -> str:
             else:
                 if n.features not in feature_sets:
                     source = f"feature_days_{len(feature_sets)}"
-                    ctes.append(_keyed_days(source, "event", _feature_filter(n.features)))
+                    ctes.append(_keyed_days(source, "event", _feature_filter(n.features),
+                                            _since(dates, needs, ("features",), n.features)))
                     feature_sets[n.features] = source
                 source = feature_sets[n.features]
             ctes.append(_sweep(f"sweep_{c}", "k", source, n.window))

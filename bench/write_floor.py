@@ -1,0 +1,114 @@
+"""``python -m bench.write_floor [--accounts 86818] [--dates 8]``: the cost of only *writing*
+one date's snapshot, at the size of the M company, into a fresh store.
+
+A daily backfill keeps, for every date, one row per account (score, band …), one per account and
+measure (the explanation: raw value, score, weight, points) and one per account and group. This
+script times :meth:`healthscore.store.Store.write_snapshot` — the writer the backfill uses — on
+synthetic tables of that shape (random values, which compress about as badly as real ones), one
+date per transaction, and, for comparison, the same measure rows as one plain INSERT of several
+dates. Whatever computes the scores, a backfill of N dates cannot write faster than N times the
+figure printed here. See bench/RESULTS.md, "Daily history".
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from healthscore.store.store import Store
+
+#: The demo `health` scorecard's shape: 17 measures in 7 groups, 3 variants.
+MEASURES = 17
+GROUPS = 7
+
+
+def tables(n: int, seed: int = 0) -> tuple[pa.Table, pa.Table, pa.Table]:
+    """Accounts, measures and groups tables of one date for ``n`` accounts."""
+    rng = np.random.default_rng(seed)
+    ids = pa.array([f"ACC-{i:06d}" for i in range(n)])
+    score = rng.random(n) * 100
+    accounts = pa.table({
+        "account_id": ids,
+        "variant": pa.array(["base", "onboarding", "enterprise"]).take(
+            pa.array(rng.integers(0, 3, n))),
+        "score": score,
+        "band": pa.array(["red", "yellow", "green"]).take(pa.array((score // 34).astype(int))),
+        "grade": pa.array(["A", "B", "C", "D", "F"]).take(pa.array((score // 21).astype(int))),
+        "coverage": rng.random(n),
+    })
+    m = n * MEASURES
+    names = pa.array([f"measure_{j}" for j in range(MEASURES)])
+    groups = pa.array([f"group_{j % GROUPS}" for j in range(MEASURES)])
+    weight = rng.random(m)
+    mscore = rng.random(m) * 100
+    measures = pa.table({
+        "account_id": ids.take(pa.array(np.repeat(np.arange(n), MEASURES))),
+        "group": groups.take(pa.array(np.tile(np.arange(MEASURES), n))),
+        "measure": names.take(pa.array(np.tile(np.arange(MEASURES), n))),
+        "raw_value": rng.random(m) * 50,
+        "score": mscore,
+        "weight": weight,
+        "points": weight * mscore,
+        "missing": pa.array(rng.random(m) < 0.05),
+        "override_id": pa.nulls(m, pa.int64()),
+    })
+    g = n * GROUPS
+    gnames = pa.array([f"group_{j}" for j in range(GROUPS)])
+    group_table = pa.table({
+        "account_id": ids.take(pa.array(np.repeat(np.arange(n), GROUPS))),
+        "group": gnames.take(pa.array(np.tile(np.arange(GROUPS), n))),
+        "score": rng.random(g) * 100,
+        "weight": rng.random(g),
+        "points": rng.random(g) * 20,
+    })
+    return accounts, measures, group_table
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.write_floor",
+                                description=__doc__.splitlines()[0])
+    p.add_argument("--accounts", type=int, default=86_818,
+                   help="accounts per date (default: those scored at M)")
+    p.add_argument("--dates", type=int, default=8, help="dates written (default 8)")
+    args = p.parse_args(argv)
+    accounts, measures, groups = tables(args.accounts)
+    rows = accounts.num_rows + measures.num_rows + groups.num_rows
+    print(f"one date: {accounts.num_rows:,} account rows, {measures.num_rows:,} measure rows, "
+          f"{groups.num_rows:,} group rows")
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store(Path(tmp) / "floor.duckdb", create=True)
+        first = date(2026, 1, 1)
+        per_date = []
+        for k in range(args.dates):
+            t = time.perf_counter()
+            with store.transaction():
+                store.write_snapshot(
+                    scorecard="health", version="v1", definition="{}", source_file=None,
+                    as_of=first + timedelta(days=k), run_id=1, computed_at=datetime(2026, 1, 1),
+                    accounts=accounts, measures=measures, groups=groups, replace=False)
+            per_date.append(time.perf_counter() - t)
+        med = statistics.median(per_date)
+        print(f"write_snapshot, one date per transaction: median {med:.3f} s per date "
+              f"({rows / med / 1e6:.1f}M rows/s); 365 dates ≥ {365 * med:.0f} s")
+        store.con.register("m", measures)
+        union = " UNION ALL ".join(
+            f"SELECT 'health', 'v1', DATE '{first + timedelta(days=1000 + k)}', * FROM m"
+            for k in range(args.dates))
+        t = time.perf_counter()
+        with store.transaction():
+            store.con.execute(f"INSERT INTO snapshot_measures {union}")
+        many = (time.perf_counter() - t) / args.dates
+        print(f"measure rows only, {args.dates} dates in one INSERT: {many:.3f} s per date")
+        store.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
