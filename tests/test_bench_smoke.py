@@ -54,3 +54,14 @@ def test_bench_runs_checks_and_catches_a_disagreement(tmp_path, monkeypatch):
     measures.to_parquet(tampered / "measures.parquet")
     with pytest.raises(BenchError, match=r"score differs for 1 accounts[\s\S]*raw_value"):
         check.compare("tampered", tampered, expected)
+
+
+def test_write_floor_writes_the_snapshots_it_times():
+    """The write-floor script on 50 accounts: it stores 2 dates of the M shape through
+    Store.write_snapshot and prints its figures."""
+    done = subprocess.run([sys.executable, "-m", "bench.write_floor", "--accounts", "50",
+                           "--dates", "2"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "one date: 50 account rows, 850 measure rows, 350 group rows" in done.stdout
+    assert "write_snapshot, one date per transaction" in done.stdout
+    assert "measure rows only, 2 dates in one INSERT" in done.stdout
