@@ -199,16 +199,17 @@ def _ingest_all(workspace: Workspace, store: Store, report: IngestReport, *, now
                 progress(done, total, f"{name} → {table_name}")
         if not parts:
             continue
-        _stage(store, table, parts, now=now)
+        stage(store, table, parts, now=now)
         for kind, view in raw_views:
             con.execute(f"DROP {kind} {view}")
         _write_table(store, table, report, sources, read_meta, now=now)
     con.execute("DROP TABLE IF EXISTS _stage")
 
 
-def _stage(store: Store, table: Table, parts: list[str], *, now: datetime) -> None:
-    """Parse every source read into ``_stage`` (one pass, no intermediate copies) and add the
-    problems that span rows. A row is identified by (``_source``, ``_file``, ``_row``)."""
+def stage(store: Store, table: Table, parts: list[str], *, now: datetime) -> None:
+    """Parse every source read into the temp table ``_stage`` (one pass, no intermediate
+    copies) and add the problems that span rows. A row is identified by (``_source``,
+    ``_file``, ``_row``). Files (here) and the REST API's records (``records.py``) share it."""
     con = store.con
     union = " UNION ALL BY NAME ".join(f"({q})" for q in parts)
     con.execute(f"CREATE OR REPLACE TEMP TABLE _stage AS SELECT *, "

@@ -21,7 +21,7 @@ from healthscore.config.models import Source
 from healthscore.errors import QuarantineError, SchemaError
 from healthscore.schemas import TABLES, Table
 from healthscore.sources.files import RawRelation, register_json_lines
-from healthscore.sources.ingest import _stage
+from healthscore.sources.ingest import stage
 from healthscore.sources.parse import ParseContext, ident, lit, parse_query
 from healthscore.store import Store, WriteCounts
 
@@ -177,7 +177,7 @@ def _load(store: Store, table: Table, texts: list[str], label: str, report: Reco
     ctx = ParseContext(timezone=timezone, decimal=".",
                        now_sql=f"TIMESTAMP {lit(now.isoformat(sep=' '))}")
     try:
-        _stage(store, table, [parse_query(table, API_SOURCE, source, rel, ctx,
+        stage(store, table, [parse_query(table, API_SOURCE, source, rel, ctx,
                                           source_order=0)], now=now)
     finally:
         con.execute(f"DROP TABLE IF EXISTS {view}")
