@@ -17,6 +17,7 @@ import pytest
 
 from conftest import ACCOUNTS_SOURCE, NOW
 from healthscore import portfolio as pf
+from healthscore import scorecard_view
 from healthscore.store import manual
 
 D = date(2026, 6, 30)
@@ -232,7 +233,7 @@ def test_scorecard_overview_shares_add_up(store_ws):
     for name in ("health.yaml", "expansion.yaml"):
         shutil.copy(str(demo / name), target / name)
     with pf.open_store(store_ws) as store:
-        cards = pf.scorecard_overview(store_ws, store)
+        cards = scorecard_view.scorecard_overview(store_ws, store)
     health = next(c for c in cards if c["name"] == "health")
     assert health["bands"] == {"red": 50, "yellow": 65}
     assert [v["name"] for v in health["variants"]] == ["base", "onboarding", "enterprise"]

@@ -15,9 +15,10 @@ from datetime import date, datetime, timedelta
 
 import ibis
 
+from healthscore import scorecard_view
 from healthscore.errors import ConfigError, HealthScoreError
 from healthscore.pipeline import ScoreRun, check, score, utcnow, write_evaluation
-from healthscore.scoring.change import explain_change, fmt_points, fmt_value
+from healthscore.scoring.change import explain_change, with_reasons
 from healthscore.scoring.evaluate import Evaluator
 from healthscore.sources import IngestReport, ingest
 from healthscore.store import reads
@@ -229,12 +230,7 @@ def why(workspace: Workspace, account_id: str, start: date, end: date, *,
 def measure_labels(workspace: Workspace, scorecard: str) -> dict[str, str]:
     """Measure id → label (or the id) over every variant of a scorecard."""
     (loaded,) = workspace.scorecards([scorecard])
-    sc = loaded.scorecard
-    labels: dict[str, str] = {}
-    for name in sc.variant_names():
-        for _, mid, cfg in sc.resolve(name).measures():
-            labels.setdefault(mid, cfg.label or mid.replace("_", " "))
-    return labels
+    return scorecard_view.measure_labels(loaded.scorecard)
 
 
 def movers(workspace: Workspace, *, scorecard: str = "health", days: int = 30,
@@ -243,10 +239,4 @@ def movers(workspace: Workspace, *, scorecard: str = "health", days: int = 30,
     v = _version(workspace, scorecard, version)
     with workspace.store(read_only=True) as store:
         found = reads.movers(store, scorecard, v, days=days, end=end, limit=limit)
-    labels = measure_labels(workspace, scorecard)
-    for row in found["drops"] + found["rises"]:
-        label = labels.get(row["top_measure"], row["top_measure"])
-        row["reason"] = (f"{label} {fmt_value(row['top_raw_before'])} → "
-                         f"{fmt_value(row['top_raw_after'])} "
-                         f"({fmt_points(row['top_contribution'])})")
-    return found
+    return with_reasons(found, measure_labels(workspace, scorecard))

@@ -1,4 +1,4 @@
-"""The read model of the dashboard and the REST API: portfolio, accounts, one account, scorecards.
+"""The read model of the dashboard and the REST API: portfolio, accounts, one account.
 
 Plain functions over a :class:`~healthscore.store.Store` that return dicts and lists, like
 :mod:`healthscore.store.reads` (which they reuse): SQL with ``?`` parameters only; a sort
@@ -9,7 +9,8 @@ Dates: every list reads one snapshot date, ``as_of`` (default: the latest date t
 version has). Renewal windows count from that date, and account attributes (name, ARR, CSM,
 renewal date) are the versions that held on it, as the scores saw them.
 
-Store access and the read cache live in :mod:`healthscore.serving`.
+Store access and the read cache live in :mod:`healthscore.serving`; the scorecards as people
+read them in :mod:`healthscore.scorecard_view`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 import duckdb
 
 from healthscore.errors import HealthScoreError
-from healthscore.scoring.change import explain_change, fmt_points, fmt_value
+from healthscore.scoring.change import explain_change, with_reasons
 from healthscore.serving import (  # noqa: F401  (re-exported: the pages and the API use them)
     _CACHE,
     ReadStore,
@@ -211,14 +212,8 @@ def _movers(store, scorecard: str, version: str, *, days: int, end: date | None,
             "AND as_of = ? LIMIT 1)", [scorecard, version, start]).fetchall()[0][0]:
         # Nothing to compare with: skip the measure join (a second at 100,000 accounts).
         return {"end": end, "start": start if end else None, "drops": [], "rises": []}
-    found = reads.movers(store, scorecard, version, days=days, end=end, limit=limit)
-    labels = labels or {}
-    for row in found["drops"] + found["rises"]:
-        label = labels.get(row["top_measure"], row["top_measure"])
-        row["reason"] = (f"{label} {fmt_value(row['top_raw_before'])} → "
-                         f"{fmt_value(row['top_raw_after'])} "
-                         f"({fmt_points(row['top_contribution'])})")
-    return found
+    return with_reasons(reads.movers(store, scorecard, version, days=days, end=end,
+                                     limit=limit), labels or {})
 
 
 # -- accounts ----------------------------------------------------------------------------------
@@ -457,16 +452,8 @@ def account_detail(store: Store, scorecard: str, version: str, account_id: str, 
         out["deltas"] = cached
         return out
     deltas = dict_rows(store.con.execute("""
-        SELECT s.score - s7.score AS "7d", s.score - s30.score AS "30d",
-               s.score - s90.score AS "90d"
-        FROM snapshots s
-        LEFT JOIN snapshots s7 ON s7.scorecard = s.scorecard AND s7.version = s.version
-            AND s7.account_id = s.account_id AND s7.as_of = s.as_of - 7
-        LEFT JOIN snapshots s30 ON s30.scorecard = s.scorecard AND s30.version = s.version
-            AND s30.account_id = s.account_id AND s30.as_of = s.as_of - 30
-        LEFT JOIN snapshots s90 ON s90.scorecard = s.scorecard AND s90.version = s.version
-            AND s90.account_id = s.account_id AND s90.as_of = s.as_of - 90
-        WHERE s.scorecard = ? AND s.version = ? AND s.account_id = ? AND s.as_of = ?
+        SELECT delta_7d AS "7d", delta_30d AS "30d", delta_90d AS "90d" FROM snapshot_trends
+        WHERE scorecard = ? AND version = ? AND account_id = ? AND as_of = ?
     """, [scorecard, version, account_id, day]))
     out["deltas"] = deltas[0] if deltas else {}
     return out
@@ -539,103 +526,3 @@ def recent_activity(store: Store, account_id: str, *, limit: int = 5) -> dict[st
         raise InputError("limit", f"{limit} is not 1-100")
     return {kind: dict_rows(store.con.execute(sql, [account_id, limit]))
             for kind, sql in _ACTIVITY.items()}
-
-
-# -- scorecards --------------------------------------------------------------------------------
-
-
-def measure_labels(scorecard) -> dict[str, str]:
-    """Measure id → label (or the id with spaces) over every variant of a scorecard model."""
-    labels: dict[str, str] = {}
-    for name in scorecard.variant_names():
-        for _, mid, cfg in scorecard.resolve(name).measures():
-            labels.setdefault(mid, cfg.label or mid.replace("_", " "))
-    return labels
-
-
-def describe_scoring(scoring) -> str:
-    """A scoring function in words: ``linear 0.05 → 0.5``, ``≤ 2: 100, ≤ 7: 70, else 0``."""
-    kind = scoring.kind
-    if kind == "linear":
-        return f"linear: {scoring.linear.from_:g} scores 0, {scoring.linear.to:g} scores 100"
-    if kind == "tiers":
-        parts = []
-        for t in scoring.tiers:
-            if t.at_least is not None:
-                parts.append(f"≥ {t.at_least:g}: {t.score:g}")
-            elif t.at_most is not None:
-                parts.append(f"≤ {t.at_most:g}: {t.score:g}")
-            else:
-                parts.append(f"else {t.score:g}")
-        return "tiers: " + ", ".join(parts)
-    if kind == "percentile":
-        p = scoring.percentile
-        return ("percentile rank" + (f" within {p.within}" if p.within else "")
-                + ("" if p.higher_is_better else ", lower is better"))
-    if kind == "boolean":
-        return f"yes: {scoring.boolean.when_true:g}, no: {scoring.boolean.when_false:g}"
-    return "map: " + ", ".join(f"{k} → {v:g}" for k, v in scoring.map.items())
-
-
-def _variant_table(scorecard, name: str) -> dict:
-    resolved = scorecard.resolve(name)
-    group_total = sum(g.weight for g in resolved.groups.values()) or 1.0
-    groups = []
-    for gid, group in resolved.groups.items():
-        m_total = sum(m.weight for m in group.measures.values()) or 1.0
-        share = group.weight / group_total
-        measures = []
-        for mid, cfg in group.measures.items():
-            missing = cfg.missing or resolved.missing
-            measures.append({
-                "id": mid, "label": cfg.label or mid.replace("_", " "),
-                "measure": "custom" if cfg.custom is not None else (cfg.measure or mid),
-                "params": dict(cfg.params), "scoring": describe_scoring(cfg.scoring),
-                "weight": cfg.weight, "share_in_group": cfg.weight / m_total,
-                "share": share * cfg.weight / m_total,
-                "missing": missing.policy + (f" {missing.score:g}" if missing.policy == "fixed"
-                                             else "")})
-        groups.append({"id": gid, "label": group.label or gid, "weight": group.weight,
-                       "share": share, "measures": measures})
-    variant = scorecard.variants.get(name)
-    return {"name": name, "description": variant.description if variant else None,
-            "when": dict(variant.when) if variant else {},
-            "bands": {"red": resolved.bands.red, "yellow": resolved.bands.yellow},
-            "groups": groups}
-
-
-def scorecard_overview(workspace: Workspace, store: Store | None = None) -> list[dict]:
-    """Each scorecard of the workspace as readable tables: description, bands, grades, and per
-    variant (base first) its groups and measures with scoring, weights and shares of the score;
-    with ``store``, also its stored versions (each with its snapshot dates)."""
-    versions = scorecard_history(store) if store is not None else []
-    out = []
-    for loaded in workspace.scorecards():
-        sc = loaded.scorecard
-        out.append({
-            "name": sc.name, "description": sc.description, "version": sc.version,
-            "file": str(loaded.path), "bands": {"red": sc.bands.red, "yellow": sc.bands.yellow},
-            "grades": dict(sc.grades), "missing": sc.missing.policy,
-            "variants": [_variant_table(sc, n) for n in ["base", *sc.variants]],
-            "versions": [v for v in versions if v["scorecard"] == sc.name],
-        })
-    return out
-
-
-def scorecard_history(store: Store) -> list[dict]:
-    """Every scorecard version ever used, newest first, with its first and last snapshot dates
-    and how many dates it scored."""
-    return dict_rows(store.con.execute("""
-        WITH v AS (
-            SELECT scorecard, version, any_value(source_file) AS source_file,
-                   min(first_used_at) AS first_used_at
-            FROM scorecard_versions GROUP BY 1, 2
-        ), d AS (
-            SELECT scorecard, version, count(DISTINCT as_of) AS dates, min(as_of) AS first_as_of,
-                   max(as_of) AS last_as_of
-            FROM snapshots GROUP BY 1, 2
-        )
-        SELECT v.*, coalesce(d.dates, 0) AS dates, d.first_as_of, d.last_as_of
-        FROM v LEFT JOIN d USING (scorecard, version)
-        ORDER BY v.scorecard, v.first_used_at DESC
-    """))

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
 
-from healthscore import history, portfolio
+from healthscore import history, portfolio, scorecard_view
 from healthscore.api.auth import read_access
 from healthscore.api.deps import get_workspace, open_store, reading
 from healthscore.api.errors import ApiError
@@ -49,7 +49,7 @@ def _scorecard(workspace: Workspace, name: str | None) -> tuple[str, str, dict[s
             "message": f"no scorecard named {name!r}; the workspace has: "
                        + ", ".join(by_name)}])
     sc = by_name[name].scorecard
-    return name, sc.version, portfolio.measure_labels(sc)
+    return name, sc.version, scorecard_view.measure_labels(sc)
 
 
 def _plain(value: Any) -> Any:
@@ -82,7 +82,7 @@ def _scored(store, name: str, version: str, day: date | None, param: str) -> Non
 @router.get("/scorecards", summary="The workspace's scorecards and their stored versions")
 def scorecards(workspace: Workspace = Depends(get_workspace)):
     with open_store(workspace, read_only=True) as store:
-        found = portfolio.scorecard_overview(workspace, store)
+        found = scorecard_view.scorecard_overview(workspace, store)
     return {"ok": True, "scorecards": found}
 
 

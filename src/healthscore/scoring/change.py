@@ -106,3 +106,14 @@ def explain_change(change: dict, labels: dict[str, str] | None = None) -> dict:
         "contributions": parts,
         "summary": head + (": " + detail if detail else ": no measure moved"),
     }
+
+
+def with_reasons(found: dict, labels: dict[str, str]) -> dict:
+    """Give each of the movers' drops and rises (``reads.movers``) its readable top reason:
+    ``"Active seats (30 days) 0.62 → 0.31 (−9.1)"``."""
+    for row in found["drops"] + found["rises"]:
+        label = labels.get(row["top_measure"], row["top_measure"])
+        row["reason"] = (f"{label} {fmt_value(row['top_raw_before'])} → "
+                         f"{fmt_value(row['top_raw_after'])} "
+                         f"({fmt_points(row['top_contribution'])})")
+    return found

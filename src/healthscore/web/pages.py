@@ -22,6 +22,7 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from healthscore import portfolio as pf
+from healthscore import scorecard_view as sv
 from healthscore.config.scorecard import LoadedScorecard
 from healthscore.errors import ConfigError, HealthScoreError, SchemaError
 from healthscore.pipeline import utcnow
@@ -200,7 +201,7 @@ def portfolio_page(request: Request) -> HTMLResponse:
     if card is None:
         return render(request, "portfolio.html", summary=None, **ctx)
     version = card.scorecard.version
-    labels = pf.measure_labels(card.scorecard)
+    labels = sv.measure_labels(card.scorecard)
     with pf.open_store(workspace, lazy=True) as store:
         summary = pf.portfolio_summary(store, card.name, version, at_risk_days=risk_days)
         history = pf.band_history(store, card.name, version, days=365)
@@ -262,14 +263,14 @@ def _account_context(request: Request, account_id: str) -> dict:
                 history = pf.score_history(store, card.name, version, account_id, days=365,
                                            end=detail["as_of"])
                 change = pf.change_explanation(store, card.name, version, account_id, days=30,
-                                               labels=pf.measure_labels(card.scorecard))
+                                               labels=sv.measure_labels(card.scorecard))
         inputs = manual.manual_inputs(store, account_id)
         activity = pf.recent_activity(store, account_id, limit=5)
     chart = None
     labels: dict[str, str] = {}
     groups: list[dict] = []
     if card is not None:
-        labels = pf.measure_labels(card.scorecard)
+        labels = sv.measure_labels(card.scorecard)
         if detail and detail["snapshot"]:
             snap = detail["snapshot"]
             bands = card.scorecard.resolve(snap["variant"]).bands \
@@ -352,8 +353,8 @@ async def add_pulse(request: Request, account_id: str) -> Response:
 def scorecards_page(request: Request) -> HTMLResponse:
     workspace, cards, card, ctx = _base(request, "scorecards")
     with pf.open_store(workspace) as store:
-        overview = pf.scorecard_overview(workspace, store)
-        versions = pf.scorecard_history(store)
+        overview = sv.scorecard_overview(workspace, store)
+        versions = sv.scorecard_history(store)
     known = {c["name"] for c in overview}
     retired = [v for v in versions if v["scorecard"] not in known]
     return render(request, "scorecards.html", overview=overview, retired=retired, **ctx)
