@@ -12,8 +12,9 @@ import pytest
 from healthscore.sources import ingest
 from healthscore.workspace import CONFIG_FILE, Workspace
 
-#: Fixtures of the REST API tests (a served demo workspace), shared by their modules.
-pytest_plugins = ("rest_server",)
+#: Fixtures shared by several test folders: a served demo workspace (the REST API tests) and a
+#: small hand-built store of snapshots (the read and server tests).
+pytest_plugins = ("rest_server", "read_store")
 
 ROOT = Path(__file__).resolve().parents[1]
 

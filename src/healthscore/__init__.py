@@ -9,21 +9,38 @@ The public Python API, for notebooks and pipelines::
     run = hs.score(ws, date(2026, 6, 30))  # score every scorecard as of a date, store it
     table = hs.scores(ws, date(2026, 6, 30))            # the snapshot, as an Arrow table
     why = hs.explain(ws, "ACC-000042", date(2026, 6, 30))  # one account, measure by measure
+
+    from healthscore import read                # every read of stored scores
+    with read.open_reader(ws) as r:
+        read.portfolio(r, read.card(ws))        # bands, ARR at risk, on the latest date
 """
 
 from healthscore.config.scorecard import Scorecard
 from healthscore.errors import (
     ConfigError,
+    EngineError,
     HealthScoreError,
+    InputError,
+    NotFound,
     QuarantineError,
     SchemaError,
     SourceError,
+    StoreBusy,
     StoreError,
     WorkspaceError,
 )
-from healthscore.pipeline import ScoreRun, check, explain, score, scores
+from healthscore.pipeline import (
+    BackfillReport,
+    DailyRun,
+    ScoreRun,
+    backfill,
+    check,
+    run_daily,
+    score,
+)
+from healthscore.read.quick import explain, scores
 from healthscore.schemas import TABLES, Column, Table
-from healthscore.scoring.evaluate import Evaluation
+from healthscore.scoring.frame import Evaluation
 from healthscore.sources import IngestReport, SourceReport, ingest
 from healthscore.store import Store, WriteCounts
 from healthscore.workspace import Workspace
@@ -32,11 +49,16 @@ __version__ = "0.1.0"
 
 __all__ = [
     "TABLES",
+    "BackfillReport",
     "Column",
     "ConfigError",
+    "DailyRun",
+    "EngineError",
     "Evaluation",
     "HealthScoreError",
     "IngestReport",
+    "InputError",
+    "NotFound",
     "QuarantineError",
     "SchemaError",
     "ScoreRun",
@@ -44,16 +66,19 @@ __all__ = [
     "SourceError",
     "SourceReport",
     "Store",
+    "StoreBusy",
     "StoreError",
     "Table",
     "Workspace",
     "WorkspaceError",
     "WriteCounts",
     "__version__",
+    "backfill",
     "check",
     "explain",
     "generate_demo",
     "ingest",
+    "run_daily",
     "score",
     "scores",
 ]

@@ -1,7 +1,20 @@
 """The exception tree: one root, one class per kind of failure.
 
 Every error says what went wrong, where (file:line, config key, file/row/column) and what to try.
-The CLI maps :class:`ConfigError` (and usage errors) to exit code 2 and everything else to 1.
+The CLI maps :class:`ConfigError` (and usage errors) to exit code 2 and everything else to 1;
+the API and the pages map them to one HTTP status each (422, 404, 503, ...)::
+
+    HealthScoreError
+    ├── ConfigError (ValueError)        a workspace or scorecard file is invalid      exit 2
+    ├── WorkspaceError (FileNotFoundError)  no workspace where one was expected       exit 2
+    ├── InputError (ValueError)         a request or command argument is invalid      exit 2 / 422
+    ├── NotFound (LookupError)          no such account, snapshot or date             exit 1 / 404
+    ├── SourceError (OSError)           a source file cannot be read
+    ├── SchemaError (ValueError)        data does not fit a table's column contract
+    ├── QuarantineError                 rows were rejected under ``strict``
+    ├── EngineError                     the dataframe engine lacks what was asked of it
+    └── StoreError                      the store cannot be opened, migrated or written
+        └── StoreBusy                   another process holds the store            503
 """
 
 from __future__ import annotations
@@ -60,3 +73,35 @@ class QuarantineError(HealthScoreError):
 
 class StoreError(HealthScoreError):
     """The workspace store (DuckDB file) cannot be opened, migrated or written."""
+
+
+class StoreBusy(StoreError):
+    """Another process (an ingest, a backfill, the daily job) holds the store: retry later.
+
+    Raised by :class:`healthscore.store.Store` when it cannot get the file's lock in time; the
+    server answers it with 503 and ``Retry-After``."""
+
+
+class InputError(HealthScoreError, ValueError):
+    """An argument of a read or a command is invalid; ``field`` names it (a query parameter,
+    an option)."""
+
+    exit_code = 2
+
+    def __init__(self, field: str, message: str, *, hint: str | None = None):
+        self.field = field
+        super().__init__(f"{field}: {message}", hint=hint)
+
+
+class NotFound(HealthScoreError, LookupError):
+    """What was asked for is not in the store: an unknown account, a date with no snapshot,
+    an account with no score on a date. The hint says what exists or what to run; ``param``
+    names the argument that asked for it, when one did (``as_of``, ``end``)."""
+
+    def __init__(self, message: str, *, hint: str | None = None, param: str | None = None):
+        self.param = param
+        super().__init__(message, hint=hint)
+
+
+class EngineError(HealthScoreError):
+    """The dataframe engine cannot do what was asked (a backend without a capability)."""

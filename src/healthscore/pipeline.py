@@ -1,24 +1,35 @@
-"""The orchestrator: score a workspace as of a date and store the snapshots.
+"""Every write of scores, in one place: score a date, backfill a range, the daily job.
 
 ``score(workspace, as_of)`` checks the scorecards, evaluates each against the store as it was at
 the end of ``as_of`` (read-only work), then writes all snapshots in one transaction: a failure
 leaves earlier snapshots untouched, and re-scoring the same date with the same scorecard version
-replaces that snapshot.
+replaces that snapshot. ``backfill`` scores a range of dates, each in its own transaction, so an
+interrupted backfill resumes where it stopped; ``run_daily`` ingests what is new, then scores.
+Each is recorded as one run in the store's ``runs`` table (:meth:`Store.recorded`), as are
+ingests and manual inputs. Manual inputs (pulses, overrides) are written by
+:mod:`healthscore.store.manual`.
+
+History is immutable and versioned: a snapshot is keyed by (scorecard, version, as_of), so
+re-scoring under a changed scorecard adds a new series and never rewrites the old one.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime, timedelta
 
 import ibis
 
+from healthscore import clock
 from healthscore.config.scorecard import LoadedScorecard
+from healthscore.engine import Evaluator, check_scorecard
 from healthscore.errors import ConfigError
-from healthscore.scoring.check import check_scorecard
-from healthscore.scoring.evaluate import Evaluation, Evaluator
+from healthscore.scoring.frame import Evaluation
+from healthscore.sources import IngestReport, ingest
+from healthscore.store.store import Run, Store
 from healthscore.workspace import Workspace
 
 Progress = Callable[[int, int, str], None]
@@ -36,23 +47,7 @@ class ScoreRun:
         return next(e for e in self.evaluations if e.scorecard.name == scorecard)
 
 
-def utcnow(now: datetime | None) -> datetime:
-    now = now or datetime.now(UTC)
-    return now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
-
-
-def write_evaluation(store, sc: LoadedScorecard, ev: Evaluation, *, run_id: int,
-                     now: datetime, replace: bool = True) -> None:
-    """Store one evaluation as the snapshot of (scorecard, version, as_of); call inside a
-    transaction."""
-    store.write_snapshot(
-        scorecard=sc.name, version=sc.scorecard.version,
-        definition=json.dumps(sc.scorecard.model_dump(mode="json", by_alias=True)),
-        source_file=str(sc.path), as_of=ev.as_of, run_id=run_id, computed_at=now,
-        accounts=ev.accounts, measures=ev.measures, groups=ev.groups, replace=replace)
-
-
-def check(workspace: Workspace, scorecards: list[str] | None = None) -> list:
+def check(workspace: Workspace, scorecards: list[str] | None = None) -> list[LoadedScorecard]:
     """Validate the workspace's scorecards fully (shape, measures, params); return them."""
     loaded = workspace.scorecards(scorecards)
     problems: list[str] = []
@@ -67,6 +62,36 @@ def check(workspace: Workspace, scorecards: list[str] | None = None) -> list:
     return loaded
 
 
+def _checked(workspace: Workspace, scorecards: list[str] | None) -> list[LoadedScorecard]:
+    loaded = check(workspace, scorecards)
+    if not loaded:
+        raise ConfigError(f"{workspace.root}: no scorecards found "
+                          f"(patterns: {', '.join(workspace.config.scorecards)})",
+                          hint="add one to scorecards/ (docs/scorecards.md)")
+    return loaded
+
+
+def _not_future(day: date, now: datetime, option: str) -> None:
+    if day > now.date():
+        raise ConfigError(f"{option} {day} is in the future (today is {now.date()})",
+                          hint="scores use only data that existed on the date: pick today or "
+                               "an earlier date")
+
+
+def write_evaluation(store: Store, sc: LoadedScorecard, ev: Evaluation, *, run_id: int,
+                     now: datetime, replace: bool = True) -> None:
+    """Store one evaluation as the snapshot of (scorecard, version, as_of); call inside a
+    transaction."""
+    store.write_snapshot(
+        scorecard=sc.name, version=sc.scorecard.version,
+        definition=json.dumps(sc.scorecard.model_dump(mode="json", by_alias=True)),
+        source_file=str(sc.path), as_of=ev.as_of, run_id=run_id, computed_at=now,
+        accounts=ev.accounts, measures=ev.measures, groups=ev.groups, replace=replace)
+
+
+# -- one date ----------------------------------------------------------------------------------
+
+
 def score(workspace: Workspace, as_of: date, *, scorecards: list[str] | None = None,
           now: datetime | None = None, progress: Progress | None = None) -> ScoreRun:
     """Score every active account as of the end of ``as_of`` and store the snapshots.
@@ -78,7 +103,8 @@ def score(workspace: Workspace, as_of: date, *, scorecards: list[str] | None = N
     scorecards
         Names of the scorecards to run (default: all of the workspace's).
     now
-        The current time (a seam for tests); ``as_of`` may not be after its date.
+        The current time (default :func:`healthscore.clock.now`); ``as_of`` may not be after
+        its date.
 
     Examples
     --------
@@ -86,75 +112,186 @@ def score(workspace: Workspace, as_of: date, *, scorecards: list[str] | None = N
     >>> run.evaluation("health").accounts.num_rows                   # doctest: +SKIP
     912
     """
-    now = utcnow(now)
-    if as_of > now.date():
-        raise ConfigError(f"--as-of {as_of} is in the future (today is {now.date()})",
-                          hint="scores use only data that existed on the date: pick today or "
-                               "an earlier date")
-    loaded = check(workspace, scorecards)
-    if not loaded:
-        raise ConfigError(f"{workspace.root}: no scorecards found "
-                          f"(patterns: {', '.join(workspace.config.scorecards)})",
-                          hint="add one to scorecards/ (docs/scorecards.md)")
-    with workspace.store() as store:
-        run_id = store.start_run("score", now)
-        run = ScoreRun(run_id, as_of)
-        try:
-            backend = ibis.duckdb.from_connection(store.con)
-            for i, sc in enumerate(loaded):
-                run.evaluations.append(Evaluator(backend, sc.scorecard).evaluate(as_of))
-                if progress:
-                    progress(i + 1, len(loaded), sc.name)
-            with store.transaction():
-                for sc, ev in zip(loaded, run.evaluations, strict=True):
-                    write_evaluation(store, sc, ev, run_id=run_id, now=now)
-        except BaseException as exc:
-            store.finish_run(run_id, status="failed", finished_at=utcnow(None),
-                             error=str(exc) or type(exc).__name__)
-            raise
-        store.finish_run(run_id, status="ok", finished_at=utcnow(None),
-                         rows_loaded=sum(e.accounts.num_rows for e in run.evaluations),
-                         detail={"as_of": str(as_of),
-                                 "scorecards": {sc.name: sc.scorecard.version for sc in loaded}})
+    now = clock.now(now)
+    _not_future(as_of, now, "--as-of")
+    loaded = _checked(workspace, scorecards)
+    with workspace.store() as store, store.recorded("score", now) as record:
+        run = ScoreRun(record.run_id, as_of)
+        backend = ibis.duckdb.from_connection(store.con)
+        for i, sc in enumerate(loaded):
+            run.evaluations.append(Evaluator(backend, sc.scorecard).evaluate(as_of))
+            if progress:
+                progress(i + 1, len(loaded), sc.name)
+        with store.transaction():
+            for sc, ev in zip(loaded, run.evaluations, strict=True):
+                write_evaluation(store, sc, ev, run_id=record.run_id, now=now)
+        record.rows_loaded = sum(e.accounts.num_rows for e in run.evaluations)
+        record.detail = {"as_of": str(as_of),
+                         "scorecards": {sc.name: sc.scorecard.version for sc in loaded}}
     return run
 
 
-def scores(workspace: Workspace, as_of: date, *, scorecard: str | None = None,
-           measures: bool = False):
-    """The stored snapshot of ``as_of`` as an Arrow table (current scorecard versions).
+# -- a range of dates --------------------------------------------------------------------------
 
-    One row per account and scorecard (score, band, grade, coverage, variant, version), or with
-    ``measures=True`` one row per account and measure (raw value, score, weight, points).
 
-    Examples
-    --------
-    >>> table = scores(Workspace.open("demo"), date(2026, 6, 30))          # doctest: +SKIP
-    >>> table.to_pandas().groupby("scorecard").score.mean()                 # doctest: +SKIP
+@dataclass
+class BackfillReport:
+    """What a backfill did: dates scored and skipped (already there) per scorecard."""
+
+    run_id: int
+    start: date
+    end: date
+    scored: dict[str, int] = field(default_factory=dict)
+    skipped: dict[str, int] = field(default_factory=dict)
+    accounts: int = 0
+
+
+def date_range(start: date, end: date, step: int = 1) -> list[date]:
+    if step < 1:
+        raise ConfigError("--step must be at least 1 day")
+    if end < start:
+        raise ConfigError(f"--to {end} is before --from {start}")
+    return [start + timedelta(days=k) for k in range(0, (end - start).days + 1, step)]
+
+
+def _snapshot_dates(store: Store, scorecard: str, version: str) -> set[date]:
+    return {r[0] for r in store.con.execute(
+        "SELECT DISTINCT as_of FROM snapshots WHERE scorecard = ? AND version = ?",
+        [scorecard, version]).fetchall()}
+
+
+def backfill(workspace: Workspace, start: date, end: date, *, step: int = 1,
+             scorecards: list[str] | None = None, force: bool = False,
+             now: datetime | None = None, progress: Progress | None = None,
+             chunk: int = 64) -> BackfillReport:
+    """Score every ``step``-th date from ``start`` to ``end`` with each scorecard.
+
+    Dates that already have a snapshot of the current scorecard version are skipped (so an
+    interrupted backfill resumes), unless ``force``. Each date is written in its own
+    transaction. The snapshots are exactly those ``score`` writes for each date on its own.
+
+    The usage measures are computed set-based for ``chunk`` dates at a time (daily roll-ups,
+    sliding windows, island sweeps: see :mod:`healthscore.measures.rollup`); the measures of
+    the small tables run per date from SQL compiled once.
     """
-    from healthscore.store import reads
+    now = clock.now(now)
+    _not_future(end, now, "--to")
+    dates = date_range(start, end, step)
+    loaded = _checked(workspace, scorecards)
+    with workspace.store() as store, store.recorded("backfill", now) as record, \
+            _Writer(store) as writer:
+        report = BackfillReport(record.run_id, start, end)
+        record.detail = {"from": str(start), "to": str(end), "step": step,
+                         "scored": report.scored, "skipped": report.skipped}
+        backend = ibis.duckdb.from_connection(store.con)
+        evaluators = {sc.name: Evaluator(backend, sc.scorecard) for sc in loaded}
+        done = {sc.name: set() if force else
+                _snapshot_dates(store, sc.name, sc.scorecard.version) for sc in loaded}
+        total = len(dates) * len(loaded)
+        step_no = 0
+        for k in range(0, len(dates), chunk):
+            batch = dates[k:k + chunk]
+            for sc in loaded:
+                # the usage measures of the whole chunk, in one pass
+                evaluators[sc.name].prepare([d for d in batch if d not in done[sc.name]])
+            for day in batch:
+                for sc in loaded:
+                    step_no += 1
+                    if day in done[sc.name]:
+                        report.skipped[sc.name] = report.skipped.get(sc.name, 0) + 1
+                    else:
+                        ev = evaluators[sc.name].evaluate(day)
+                        # written while the next date is evaluated; a date not in `done` has
+                        # no snapshot of this version
+                        writer.submit(sc, ev, run_id=record.run_id, now=now, replace=force)
+                        report.scored[sc.name] = report.scored.get(sc.name, 0) + 1
+                        report.accounts += ev.accounts.num_rows
+                    if progress:
+                        progress(step_no, total, f"{sc.name} {day}")
+        writer.flush()
+        record.rows_loaded = report.accounts
+    return report
 
-    versions = {sc.name: sc.scorecard.version
-                for sc in workspace.scorecards([scorecard] if scorecard else None)}
-    with workspace.store(read_only=True) as store:
-        return reads.snapshot_table(store, as_of, versions, measures)
+
+class _Writer:
+    """Writes evaluations on a second connection in a background thread, one at a time, each
+    in its own transaction, while the caller evaluates the next date (DuckDB releases the GIL
+    while it works, so computing and writing overlap). At most one write is in flight; a
+    failed write is raised by the next ``submit`` or ``flush``; leaving the block waits for the
+    write in flight."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.pool: ThreadPoolExecutor | None = None
+        self.pending: Future | None = None
+
+    def __enter__(self) -> _Writer:
+        self.writer = self.store.sibling()
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hs-writer")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.flush(raise_error=False)
+        self.pool.shutdown(wait=True)
+        self.writer.con.close()
+
+    def _write(self, sc, ev, **kw) -> None:
+        with self.writer.transaction():
+            write_evaluation(self.writer, sc, ev, **kw)
+
+    def submit(self, sc, ev, **kw) -> None:
+        self.flush()
+        self.pending = self.pool.submit(self._write, sc, ev, **kw)
+
+    def flush(self, raise_error: bool = True) -> None:
+        """Wait for the write in flight; raise its error (unless told not to)."""
+        pending, self.pending = self.pending, None
+        if pending is not None:
+            try:
+                pending.result()
+            except BaseException:
+                if raise_error:
+                    raise
 
 
-def explain(workspace: Workspace, account_id: str, as_of: date, *,
-            scorecard: str = "health") -> dict:
-    """One account's stored snapshot with its groups and measures (points sum to the score).
+# -- the daily job -----------------------------------------------------------------------------
 
-    Raises
-    ------
-    HealthScoreError
-        No snapshot of that account on that date (score the date first).
+
+@dataclass
+class DailyRun:
+    """The daily job's outcome: what it ingested and what it scored."""
+
+    run_id: int
+    ingest: IngestReport | None
+    score: ScoreRun
+
+
+def run_daily(workspace: Workspace, *, as_of: date | None = None, now: datetime | None = None,
+              progress: Progress | None = None) -> DailyRun:
+    """The daily job: ingest what is new, then score ``as_of`` (default today).
+
+    Safe to run again: ingest skips what it already has and the score replaces the same
+    date's snapshot. If ingest fails nothing is scored, and yesterday's results stay as they
+    were; the failure is recorded in ``runs`` with its reason.
     """
-    from healthscore.errors import HealthScoreError
-    from healthscore.store import reads
-
-    (loaded,) = workspace.scorecards([scorecard])
-    with workspace.store(read_only=True) as store:
-        found = reads.explain(store, scorecard, loaded.scorecard.version, as_of, account_id)
-    if found is None:
-        raise HealthScoreError(f"no {scorecard} snapshot of {account_id!r} as of {as_of}",
-                               hint="score that date first (healthscore score --as-of …)")
-    return found
+    now = clock.now(now)
+    day = as_of or now.date()
+    # ingest and score open the store themselves (each its own run): the daily run's record is
+    # started and finished on short-lived connections around them
+    with workspace.store() as store:
+        run = Run(store.start_run("run", now), "run", now)
+    try:
+        report = ingest(workspace, now=now, progress=progress) if workspace.config.sources \
+            else None
+        scored = score(workspace, day, now=now)
+    except BaseException as exc:
+        with workspace.store() as store:
+            store.fail(run, exc)
+        raise
+    run.rows_loaded = report.rows_loaded if report else 0
+    run.rows_rejected = report.rows_rejected if report else 0
+    run.detail = {"as_of": str(day), "ingest_run": report.run_id if report else None,
+                  "score_run": scored.run_id}
+    with workspace.store() as store:
+        store.finish(run)
+    return DailyRun(run.run_id, report, scored)

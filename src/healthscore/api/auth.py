@@ -7,13 +7,12 @@ revoked token never silently works.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
-from healthscore.api.deps import get_workspace, open_store
+from healthscore import clock
+from healthscore.api.deps import get_workspace, reading, writing
 from healthscore.api.errors import ApiError
 from healthscore.store.tokens import TokenInfo, verify_token
 from healthscore.workspace import Workspace
@@ -36,11 +35,15 @@ def check_token(workspace: Workspace, request: Request, scope: str) -> TokenInfo
     scheme, _, token = header.strip().partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise _unauthorized("the Authorization header is not `Bearer <token>`")
-    now = datetime.now(UTC).replace(tzinfo=None)
+    now = clock.now()
     # Writes hold the store exclusively anyway and note when the token was last used;
     # reads check it read-only, next to other readers.
-    with open_store(workspace, read_only=scope != "write") as store:
-        info = verify_token(store, token.strip(), now=now, touch=scope == "write")
+    if scope == "write":
+        with writing(workspace) as store:
+            info = verify_token(store, token.strip(), now=now, touch=True)
+    else:
+        with reading(workspace) as r:
+            info = verify_token(r.open(), token.strip(), now=now, touch=False)
     if info is None:
         raise _unauthorized("unknown or revoked token")
     if not info.allows(scope):

@@ -23,7 +23,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from healthscore.errors import ConfigError, HealthScoreError, SchemaError, WorkspaceError
+from healthscore.errors import (
+    ConfigError,
+    HealthScoreError,
+    InputError,
+    NotFound,
+    SchemaError,
+    StoreBusy,
+    WorkspaceError,
+)
 
 log = logging.getLogger("healthscore.api")
 
@@ -55,7 +63,7 @@ class ApiError(Exception):
         self.headers = headers
 
 
-class StoreBusy(ApiError):
+class Busy(ApiError):
     """The store is locked by another process (an ingest or the daily job is writing)."""
 
     def __init__(self, detail: str = ""):
@@ -154,16 +162,19 @@ async def api_error_handler(request: Request, exc: ApiError):
 
 
 async def _healthscore_handler(request: Request, exc: HealthScoreError):
-    from healthscore import portfolio
-
-    if isinstance(exc, portfolio.InputError):
+    if isinstance(exc, InputError):
         item = {"in": "query", "param": exc.field, "message": exc.message}
         if exc.hint:
             item["hint"] = exc.hint
         return error_response(422, f"invalid parameter(s): {exc.field}", [item])
-    if isinstance(exc, portfolio.StoreBusy):
-        busy = StoreBusy()
+    if isinstance(exc, StoreBusy):
+        busy = Busy()
         return error_response(busy.status, busy.message, busy.errors, busy.headers)
+    if isinstance(exc, NotFound):
+        item = {"in": "query", "param": exc.param} if exc.param else {}
+        if exc.hint:
+            item["hint"] = exc.hint
+        return error_response(404, exc.message, [item] if item else [])
     if isinstance(exc, SchemaError):
         status = 422
     elif isinstance(exc, ConfigError | WorkspaceError):

@@ -9,7 +9,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 
 from healthscore.api import read, write
-from healthscore.api.deps import get_workspace, open_store
+from healthscore.api.deps import get_workspace, reading
 from healthscore.api.errors import ApiJSONResponse
 from healthscore.store.schema import SCHEMA_VERSION
 from healthscore.workspace import Workspace
@@ -40,7 +40,8 @@ def openapi(request: Request) -> JSONResponse:
 @router.get("/health", summary="Server and store status", tags=["meta"])
 def health(workspace: Workspace = Depends(get_workspace)) -> dict[str, Any]:
     """Whether the store opens, and its schema version against this release's."""
-    with open_store(workspace, read_only=True) as store:
+    with reading(workspace) as r:
+        store = r.open()
         version = store.schema_version()
         runs = store.runs(1)
     return {"ok": True, "workspace": workspace.config.name,

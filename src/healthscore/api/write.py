@@ -7,13 +7,14 @@ passes the workspace's ``api.max_body_mb``. Every write is recorded as a run in 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
+from healthscore import clock
 from healthscore.api.auth import require_write
 from healthscore.api.deps import get_workspace, open_store
 from healthscore.api.errors import BODY_HINT, ApiError
@@ -52,10 +53,6 @@ _RECORDS_BODY = {
 }
 
 ROW_ERRORS_DOC = "Per-row problems: row (1-based record or line number), column, value, reason."
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -107,7 +104,7 @@ async def _ingest(request: Request, workspace: Workspace, token: TokenInfo, tabl
 
     def work() -> RecordsReport:
         with open_store(workspace) as store:
-            return ingest_records(store, table, texts, now=_now(),
+            return ingest_records(store, table, texts, now=clock.now(),
                                   timezone=workspace.config.timezone, strict=strict,
                                   detail={"token_id": token.token_id, "token": token.name})
 
@@ -154,10 +151,6 @@ _alias("/surveys", "surveys", "NPS and CSAT answers")
 _alias("/pulses", "pulses", "CSM pulses in bulk")
 
 
-_PULSE_VALUES = {k: int(v) for k, v in next(
-    c for c in TABLES["pulses"].columns if c.name == "value").aliases.items()}
-
-
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -175,13 +168,10 @@ class PulseIn(_Body):
     @field_validator("value", mode="before")
     @classmethod
     def _one_to_five(cls, v: Any) -> int:
-        if isinstance(v, str) and v.strip().lower() in _PULSE_VALUES:
-            return _PULSE_VALUES[v.strip().lower()]
-        if isinstance(v, str) and v.strip().isdigit():
-            v = int(v.strip())
-        if isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 5:
-            return v
-        raise ValueError("use 1 (bad) to 5 (good), or red / yellow / green")
+        try:
+            return manual.pulse_value(v)
+        except SchemaError:
+            raise ValueError("use 1 (bad) to 5 (good), or red / yellow / green") from None
 
 
 class OverrideIn(_Body):
@@ -202,28 +192,12 @@ AccountPath = Annotated[str, Path(min_length=1, max_length=200, description="Acc
 
 
 def _naive_utc(value: datetime | None) -> datetime | None:
-    if value is None or value.tzinfo is None:
-        return value
-    return value.astimezone(UTC).replace(tzinfo=None)
+    return None if value is None else clock.utc(value)
 
 
-def _recorded(workspace: Workspace, kind: str, token: TokenInfo, detail: dict, write):
-    """Run ``write(store, now)`` as a run of ``kind`` in ``runs``; 404 for unknown accounts."""
-    now = _now()
-    with open_store(workspace) as store:
-        run_id = store.start_run(kind, now)
-        detail = {**detail, "token_id": token.token_id, "token": token.name}
-        try:
-            result = write(store, now)
-        except Exception as exc:
-            store.finish_run(run_id, status="failed", finished_at=_now(), detail=detail,
-                             error=str(exc) or type(exc).__name__)
-            if isinstance(exc, SchemaError) and exc.message.startswith("unknown account"):
-                raise ApiError(404, exc.message, [{"hint": exc.hint}]) from None
-            raise
-        store.finish_run(run_id, status="ok", finished_at=_now(), rows_loaded=1,
-                         rows_rejected=0, detail=detail)
-    return run_id, now, result
+def _by(token: TokenInfo) -> dict:
+    """The run detail naming the token that wrote."""
+    return {"token_id": token.token_id, "token": token.name}
 
 
 @router.post("/accounts/{account_id:path}/pulses", summary="Add a CSM pulse to an account")
@@ -234,12 +208,11 @@ def add_pulse(account_id: AccountPath, pulse: PulseIn,
     author = pulse.author or token.name
     expires = _naive_utc(pulse.expires_at)
 
-    def write(store, now):
-        manual.add_pulse(store, account_id=account_id, value=value, author=author,
-                         comment=pulse.comment, at=now, expires_at=expires)
-
-    run_id, now, _ = _recorded(workspace, "api-pulse", token,
-                               {"account_id": account_id, "value": value}, write)
+    now = clock.now()
+    with open_store(workspace) as store:
+        run_id = manual.add_pulse(store, account_id=account_id, value=value, author=author,
+                                  comment=pulse.comment, at=now, expires_at=expires,
+                                  kind="api-pulse", detail=_by(token))
     return {"ok": True, "run_id": run_id, "account_id": account_id, "value": value,
             "author": author, "comment": pulse.comment, "at": now, "expires_at": expires}
 
@@ -267,15 +240,12 @@ def add_override(account_id: AccountPath, override: OverrideIn,
     author = override.author or token.name
     expires = _naive_utc(override.expires_at)
 
-    def write(store, now):
-        return manual.add_override(store, account_id=account_id, measure=override.measure,
-                                   score=override.score, author=author,
-                                   comment=override.comment, created_at=now,
-                                   expires_at=expires, scorecard=override.scorecard)
-
-    run_id, now, oid = _recorded(workspace, "api-override", token,
-                                 {"account_id": account_id, "measure": override.measure},
-                                 write)
+    now = clock.now()
+    with open_store(workspace) as store:
+        oid, run_id = manual.add_override(
+            store, account_id=account_id, measure=override.measure, score=override.score,
+            author=author, comment=override.comment, created_at=now, expires_at=expires,
+            scorecard=override.scorecard, kind="api-override", detail=_by(token))
     return {"ok": True, "run_id": run_id, "override_id": oid, "account_id": account_id,
             "measure": override.measure, "score": override.score, "author": author,
             "comment": override.comment, "created_at": now, "expires_at": expires,

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from healthscore import clock
 from healthscore.cli.common import console, err_console, n
 from healthscore.cli.ingest import print_report
 from healthscore.errors import WorkspaceError
@@ -17,7 +18,7 @@ from healthscore.workspace import CONFIG_FILE, Workspace
 
 def _parse_date(value: str | None) -> date:
     if value is None:
-        return date.today()
+        return clock.today()
     try:
         return datetime.strptime(value, "%Y-%m-%d").date()
     except ValueError:
@@ -40,7 +41,7 @@ def demo(
     if (out / CONFIG_FILE).exists() and not force:
         raise WorkspaceError(f"{out / CONFIG_FILE} already exists",
                              hint="pass --force to regenerate it, or choose another --out")
-    if ingest and end_date > date.today():
+    if ingest and end_date > clock.today():
         raise typer.BadParameter("--end is after today: its data would be in the future; "
                                  "use --no-ingest or an earlier --end")
     store_file = out / "healthscore.duckdb"

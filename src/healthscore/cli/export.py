@@ -6,16 +6,17 @@ from pathlib import Path
 
 import typer
 
+from healthscore import read
 from healthscore.cli.common import WorkspaceOption, console, n
 from healthscore.cli.score import parse_date
-from healthscore.errors import HealthScoreError
-from healthscore.store import reads
+from healthscore.errors import NotFound
 from healthscore.workspace import Workspace
 
 
 def export(
     workspace: Path = WorkspaceOption,
-    as_of: str = typer.Option(None, "--as-of", help="The snapshot date (default today)."),
+    as_of: str = typer.Option(None, "--as-of",
+                              help="The snapshot date (default: the latest scored date)."),
     fmt: str = typer.Option(None, "--format", help="csv or parquet (default: from --out)."),
     out: Path = typer.Option(..., "--out", "-o", help="The file to write."),
     scorecard: list[str] = typer.Option(None, "--scorecard", "-s",
@@ -28,15 +29,22 @@ def export(
     if fmt not in ("csv", "parquet"):
         raise typer.BadParameter("use --format csv or --format parquet", param_hint="--format")
     ws = Workspace.open(workspace)
-    day = parse_date(as_of)
-    versions = {sc.name: sc.scorecard.version for sc in ws.scorecards(scorecard or None)}
+    cards = [read.Card.of(sc) for sc in ws.scorecards(scorecard or None)]
     with ws.store(read_only=True) as store:
-        rows = reads.export_snapshot(store, day, str(out), fmt, versions, measures=measures)
+        r = read.StoreReader(store)
+        latest = [d for c in cards if (d := read.latest(r, c)) is not None]
+        day = parse_date(as_of) if as_of else max(latest, default=None)
+        if day is None:
+            raise NotFound("nothing is scored yet, so there is nothing to export",
+                           hint=f"run: healthscore score -w {workspace} --as-of YYYY-MM-DD")
+        rows = store.export(*read.snapshot_query(day, cards, measures), str(out), fmt) \
+            if cards else 0
     if rows == 0:
         out.unlink(missing_ok=True)
-        raise HealthScoreError(f"no snapshot as of {day} to export",
-                               hint=f"run: healthscore score -w {workspace} --as-of {day}")
-    console.print(f"Wrote {n(rows)} rows ({', '.join(versions)}) as of {day} to {out}")
+        raise NotFound(f"no snapshot as of {day} to export",
+                       hint=f"run: healthscore score -w {workspace} --as-of {day}")
+    console.print(f"Wrote {n(rows)} rows ({', '.join(c.name for c in cards)}) as of {day} "
+                  f"to {out}")
 
 
 def register(app: typer.Typer) -> None:

@@ -16,11 +16,12 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from healthscore import history
+from healthscore import pipeline, read
 from healthscore.cli.common import WorkspaceOption, console, err_console, esc, n
 from healthscore.cli.ingest import print_report
 from healthscore.cli.score import f1, fmt_band, parse_date
-from healthscore.scoring.change import fmt_points
+from healthscore.formatting import delta as fmt_points
+from healthscore.formatting import raw_value as fmt_value
 from healthscore.workspace import Workspace
 
 ScorecardOption = typer.Option("health", "--scorecard", "-s", help="The scorecard.")
@@ -55,7 +56,7 @@ def backfill(
     ws = Workspace.open(workspace)
     with _bar() as bar:
         task = bar.add_task("backfill", total=None)
-        report = history.backfill(
+        report = pipeline.backfill(
             ws, first, last, step=step, scorecards=scorecard or None, force=force,
             progress=lambda d, t, w: bar.update(task, completed=d, total=t, description=w))
     for name in sorted(set(report.scored) | set(report.skipped)):
@@ -70,7 +71,7 @@ def run(
 ) -> None:
     """The daily job: ingest what is new, score today. Safe to run again (cron)."""
     ws = Workspace.open(workspace)
-    result = history.run_daily(ws, as_of=parse_date(as_of) if as_of else None)
+    result = pipeline.run_daily(ws, as_of=parse_date(as_of) if as_of else None)
     if result.ingest is not None:
         print_report(result.ingest)
     for ev in result.score.evaluations:
@@ -93,16 +94,25 @@ def _spark(values: list[float | None]) -> str:
                    for v in values) + f"  ({lo:.0f}–{hi:.0f})"
 
 
+def _read(workspace: Path, scorecard: str, version: str | None):
+    """The workspace, the card of the series to read, and a reader for the block."""
+    ws = Workspace.open(workspace)
+    return read.card(ws, scorecard, version), read.open_reader(ws)
+
+
 def trend(
     account: str = typer.Argument(..., help="The account id."),
     workspace: Path = WorkspaceOption,
     days: int = typer.Option(90, "--days", help="How many days back."),
+    end: str = typer.Option(None, "--to", help="The last date (default: the latest scored)."),
     scorecard: str = ScorecardOption,
     version: str = VersionOption,
 ) -> None:
     """Score per day, band changes, and the 7 / 30 / 90-day deltas of one account."""
-    ws = Workspace.open(workspace)
-    t = history.trend(ws, account, scorecard=scorecard, days=days, version=version)
+    card, reader = _read(workspace, scorecard, version)
+    with reader as r:
+        t = read.trend(r, card, account, days=days,
+                       end=parse_date(end, "--to") if end else None)
     pts = t["points"]
     last = pts[-1]
     console.print(f"[bold]{scorecard}[/] {esc(account)}: {f1(last['score'])} "
@@ -127,21 +137,21 @@ def why(
     account: str = typer.Argument(..., help="The account id."),
     workspace: Path = WorkspaceOption,
     start: str = typer.Option(..., "--from", help="The earlier date."),
-    end: str = typer.Option(None, "--to", help="The later date (default today)."),
+    end: str = typer.Option(None, "--to", help="The later date (default: the latest scored)."),
     scorecard: str = ScorecardOption,
     version: str = VersionOption,
     top: int = typer.Option(10, "--top", help="How many measures to list."),
 ) -> None:
     """Why a score changed between two dates: the delta split exactly by measure."""
-    ws = Workspace.open(workspace)
-    first, last = parse_date(start, "--from"), parse_date(end, "--to")
-    w = history.why(ws, account, first, last, scorecard=scorecard, version=version)
+    card, reader = _read(workspace, scorecard, version)
+    with reader as r:
+        last = parse_date(end, "--to") if end else read.latest(r, card)
+        first = parse_date(start, "--from")
+        w = read.why(r, card, account, start=first, end=last)
     console.print(f"[bold]{scorecard}[/] {esc(account)} {first} → {last}: {esc(w['summary'])}")
     table = Table(title_justify="left")
     for col in ("measure", "before", "after", "points", "from its score", "from its weight"):
         table.add_column(col, justify="left" if col == "measure" else "right")
-    from healthscore.scoring.change import fmt_value
-
     for c in w["contributions"][:top]:
         table.add_row(esc(c.label), fmt_value(c.raw_before), fmt_value(c.raw_after),
                       fmt_points(c.points), fmt_points(c.score_effect),
@@ -154,13 +164,16 @@ def why(
 def movers(
     workspace: Path = WorkspaceOption,
     days: int = typer.Option(30, "--days", help="Compare with this many days earlier."),
+    end: str = typer.Option(None, "--to", help="Up to this date (default: the latest scored)."),
     scorecard: str = ScorecardOption,
     limit: int = typer.Option(10, "--limit", help="How many drops and rises."),
     version: str = VersionOption,
 ) -> None:
     """The largest drops and rises in the portfolio, each with its top reason."""
-    ws = Workspace.open(workspace)
-    m = history.movers(ws, scorecard=scorecard, days=days, limit=limit, version=version)
+    card, reader = _read(workspace, scorecard, version)
+    with reader as r:
+        m = read.movers(r, card, days=days, limit=limit,
+                        end=parse_date(end, "--to") if end else None)
     if m["end"] is None:
         console.print(f"No {scorecard} snapshots yet: run healthscore backfill or score.")
         return

@@ -7,13 +7,12 @@ from pathlib import Path
 
 import typer
 
+from healthscore import clock
 from healthscore.cli.common import WorkspaceOption, console, esc
 from healthscore.cli.score import parse_date
-from healthscore.pipeline import utcnow
+from healthscore.errors import SchemaError
 from healthscore.store import manual
 from healthscore.workspace import Workspace
-
-COLOURS = {"red": 1, "yellow": 3, "amber": 3, "green": 5}
 
 
 def _expiry(value: str | None) -> datetime | None:
@@ -31,15 +30,13 @@ def pulse(
     expires: str = typer.Option(None, "--expires", help="Stops counting on this date."),
 ) -> None:
     """Record a CSM pulse: an input of the scorecard's csm_pulse measure from now on."""
-    number = COLOURS.get(value.lower())
-    if number is None:
-        try:
-            number = int(value)
-        except ValueError:
-            raise typer.BadParameter("use red, yellow, green or 1-5", param_hint="--value") \
-                from None
+    try:
+        number = manual.pulse_value(value)
+    except SchemaError:
+        raise typer.BadParameter("use red, yellow, green or 1-5", param_hint="--value") \
+            from None
     ws = Workspace.open(workspace)
-    now = utcnow(None)
+    now = clock.now()
     with ws.store() as store:
         manual.add_pulse(store, account_id=account, value=number, author=author,
                          comment=comment, at=now, expires_at=_expiry(expires))
@@ -68,9 +65,9 @@ def override(
         raise typer.BadParameter(f"no measure {measure!r} in the scorecards; they have: "
                                  + ", ".join(sorted(ids)), param_hint="--measure")
     with ws.store() as store:
-        oid = manual.add_override(store, account_id=account, measure=measure, score=score,
-                                  author=author, comment=comment, created_at=utcnow(None),
-                                  expires_at=_expiry(expires), scorecard=scorecard)
+        oid, _ = manual.add_override(store, account_id=account, measure=measure, score=score,
+                                     author=author, comment=comment, created_at=clock.now(),
+                                     expires_at=_expiry(expires), scorecard=scorecard)
     console.print(f"Override #{oid}: {esc(measure)} = {score:g} for {esc(account)} by "
                   f"{esc(author)}" + (f" until {expires}" if expires else "")
                   + ": applies from the next score.")

@@ -8,10 +8,10 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from healthscore import clock, read
 from healthscore.cli.common import WorkspaceOption, console, esc, n
 from healthscore.pipeline import check as check_scorecards
 from healthscore.pipeline import score as run_score
-from healthscore.store import reads
 from healthscore.workspace import Workspace
 
 BAND_STYLE = {"red": "red", "yellow": "yellow", "green": "green"}
@@ -19,7 +19,7 @@ BAND_STYLE = {"red": "red", "yellow": "yellow", "green": "green"}
 
 def parse_date(value: str | None, option: str = "--as-of") -> date:
     if value is None or value == "today":
-        return date.today()
+        return clock.today()
     try:
         return datetime.strptime(value, "%Y-%m-%d").date()
     except ValueError:
@@ -47,23 +47,24 @@ def score(
     ws = Workspace.open(workspace)
     day = parse_date(as_of)
     run = run_score(ws, day, scorecards=scorecard or None)
-    with ws.store(read_only=True) as store:
+    with read.open_reader(ws) as r:
         for ev in run.evaluations:
             sc = ev.scorecard
+            card = read.Card.of(sc)
             console.print(f"\n[bold]{sc.name}[/] as of {day} (version {sc.version}, "
                           f"{n(ev.accounts.num_rows)} active accounts)")
             bands = Table(title_justify="left")
             for col in ("band", "accounts", "share", "ARR", "mean score", "mean coverage"):
                 bands.add_column(col, justify="left" if col == "band" else "right")
-            rows = reads.band_summary(store, sc.name, sc.version, day)
+            rows = read.band_summary(r, card, day)
             total = sum(r["accounts"] for r in rows) or 1
-            for r in rows:
-                bands.add_row(fmt_band(r["band"]), n(r["accounts"]),
-                              f"{100 * r['accounts'] / total:.0f}%",
-                              n(round(r["arr"])) if r["arr"] is not None else "–",
-                              f1(r["mean_score"]), f"{100 * r['mean_coverage']:.0f}%")
+            for row in rows:
+                bands.add_row(fmt_band(row["band"]), n(row["accounts"]),
+                              f"{100 * row['accounts'] / total:.0f}%",
+                              n(round(row["arr"])) if row["arr"] is not None else "–",
+                              f1(row["mean_score"]), f"{100 * row['mean_coverage']:.0f}%")
             console.print(bands)
-            variants = reads.variant_summary(store, sc.name, sc.version, day)
+            variants = read.variant_summary(r, card, day)
             console.print("Variants: " + ", ".join(f"{v['variant']} {n(v['accounts'])}"
                                                     for v in variants))
             if lowest:
@@ -72,10 +73,10 @@ def score(
                             "weakest measure"):
                     low.add_column(col, justify="right" if col in ("score", "coverage")
                                    else "left")
-                for r in reads.lowest_accounts(store, sc.name, sc.version, day, lowest):
-                    low.add_row(esc(r["account_id"]), esc(r["name"]), esc(r["segment"]),
-                                esc(r["csm"]), f1(r["score"]), fmt_band(r["band"]),
-                                f"{100 * r['coverage']:.0f}%", r["weakest"] or "")
+                for row in read.lowest(r, card, day, lowest):
+                    low.add_row(esc(row["account_id"]), esc(row["name"]), esc(row["segment"]),
+                                esc(row["csm"]), f1(row["score"]), fmt_band(row["band"]),
+                                f"{100 * row['coverage']:.0f}%", row["weakest"] or "")
                 console.print(low)
     console.print(f"\nStored as run {run.run_id}. Explain one: healthscore explain -w "
                   f"{workspace} <account_id> --as-of {day}")

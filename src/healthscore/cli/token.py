@@ -7,8 +7,8 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from healthscore import clock
 from healthscore.cli.common import WorkspaceOption, console, err_console, esc
-from healthscore.pipeline import utcnow
 from healthscore.store import tokens
 from healthscore.workspace import Workspace
 
@@ -31,7 +31,7 @@ def create(
                                      param_hint="--scope")
     ws = Workspace.open(workspace)
     with ws.store() as store:
-        token, info = tokens.create_token(store, name=name, scopes=scope, now=utcnow(None))
+        token, info = tokens.create_token(store, name=name, scopes=scope, now=clock.now())
     # The token alone on stdout, so `T=$(healthscore token create ...)` works.
     print(token)
     err_console.print(f"Token {info.token_id} ({esc(info.name)}, scopes: "
@@ -71,7 +71,7 @@ def revoke(
     """Revoke a token: requests with it get 401 from now on."""
     ws = Workspace.open(workspace)
     with ws.store() as store:
-        info = tokens.revoke_token(store, token_id, now=utcnow(None))
+        info = tokens.revoke_token(store, token_id, now=clock.now())
     console.print(f"Token {info.token_id} ({esc(info.name)}) revoked.")
 
 

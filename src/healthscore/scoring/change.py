@@ -13,8 +13,10 @@ and described in words from the raw values.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
+
+from healthscore.formatting import delta as fmt_points
+from healthscore.formatting import raw_value as fmt_value
 
 
 @dataclass(frozen=True)
@@ -30,18 +32,6 @@ class Contribution:
     raw_before: float | None
     raw_after: float | None
     reason: str
-
-
-def fmt_value(value: float | None) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "no data"
-    if abs(value) >= 100:
-        return f"{value:,.0f}"
-    return f"{value:.3g}"
-
-
-def fmt_points(value: float) -> str:
-    return f"{value:+.1f}".replace("-", "−")
 
 
 def _reason(label: str, m: dict, score_effect: float, weight_effect: float) -> str:

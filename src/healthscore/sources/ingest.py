@@ -11,8 +11,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
+from healthscore import clock
 from healthscore.errors import QuarantineError
 from healthscore.schemas import TABLE_ORDER, TABLES, Table
 from healthscore.sources.files import SourceFile, read_source, resolve_files
@@ -132,29 +133,20 @@ def ingest(workspace: Workspace, *, now: datetime | None = None, strict: bool = 
     QuarantineError
         ``strict`` and some rows were rejected (nothing is written).
     """
-    now = (now or datetime.now(UTC))
-    if now.tzinfo is not None:
-        now = now.astimezone(UTC).replace(tzinfo=None)
-    with workspace.store() as store:
-        run_id = store.start_run("ingest", now)
-        report = IngestReport(run_id=run_id, started_at=now)
-        try:
-            with store.transaction():
-                _ingest_all(workspace, store, report, now=now, full=full, progress=progress)
-                if strict and report.rows_rejected:
-                    raise QuarantineError(
-                        f"{report.rows_rejected} row(s) rejected; --strict: nothing was written",
-                        report=report,
-                        hint="fix the rows listed above, or run without --strict to load the "
-                             "valid rows and quarantine the rest")
-        except BaseException as exc:
-            store.finish_run(run_id, status="failed", finished_at=datetime.now(UTC).replace(
-                tzinfo=None), error=str(exc) or type(exc).__name__)
-            raise
-        report.finished_at = datetime.now(UTC).replace(tzinfo=None)
-        store.finish_run(run_id, status="ok", finished_at=report.finished_at,
-                         rows_loaded=report.rows_loaded, rows_rejected=report.rows_rejected,
-                         detail=report.as_dict())
+    now = clock.now(now)
+    with workspace.store() as store, store.recorded("ingest", now) as run:
+        report = IngestReport(run_id=run.run_id, started_at=now)
+        with store.transaction():
+            _ingest_all(workspace, store, report, now=now, full=full, progress=progress)
+            if strict and report.rows_rejected:
+                raise QuarantineError(
+                    f"{report.rows_rejected} row(s) rejected; --strict: nothing was written",
+                    report=report,
+                    hint="fix the rows listed above, or run without --strict to load the "
+                         "valid rows and quarantine the rest")
+        report.finished_at = clock.now()
+        run.rows_loaded, run.rows_rejected = report.rows_loaded, report.rows_rejected
+        run.detail = report.as_dict()
     return report
 
 

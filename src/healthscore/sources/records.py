@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pyarrow as pa
 
@@ -55,10 +55,6 @@ class RecordsReport:
                 "rows_rejected": self.rows_rejected, "inserted": self.written.inserted,
                 "updated": self.written.updated, "unchanged": self.written.unchanged,
                 "ignored_fields": self.ignored_fields}
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def parse_json_array(body: bytes) -> list[str]:
@@ -138,9 +134,9 @@ def ingest_records(store: Store, table_name: str, texts: list[str], *, now: date
                           hint="tables: " + ", ".join(TABLES))
     table = TABLES[table_name]
     label = batch_label(table_name, texts)
-    run_id = store.start_run(kind, now)
-    report = RecordsReport(run_id=run_id, table=table_name, label=label)
-    try:
+    with store.recorded(kind, now) as run:
+        report = RecordsReport(run_id=run.run_id, table=table_name, label=label)
+        run.detail = {**(detail or {}), "table": table_name, "batch": label}
         with store.transaction():
             _load(store, table, texts, label, report, now=now, timezone=timezone)
             if strict and report.rows_rejected:
@@ -148,14 +144,8 @@ def ingest_records(store: Store, table_name: str, texts: list[str], *, now: date
                     f"{report.rows_rejected} row(s) rejected; strict: nothing was written",
                     report=report, hint="fix the rows listed, or post without strict to load "
                                         "the valid rows and quarantine the rest")
-    except BaseException as exc:
-        store.finish_run(run_id, status="failed", finished_at=_utcnow(),
-                         error=str(exc) or type(exc).__name__,
-                         detail={**(detail or {}), "table": table_name, "batch": label})
-        raise
-    store.finish_run(run_id, status="ok", finished_at=_utcnow(), rows_loaded=report.rows_loaded,
-                     rows_rejected=report.rows_rejected,
-                     detail={**(detail or {}), **report.as_dict()})
+        run.rows_loaded, run.rows_rejected = report.rows_loaded, report.rows_rejected
+        run.detail = {**(detail or {}), **report.as_dict()}
     return report
 
 

@@ -9,23 +9,56 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from healthscore.errors import SchemaError
+from healthscore.errors import NotFound, SchemaError
 from healthscore.schemas import TABLES
 from healthscore.store.schema import hash_expr
-from healthscore.store.store import Store, dict_rows
+from healthscore.store.store import Store
+
+#: Words a pulse may be given in → its value (the pulses table's contract, one place).
+PULSE_WORDS = {k: int(v) for k, v in next(
+    c for c in TABLES["pulses"].columns if c.name == "value").aliases.items()}
+
+
+def pulse_value(raw: str | int) -> int:
+    """A pulse as 1 (bad) to 5 (good), from a number or a colour (red, yellow/amber, green).
+
+    >>> pulse_value("Green"), pulse_value("2"), pulse_value(4)
+    (5, 2, 4)
+    """
+    if isinstance(raw, str):
+        text = raw.strip().lower()
+        if text in PULSE_WORDS:
+            return PULSE_WORDS[text]
+        raw = int(text) if text.isdigit() else 0
+    if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= 5:
+        raise SchemaError(f"pulse value {raw!r} is not 1-5",
+                          hint="use red, yellow, green or 1 (bad) to 5 (good)")
+    return raw
 
 
 def _known_account(store: Store, account_id: str) -> None:
     found = store.con.execute("SELECT count(*) FROM accounts WHERE account_id = ?",
                               [account_id]).fetchall()[0][0]
     if not found:
-        raise SchemaError(f"unknown account {account_id!r}",
-                          hint="use an account_id from the accounts table (healthscore status)")
+        raise NotFound(f"unknown account {account_id!r}",
+                       hint="use an account_id from the accounts table (healthscore status)")
 
 
 def add_pulse(store: Store, *, account_id: str, value: int, author: str, comment: str,
-              at: datetime, expires_at: datetime | None) -> None:
-    """Record a CSM pulse (1-5) in the ``pulses`` table, as a manual event."""
+              at: datetime, expires_at: datetime | None, kind: str = "pulse",
+              detail: dict | None = None) -> int:
+    """Record a CSM pulse (1-5) in the ``pulses`` table, as a manual event, recorded as a run
+    of ``kind`` (``pulse``, ``api-pulse``, ``web-pulse``); returns the run id."""
+    with store.recorded(kind, at) as run:
+        run.detail = {**(detail or {}), "account_id": account_id, "value": value,
+                      "author": author}
+        _add_pulse(store, account_id, value, author, comment, at, expires_at)
+        run.rows_loaded, run.rows_rejected = 1, 0
+    return run.run_id
+
+
+def _add_pulse(store: Store, account_id: str, value: int, author: str, comment: str,
+               at: datetime, expires_at: datetime | None) -> None:
     _known_account(store, account_id)
     if not 1 <= value <= 5:
         raise SchemaError(f"pulse value {value} is not 1-5 (or red / yellow / green)")
@@ -44,8 +77,22 @@ def add_pulse(store: Store, *, account_id: str, value: int, author: str, comment
 
 def add_override(store: Store, *, account_id: str, measure: str, score: float, author: str,
                  comment: str, created_at: datetime, expires_at: datetime | None,
-                 scorecard: str | None = None) -> int:
-    """Replace ``measure``'s score (0-100) for an account from now until ``expires_at``."""
+                 scorecard: str | None = None, kind: str = "override",
+                 detail: dict | None = None) -> tuple[int, int]:
+    """Replace ``measure``'s score (0-100) for an account from now until ``expires_at``,
+    recorded as a run of ``kind``; returns (override id, run id)."""
+    with store.recorded(kind, created_at) as run:
+        run.detail = {**(detail or {}), "account_id": account_id, "measure": measure,
+                      "author": author}
+        oid = _add_override(store, account_id, measure, score, author, comment, created_at,
+                            expires_at, scorecard)
+        run.rows_loaded, run.rows_rejected = 1, 0
+    return oid, run.run_id
+
+
+def _add_override(store: Store, account_id: str, measure: str, score: float, author: str,
+                  comment: str, created_at: datetime, expires_at: datetime | None,
+                  scorecard: str | None) -> int:
     _known_account(store, account_id)
     if not 0 <= score <= 100:
         raise SchemaError(f"override score {score} is not 0-100")
@@ -61,26 +108,3 @@ def add_override(store: Store, *, account_id: str, measure: str, score: float, a
             [oid, account_id, scorecard, measure, score, author, comment, created_at,
              expires_at])
     return int(oid)
-
-
-def active_overrides(store_con, cutoff: datetime, scorecard: str) -> list[dict]:
-    """Overrides in force at ``cutoff`` for ``scorecard``: the newest per account and measure."""
-    return dict_rows(store_con.execute("""
-        SELECT account_id, measure, score, override_id FROM overrides
-        WHERE created_at < ? AND (expires_at IS NULL OR expires_at >= ?)
-          AND (scorecard IS NULL OR scorecard = ?)
-        QUALIFY row_number() OVER (PARTITION BY account_id, measure
-                                   ORDER BY created_at DESC, override_id DESC) = 1
-    """, [cutoff, cutoff, scorecard]))
-
-
-def manual_inputs(store: Store, account_id: str) -> dict[str, list[dict]]:
-    """Every pulse and override of an account, newest first."""
-    pulses = dict_rows(store.con.execute(
-        'SELECT "value", "at", author, comment, expires_at, _source AS source FROM pulses '
-        'WHERE account_id = ? ORDER BY "at" DESC', [account_id]))
-    overrides = dict_rows(store.con.execute(
-        "SELECT override_id, scorecard, measure, score, author, comment, created_at, "
-        "expires_at FROM overrides WHERE account_id = ? ORDER BY created_at DESC",
-        [account_id]))
-    return {"pulses": pulses, "overrides": overrides}

@@ -16,7 +16,7 @@ from __future__ import annotations
 from healthscore.schemas import TABLES, Table
 
 #: Bump when the store layout changes, and add the step to MIGRATIONS.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 LINEAGE = {
     "state": [("_hash", "UHUGEINT"), ("_known_from", "TIMESTAMP"), ("_valid_from", "TIMESTAMP"),
@@ -52,7 +52,9 @@ BOOKKEEPING_DDL = [
         rows_loaded BIGINT,
         rows_rejected BIGINT,
         detail JSON,
-        error VARCHAR
+        error VARCHAR,
+        pid BIGINT,
+        host VARCHAR
     )""",
     """CREATE TABLE IF NOT EXISTS quarantine (
         run_id BIGINT NOT NULL,
@@ -186,6 +188,10 @@ MIGRATIONS: dict[int, list[str]] = {
         TRENDS_VIEW,
     ],
     4: TOKENS_DDL,  # REST API tokens (hashed)
+    5: [  # which process runs a run, so a run whose process died shows as interrupted
+        "ALTER TABLE runs ADD COLUMN IF NOT EXISTS pid BIGINT",
+        "ALTER TABLE runs ADD COLUMN IF NOT EXISTS host VARCHAR",
+    ],
 }
 
 

@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 import duckdb
 
-from healthscore.errors import StoreError
+from healthscore import clock
+from healthscore.errors import StoreBusy, StoreError
 from healthscore.schemas import TABLES, Table
 from healthscore.store.schema import (
     HASH_SCHEME,
@@ -40,6 +43,36 @@ class WriteCounts:
     def __add__(self, other: WriteCounts) -> WriteCounts:
         return WriteCounts(self.inserted + other.inserted, self.updated + other.updated,
                            self.unchanged + other.unchanged)
+
+
+#: What DuckDB says when another process (or this one, with other settings) has the file open.
+_HELD = ("lock", "different configuration")
+
+
+@dataclass
+class Run:
+    """A run being recorded in ``runs`` (see :meth:`Store.recorded`): set the counts and the
+    detail while it works; they are stored when it finishes."""
+
+    run_id: int
+    kind: str
+    started_at: datetime
+    rows_loaded: int | None = None
+    rows_rejected: int | None = None
+    detail: dict | None = field(default=None)
+
+
+def _alive(pid: int | None, host: str | None) -> bool:
+    """Whether the process that started a run may still be working (unknown: assume so)."""
+    if pid is None or host != socket.gethostname():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def dict_rows(cur) -> list[dict]:
@@ -85,18 +118,24 @@ class Store:
             except duckdb.Error as exc:
                 # Another process holds the file (the dashboard reading it for a moment, or
                 # another job): wait for it up to `wait` seconds, then say who holds it.
-                if "lock" in str(exc).lower() and time.monotonic() + pause < deadline:
+                held = any(m in str(exc).lower() for m in _HELD)
+                if held and time.monotonic() + pause < deadline:
                     time.sleep(pause)
                     pause = min(pause * 2, 1.0)
                     continue
+                if held:
+                    raise StoreBusy(f"{self.path}: another healthscore process is using the "
+                                    "store", hint="try again when it has finished (an ingest, "
+                                    "score, backfill or the daily job)") from None
                 raise StoreError(f"{self.path}: cannot open the store ({exc})",
-                                 hint="another healthscore process is using it; try again "
-                                      "when it has finished") from None
+                                 hint="check that the file is a healthscore store and "
+                                      "readable") from None
         self.con.execute("SET TimeZone = 'UTC'")
         if memory_limit:
             self.con.execute(f"SET memory_limit = '{memory_limit}'")
         if not read_only:
             self._migrate()
+            self._close_dead_runs()
         self._check_version()
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -169,9 +208,48 @@ class Store:
         with self.transaction():
             run_id = self.con.execute("SELECT nextval('run_ids')").fetchall()[0][0]
             self.con.execute(
-                "INSERT INTO runs (run_id, kind, started_at, status) VALUES (?, ?, ?, 'running')",
-                [run_id, kind, started_at])
+                "INSERT INTO runs (run_id, kind, started_at, status, pid, host) "
+                "VALUES (?, ?, ?, 'running', ?, ?)",
+                [run_id, kind, started_at, os.getpid(), socket.gethostname()])
         return int(run_id)
+
+    @contextmanager
+    def recorded(self, kind: str, now: datetime | None = None) -> Iterator[Run]:
+        """Record the work inside the block as a run of ``kind``: ``running`` while it works,
+        then ``ok`` with the counts and detail set on the yielded :class:`Run`, or ``failed``
+        with the error (which is raised on). Every write that changes what scores see is
+        recorded this way."""
+        run = Run(0, kind, clock.now(now))
+        run.run_id = self.start_run(kind, run.started_at)
+        try:
+            yield run
+        except BaseException as exc:
+            self.fail(run, exc)
+            raise
+        self.finish(run)
+
+    def finish(self, run: Run) -> None:
+        """Record ``run`` (started earlier, perhaps on another connection) as ``ok``."""
+        self.finish_run(run.run_id, status="ok", finished_at=clock.now(),
+                        rows_loaded=run.rows_loaded, rows_rejected=run.rows_rejected,
+                        detail=run.detail)
+
+    def fail(self, run: Run, exc: BaseException) -> None:
+        """Record ``run`` as ``failed`` with the error."""
+        self.finish_run(run.run_id, status="failed", finished_at=clock.now(),
+                        rows_loaded=run.rows_loaded, rows_rejected=run.rows_rejected,
+                        detail=run.detail, error=str(exc) or type(exc).__name__)
+
+    def _close_dead_runs(self) -> None:
+        """Mark runs left ``running`` by a process that has died as ``interrupted``."""
+        rows = self.con.execute(
+            "SELECT run_id, pid, host FROM runs WHERE status = 'running'").fetchall()
+        dead = [r[0] for r in rows if not _alive(r[1], r[2])]
+        if dead:
+            with self.transaction():
+                self.con.execute(
+                    "UPDATE runs SET status = 'interrupted', error = 'the process running it "
+                    "stopped before it finished' WHERE list_contains(?, run_id)", [dead])
 
     def finish_run(self, run_id: int, *, status: str, finished_at: datetime,
                    rows_loaded: int | None = None, rows_rejected: int | None = None,
@@ -343,10 +421,17 @@ class Store:
         return out
 
     def runs(self, limit: int = 5) -> list[dict]:
-        cur = self.con.execute(
+        """The latest runs, newest first; a run whose process died reads ``interrupted``
+        (also on a read-only store, which cannot mark it)."""
+        rows = dict_rows(self.con.execute(
             "SELECT run_id, kind, started_at, finished_at, status, rows_loaded, rows_rejected, "
-            "error FROM runs ORDER BY run_id DESC LIMIT ?", [limit])
-        return dict_rows(cur)
+            "error, pid, host FROM runs ORDER BY run_id DESC LIMIT ?", [limit]))
+        for r in rows:
+            pid, host = r.pop("pid"), r.pop("host")
+            if r["status"] == "running" and not _alive(pid, host):
+                r["status"] = "interrupted"
+                r["error"] = "the process running it stopped before it finished"
+        return rows
 
     def quarantine(self, *, table: str | None = None, source: str | None = None,
                    limit: int | None = None) -> list[dict]:
@@ -364,6 +449,14 @@ class Store:
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         return dict_rows(self.con.execute(sql, params))
+
+    def export(self, sql: str, params: list, path: str, fmt: str) -> int:
+        """Write the rows of a query to a CSV (with a header) or Parquet file; their count."""
+        n = self.con.execute(f"SELECT count(*) FROM ({sql})", params).fetchall()[0][0]
+        options = "FORMAT parquet" if fmt == "parquet" else "FORMAT csv, HEADER"
+        safe = path.replace("'", "''")
+        self.con.execute(f"COPY ({sql}) TO '{safe}' ({options})", params)
+        return n
 
     def quarantine_count(self) -> int:
         return self.con.execute(

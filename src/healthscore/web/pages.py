@@ -1,9 +1,11 @@
 """The dashboard's pages: portfolio, accounts, one account (with the pulse form), scorecards.
 
-Each route parses its query, reads through :mod:`healthscore.portfolio` with the store open for
-the request only, and renders a template. Every failure becomes a page, never a bare 500: bad
-query values name the field (400), an unknown account is a 404, a store held by a running job is
-a 503 "data is being updated", a broken workspace file shows its problems.
+Each route parses its query, reads through :mod:`healthscore.read` with the server's cached
+reader (the store open for the request only), and renders a template. Every page takes
+``?as_of=`` (a scored date; default the latest) and its links keep it. Every failure becomes a
+page, never a bare 500: bad query values name the field (400), an unknown account or a date
+without a snapshot is a 404 that says what exists, a store held by a running job is a 503 "data
+is being updated", a broken workspace file shows its problems.
 """
 
 from __future__ import annotations
@@ -11,28 +13,36 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import datetime, time
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from healthscore import portfolio as pf
-from healthscore import scorecard_view as sv
+from healthscore import clock, read
 from healthscore.config.scorecard import LoadedScorecard
-from healthscore.errors import ConfigError, HealthScoreError, SchemaError
-from healthscore.pipeline import utcnow
+from healthscore.errors import (
+    ConfigError,
+    HealthScoreError,
+    InputError,
+    NotFound,
+    SchemaError,
+    StoreBusy,
+)
+from healthscore.read import Card
+from healthscore.server import reading, writing
 from healthscore.store import manual
 from healthscore.web.render import COOKIE, ENV, FormGuard, url_with
 from healthscore.workspace import Workspace
 
 log = logging.getLogger("healthscore.web")
 
-PULSE_VALUES = {"green": 5, "yellow": 3, "amber": 3, "red": 1}
+#: Query parameters every page's links keep: the scorecard and the date looked at.
+KEPT = ("scorecard", "as_of")
 
 
 class PageError(Exception):
@@ -58,9 +68,11 @@ class PageRoute(APIRoute):
                 raise  # a body over the limit (413): the app's handler renders it
             except PageError as exc:
                 return error_page(request, exc.status, exc.message, exc.hint)
-            except pf.InputError as exc:
+            except InputError as exc:
                 return error_page(request, 400, exc.message, exc.hint)
-            except pf.StoreBusy:
+            except NotFound as exc:
+                return error_page(request, 404, exc.message, exc.hint)
+            except StoreBusy:
                 return error_page(request, 503, "The data is being updated.",
                                   "A healthscore job (ingest, score or backfill) is writing to "
                                   "the store. Retry in a moment.", {"Retry-After": "5"})
@@ -98,12 +110,15 @@ def render(request: Request, template: str, status: int = 200,
     context.setdefault("cards", [])
     context.setdefault("card", None)
     context.setdefault("nav", "")
-    chosen = request.query_params.get("scorecard", "").strip()
-    context.setdefault("sc_query", "?scorecard=" + quote(chosen, safe="") if chosen else "")
+    kept = kept_query(request)
+    context.setdefault("sc_query", "?" + kept if kept else "")
+    context.setdefault("kept", kept)
     html = ENV.get_template(template).render(
         request=request, workspace_name=workspace.config.name if workspace else "",
         url=lambda path=None, **kw: url_with(request, path, **kw),
-        account_url=account_url,
+        account_url=lambda account_id, **kw: account_url(
+            account_id, **{**kept_params(request), **kw}),
+        account_path=lambda account_id: account_url(account_id),
         form_token=lambda purpose: _guard(request).token(cookie, purpose), **context)
     response = HTMLResponse(html, status_code=status, headers=headers)
     if new_cookie:
@@ -116,6 +131,17 @@ def error_page(request: Request, status: int, message: str, hint: str | None = N
                ) -> HTMLResponse:
     return render(request, "error.html", status, headers, status_code=status, message=message,
                   hint=hint, problems=problems or [])
+
+
+def kept_params(request: Request) -> dict[str, str]:
+    """The scorecard and date of the current page's query, for its links."""
+    return {k: v.strip() for k in KEPT if (v := request.query_params.get(k, ""))
+            and v.strip()}
+
+
+def kept_query(request: Request) -> str:
+    """:func:`kept_params` as a query string (no ``?``)."""
+    return urlencode(kept_params(request))
 
 
 def account_url(account_id: str, **query: str) -> str:
@@ -134,11 +160,21 @@ def _int(request: Request, name: str, default: int | None, low: int, high: int) 
     try:
         value = int(raw)
     except ValueError:
-        raise pf.InputError(name, f"{raw!r} is not a whole number",
-                            hint=f"use a number from {low} to {high}") from None
+        raise InputError(name, f"{raw!r} is not a whole number",
+                         hint=f"use a number from {low} to {high}") from None
     if not low <= value <= high:
-        raise pf.InputError(name, f"{value} is not {low}-{high}")
+        raise InputError(name, f"{value} is not {low}-{high}")
     return value
+
+
+def _date(request: Request, name: str = "as_of") -> date | None:
+    raw = request.query_params.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise InputError(name, f"{raw!r} is not a date", hint="use YYYY-MM-DD") from None
 
 
 _CARDS: dict[Path, tuple[tuple, list[LoadedScorecard]]] = {}
@@ -175,20 +211,14 @@ def _scorecard(request: Request, workspace: Workspace
     return cards, default
 
 
-def _base(request: Request, nav: str) -> tuple[Workspace, list[LoadedScorecard],
-                                               LoadedScorecard | None, dict]:
+def _base(request: Request, nav: str) -> tuple[Workspace, Card | None, dict]:
+    """The workspace, the card asked for, and the context every page has: the scorecards, the
+    card, and the date asked for (``as_of``)."""
     workspace = _workspace(request)
-    cards, card = _scorecard(request, workspace)
-    return workspace, cards, card, {"nav": nav, "cards": cards, "card": card}
-
-
-def _group_labels(card: LoadedScorecard) -> dict[str, str]:
-    sc = card.scorecard
-    labels: dict[str, str] = {}
-    for name in sc.variant_names():
-        for gid, group in sc.resolve(name).groups.items():
-            labels.setdefault(gid, group.label or gid)
-    return labels
+    cards, loaded = _scorecard(request, workspace)
+    card = Card.of(loaded) if loaded is not None else None
+    return workspace, card, {"nav": nav, "cards": cards, "card": card,
+                             "asked": _date(request), "dates": []}
 
 
 # -- pages -------------------------------------------------------------------------------------
@@ -196,16 +226,16 @@ def _group_labels(card: LoadedScorecard) -> dict[str, str]:
 
 @router.get("/", response_class=HTMLResponse)
 def portfolio_page(request: Request) -> HTMLResponse:
-    workspace, cards, card, ctx = _base(request, "portfolio")
+    workspace, card, ctx = _base(request, "portfolio")
     risk_days = _int(request, "risk_days", 90, 0, 3650)
     if card is None:
         return render(request, "portfolio.html", summary=None, **ctx)
-    version = card.scorecard.version
-    labels = sv.measure_labels(card.scorecard)
-    with pf.open_store(workspace, lazy=True) as store:
-        summary = pf.portfolio_summary(store, card.name, version, at_risk_days=risk_days)
-        history = pf.band_history(store, card.name, version, days=365)
-        moved = pf.movers(store, card.name, version, days=30, limit=8, labels=labels)
+    with reading(workspace) as r:
+        summary = read.portfolio(r, card, ctx["asked"], at_risk_days=risk_days)
+        day = summary["as_of"]
+        history = read.band_history(r, card, days=365, end=day) if day else []
+        moved = read.movers(r, card, days=30, end=day, limit=8)
+        ctx["dates"] = read.scored_dates(r, card)
     chart = {"dates": [h["as_of"].isoformat() for h in history],
              "red": [h["red"] for h in history], "yellow": [h["yellow"] for h in history],
              "green": [h["green"] for h in history]}
@@ -222,7 +252,7 @@ COLUMNS = [  # (sort key, header, css class)
 
 @router.get("/accounts", response_class=HTMLResponse)
 def accounts_page(request: Request) -> HTMLResponse:
-    workspace, cards, card, ctx = _base(request, "accounts")
+    workspace, card, ctx = _base(request, "accounts")
     params = request.query_params
     query = {
         "band": [b for b in params.getlist("band") if b],
@@ -233,15 +263,15 @@ def accounts_page(request: Request) -> HTMLResponse:
         "sort": params.get("sort", "score").strip() or "score",
         "desc": params.get("desc", "") in ("1", "true", "yes"),
         "page": _int(request, "page", 1, 1, 10_000_000),
-        "per_page": _int(request, "per_page", 50, 1, pf.MAX_PER_PAGE),
+        "per_page": _int(request, "per_page", 50, 1, read.MAX_PER_PAGE),
     }
     if card is None:
         return render(request, "accounts.html", result=None, query=query, options=None,
                       columns=COLUMNS, **ctx)
-    version = card.scorecard.version
-    with pf.open_store(workspace, lazy=True) as store:
-        result = pf.list_accounts(store, card.name, version, **query)
-        options = pf.filter_options(store, card.name, version, result["as_of"])
+    with reading(workspace) as r:
+        result = read.accounts(r, card, as_of=ctx["asked"], **query)
+        options = read.filter_options(r, card, result["as_of"])
+        ctx["dates"] = read.scored_dates(r, card)
     filtered = any(query[k] for k in ("band", "segment", "csm", "q")) \
         or query["renewal_within"] is not None
     return render(request, "accounts.html", result=result, query=query, options=options,
@@ -249,46 +279,38 @@ def accounts_page(request: Request) -> HTMLResponse:
 
 
 def _account_context(request: Request, account_id: str) -> dict:
-    workspace, cards, card, ctx = _base(request, "accounts")
-    with pf.open_store(workspace) as store:
-        attrs = pf.account(store, account_id)
+    workspace, card, ctx = _base(request, "accounts")
+    with reading(workspace) as r:
+        attrs = read.attributes(r, account_id)
         if attrs is None:
             raise PageError(404, f"No account {account_id!r} in this workspace.",
                             "Pick one from the accounts list.")
         detail = history = change = None
         if card is not None:
-            version = card.scorecard.version
-            detail = pf.account_detail(store, card.name, version, account_id)
+            detail = read.account(r, card, account_id, ctx["asked"])
+            ctx["dates"] = read.scored_dates(r, card)
             if detail["snapshot"] is not None:
-                history = pf.score_history(store, card.name, version, account_id, days=365,
-                                           end=detail["as_of"])
-                change = pf.change_explanation(store, card.name, version, account_id, days=30,
-                                               labels=sv.measure_labels(card.scorecard))
-        inputs = manual.manual_inputs(store, account_id)
-        activity = pf.recent_activity(store, account_id, limit=5)
+                history = read.trend(r, card, account_id, days=365, end=detail["as_of"])
+                try:
+                    change = read.why(r, card, account_id, end=detail["as_of"], days=30,
+                                      window=history["points"])
+                except NotFound:
+                    change = None
+        inputs = read.manual_inputs(r, account_id)
+        activity = read.activity(r, account_id, limit=5)
     chart = None
-    labels: dict[str, str] = {}
-    groups: list[dict] = []
-    if card is not None:
-        labels = sv.measure_labels(card.scorecard)
-        if detail and detail["snapshot"]:
-            snap = detail["snapshot"]
-            bands = card.scorecard.resolve(snap["variant"]).bands \
-                if snap["variant"] in card.scorecard.variant_names() else card.scorecard.bands
-            chart = {"dates": [p["as_of"].isoformat() for p in history["points"]],
-                     "scores": [p["score"] for p in history["points"]],
-                     "bands": {"red": bands.red, "yellow": bands.yellow},
-                     "name": card.name}
-            glabels = _group_labels(card)
-            for g in snap["groups"]:
-                groups.append({**g, "label": glabels.get(g["group"], g["group"]),
-                               "measures": [{**m, "label": labels.get(m["measure"],
-                                                                      m["measure"])}
-                                            for m in snap["measures"]
-                                            if m["group"] == g["group"]]})
+    if card is not None and detail and detail["snapshot"]:
+        snap = detail["snapshot"]
+        bands = card.bands_of(snap["variant"])
+        chart = {"dates": [p["as_of"].isoformat() for p in history["points"]],
+                 "scores": [p["score"] for p in history["points"]],
+                 "bands": {"red": bands.red, "yellow": bands.yellow}, "name": card.name}
+    groups = [{**g, "measures": [m for m in detail["snapshot"]["measures"]
+                                 if m["group"] == g["group"]]}
+              for g in (detail["snapshot"]["groups"] if detail and detail["snapshot"] else [])]
     return {**ctx, "account": attrs, "detail": detail, "history": history, "change": change,
             "inputs": inputs, "activity": activity, "chart": chart, "groups": groups,
-            "labels": labels, "account_id": account_id}
+            "labels": card.labels if card else {}, "account_id": account_id}
 
 
 @router.get("/accounts/{account_id:path}", response_class=HTMLResponse)
@@ -300,13 +322,11 @@ def account_page(request: Request, account_id: str) -> HTMLResponse:
 
 def _parse_pulse(form: dict[str, str]) -> tuple[dict, list[str]]:
     errors: list[str] = []
-    raw = form.get("value", "").strip().lower()
-    value = PULSE_VALUES.get(raw)
-    if value is None:
-        if raw.isdigit() and 1 <= int(raw) <= 5:
-            value = int(raw)
-        else:
-            errors.append("value: choose red, yellow, green or 1-5")
+    value = None
+    try:
+        value = manual.pulse_value(form.get("value", ""))
+    except SchemaError:
+        errors.append("value: choose red, yellow, green or 1-5")
     author = form.get("author", "").strip()
     if not author:
         errors.append("author: say who gives this pulse")
@@ -336,25 +356,25 @@ async def add_pulse(request: Request, account_id: str) -> Response:
     if not errors:
         workspace = _workspace(request)
         try:
-            with pf.open_store(workspace, write=True, touches=("pulses",)) as store:
-                manual.add_pulse(store, account_id=account_id, at=utcnow(None), **pulse)
-        except SchemaError as exc:
+            with writing(workspace, touches=("pulses", "runs")) as store:
+                manual.add_pulse(store, account_id=account_id, at=clock.now(), kind="web-pulse",
+                                 **pulse)
+        except (SchemaError, NotFound) as exc:
             errors.append(exc.message + (f" ({exc.hint})" if exc.hint else ""))
     if errors:
         ctx = _account_context(request, account_id)
         return render(request, "account.html", status=400, form=form, form_errors=errors,
                       added=False, **ctx)
-    scorecard = request.query_params.get("scorecard")
-    target = account_url(account_id, scorecard=scorecard or "", added="pulse") + "#pulses"
+    target = account_url(account_id, **kept_params(request), added="pulse") + "#pulses"
     return RedirectResponse(target, status_code=303)
 
 
 @router.get("/scorecards", response_class=HTMLResponse)
 def scorecards_page(request: Request) -> HTMLResponse:
-    workspace, cards, card, ctx = _base(request, "scorecards")
-    with pf.open_store(workspace) as store:
-        overview = sv.scorecard_overview(workspace, store)
-        versions = sv.scorecard_history(store)
+    workspace, card, ctx = _base(request, "scorecards")
+    with reading(workspace) as r:
+        overview = read.scorecards(r, _load_scorecards(workspace))
+        versions = read.versions(r)
     known = {c["name"] for c in overview}
     retired = [v for v in versions if v["scorecard"] not in known]
     return render(request, "scorecards.html", overview=overview, retired=retired, **ctx)

@@ -19,14 +19,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import math
 import secrets
-from datetime import date, datetime
 from importlib import resources
 from urllib.parse import urlencode, urlsplit
 
 import jinja2
 from fastapi import Request
+
+from healthscore.formatting import day, delta, money, num, pct, raw_value, score, when
 
 COOKIE = "hs_form"
 
@@ -40,81 +40,13 @@ def _templates_env() -> jinja2.Environment:
     return env
 
 
-
-# -- formatting --------------------------------------------------------------------------------
-
-
-def _missing(value) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
-
-
-def num(value, digits: int = 0) -> str:
-    """A number with thousands separators; an en dash when missing."""
-    if _missing(value):
-        return "–"
-    return f"{value:,.{digits}f}"
-
-
-def money(value) -> str:
-    """An amount without currency (the data's own currency), compact above a million."""
-    if _missing(value):
-        return "–"
-    if abs(value) >= 1_000_000:
-        return f"{value / 1_000_000:,.2f}M"
-    return f"{value:,.0f}"
-
-
-def score(value) -> str:
-    return "–" if _missing(value) else f"{value:.1f}"
-
-
-def delta(value) -> str:
-    """A change in points with its sign (a real minus sign); an en dash when missing."""
-    if _missing(value):
-        return "–"
-    return f"{value:+.1f}".replace("-", "−")
-
-
-def pct(value, digits: int = 0) -> str:
-    return "–" if _missing(value) else f"{100 * value:.{digits}f}%"
-
-
-def day(value) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, datetime):
-        return value.date().isoformat()
-    return value.isoformat() if isinstance(value, date) else str(value)
-
-
-def when(value) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M")
-    return day(value)
-
-
-def raw_value(value) -> str:
-    """A measure's raw value: three significant digits, thousands separators above 100."""
-    if _missing(value):
-        return "no data"
-    if abs(value) >= 100:
-        return f"{value:,.0f}"
-    return f"{value:.3g}"
-
-
 # -- requests ----------------------------------------------------------------------------------
 
 
 def url_with(request: Request, path: str | None = None, **changes) -> str:
     """The current URL's query with ``changes`` applied (None removes a key)."""
-    params = dict(request.query_params)
-    for key, value in changes.items():
-        if value is None or value == "":
-            params.pop(key, None)
-        else:
-            params[key] = str(value)
+    params = [(k, v) for k, v in request.query_params.multi_items() if k not in changes]
+    params += [(k, str(v)) for k, v in changes.items() if v is not None and v != ""]
     query = urlencode(params)
     return (path or request.url.path) + (f"?{query}" if query else "")
 

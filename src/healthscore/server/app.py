@@ -1,9 +1,5 @@
-"""The server: one FastAPI app with the dashboard's pages and the REST API over one workspace.
-
-``healthscore serve -w DIR`` runs it with uvicorn on 127.0.0.1 (``--host`` to bind elsewhere).
-The store is opened per request and closed after it, so ``healthscore run`` (the daily job)
-and other commands can write between requests; see docs/dashboard.md.
-"""
+"""The app: one FastAPI app with the dashboard's pages and the REST API over one workspace,
+and the limit on request bodies."""
 
 from __future__ import annotations
 

@@ -1,0 +1,84 @@
+"""The reader: the one interface every read is written against.
+
+A read function asks a :class:`Reader` for rows (``rows``, ``arrow``, ``value``) and may ask it to
+keep a value it built (``kept``): a :class:`StoreReader` (the CLI, the Python API, tests) reads
+the store directly and keeps nothing; the server's reader (:mod:`healthscore.server.cache`)
+keeps values in memory until the store file changes. The read functions have one code path
+either way: they never know which reader they have.
+
+SQL is parameterised (``?``); nothing from a request becomes SQL text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Protocol, TypeVar
+
+import duckdb
+import pyarrow as pa
+
+from healthscore.store.store import Store, dict_rows
+from healthscore.workspace import Workspace
+
+T = TypeVar("T")
+
+
+class Reader(Protocol):
+    """What the read functions need of a store."""
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict]:
+        """The rows of a query as dicts."""
+
+    def arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
+        """The result of a query as an Arrow table."""
+
+    def kept(self, key: tuple, build: Callable[[], T]) -> T:
+        """``build()``, or the value built earlier for ``key`` while the store is unchanged.
+        Callers must not change what they get (it may be shared)."""
+
+
+class StoreReader:
+    """A :class:`Reader` over an open :class:`~healthscore.store.Store`: every call queries
+    the store; nothing is kept."""
+
+    def __init__(self, store: Store):
+        self.store = store
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict]:
+        return dict_rows(self.store.con.execute(sql, list(params)))
+
+    def arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
+        return arrow_of(self.store.con, sql, params)
+
+    def kept(self, key: tuple, build: Callable[[], T]) -> T:
+        return build()
+
+
+def arrow_of(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()) -> pa.Table:
+    """A query's result as an Arrow table."""
+    return con.sql(sql, params=list(params)).to_arrow_table()
+
+
+@contextmanager
+def open_reader(workspace: Workspace) -> Iterator[StoreReader]:
+    """A reader over the workspace's store, opened read-only for the block.
+
+    >>> with open_reader(Workspace.open("demo")) as r:          # doctest: +SKIP
+    ...     portfolio(r, card(Workspace.open("demo")))["bands"]
+    """
+    with workspace.store(read_only=True) as store:
+        yield StoreReader(store)
+
+
+_MEMORY = duckdb.connect(":memory:")
+
+
+def query_table(table: pa.Table, sql: str, params: Sequence[Any] = ()) -> list[dict]:
+    """``sql`` over an Arrow ``table`` (named ``t`` in it), run by an in-memory DuckDB."""
+    cur = _MEMORY.cursor()
+    try:
+        cur.register("t", table)
+        return dict_rows(cur.execute(sql, list(params)))
+    finally:
+        cur.close()

@@ -1,0 +1,131 @@
+"""The server's reader: reads through an in-memory cache that lasts while the store file is
+unchanged.
+
+What the pages read for every request — the accounts list of a date (an Arrow table with each
+account's attributes and 7/30/90-day changes), the scored dates, band history, movers, the
+scorecard versions — is kept in memory by :class:`CachedReader.kept` and keyed on the store
+file's identity, size and times (and its write-ahead log's): any write to the file, by this
+process or another, changes the key, and the next request reads the store again. The read
+functions (:mod:`healthscore.read`) do not know they are cached: they ask any
+:class:`~healthscore.read.Reader` the same way.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pyarrow as pa
+
+from healthscore.read.reader import arrow_of
+from healthscore.store.store import Store, dict_rows
+from healthscore.workspace import Workspace
+
+T = TypeVar("T")
+
+
+def signature(path: Path) -> tuple:
+    """What changes whenever the DuckDB file is written: identity, size and times of the file
+    and of its write-ahead log."""
+    out: list = []
+    for p in (path, path.with_name(path.name + ".wal")):
+        try:
+            st = p.stat()
+        except FileNotFoundError:
+            out.append(None)
+        else:
+            out.append((st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+    return tuple(out)
+
+
+class ReadCache:
+    """Values read from a store, per store file, valid while its signature holds."""
+
+    MAX_KEYS = 24  # per store; the oldest goes first
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._build = threading.Lock()
+        self._entries: dict[Path, tuple[tuple, dict]] = {}
+
+    def _get(self, path: Path, sig: tuple, key: tuple) -> tuple[bool, Any]:
+        with self._lock:
+            entry = self._entries.get(path)
+            if entry is not None and entry[0] == sig and key in entry[1]:
+                return True, entry[1][key]
+        return False, None
+
+    def get(self, reader: CachedReader, key: tuple, build: Callable[[], T]) -> T:
+        path = reader.path.resolve()
+        found, value = self._get(path, signature(reader.path), key)
+        if found:
+            return value
+        reader.open()  # no other process writes the file while it is open
+        sig = signature(reader.path)
+        with self._build:
+            found, value = self._get(path, sig, key)
+            if found:
+                return value
+            value = build()
+            with self._lock:
+                entry = self._entries.get(path)
+                if entry is None or entry[0] != sig:
+                    entry = self._entries[path] = (sig, {})
+                entry[1][key] = value
+                while len(entry[1]) > self.MAX_KEYS:
+                    del entry[1][next(iter(entry[1]))]
+        return value
+
+    def carry(self, path: Path, before: tuple | None, after: tuple) -> None:
+        """The file went from ``before`` to ``after`` by a write that left the cached tables
+        alone: what was cached at ``before`` still holds."""
+        with self._lock:
+            entry = self._entries.get(path.resolve())
+            if entry is not None and entry[0] == before:
+                self._entries[path.resolve()] = (after, entry[1])
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+CACHE = ReadCache()
+
+
+class CachedReader:
+    """A :class:`~healthscore.read.Reader` over a workspace's store for one request: the file
+    is opened read-only on the first query the cache cannot answer (so a request answered from
+    memory never opens it), and closed with :meth:`close`. A store held by another process
+    raises :class:`~healthscore.errors.StoreBusy` at that first query."""
+
+    def __init__(self, workspace: Workspace, cache: ReadCache = CACHE):
+        self.workspace = workspace
+        self.path = Path(workspace.store_path)
+        self.cache = cache
+        self._store: Store | None = None
+
+    @property
+    def opened(self) -> bool:
+        return self._store is not None
+
+    def open(self) -> Store:
+        if self._store is None:
+            # a page answers 503 at once rather than wait for a job to finish
+            self._store = self.workspace.store(read_only=True, wait=0)
+        return self._store
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict]:
+        return dict_rows(self.open().con.execute(sql, list(params)))
+
+    def arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
+        return arrow_of(self.open().con, sql, params)
+
+    def kept(self, key: tuple, build: Callable[[], T]) -> T:
+        return self.cache.get(self, key, build)
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None

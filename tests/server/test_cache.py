@@ -1,0 +1,93 @@
+"""The server's reader (healthscore.server): the read cache answers exactly what the store
+answers, follows writes, and a store held by another process is busy, not an error."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from datetime import timedelta
+
+import pytest
+
+from read_store import C, D
+from healthscore import read
+from healthscore.errors import NotFound, StoreBusy
+from healthscore.server import CACHE, reading, writing
+from healthscore.store import manual
+
+from conftest import NOW
+
+
+def _all_reads(r) -> list:
+    """Every read the pages and the API make, on the test store."""
+    out = []
+    for key in read.SORTS:
+        for desc in (False, True):
+            out.append(read.accounts(r, C, sort=key, desc=desc))
+    out += [read.accounts(r, C, band=["red", "yellow"], renewal_within=90),
+            read.accounts(r, C, q="a", per_page=1, page=2), read.accounts(r, C, page=99),
+            read.accounts(r, C, as_of=D - timedelta(30))]
+    out += [read.portfolio(r, C, at_risk_days=days) for days in (0, 90, 400)]
+    out += [read.filter_options(r, C), read.band_history(r, C), read.movers(r, C),
+            read.scored_dates(r, C), read.versions(r)]
+    for aid in ("A1", "A2", "A3", "A4", "A5", "A6"):
+        out.append(read.account(r, C, aid))
+        out.append(read.account(r, C, aid, D - timedelta(1)))
+        for call in (lambda: read.trend(r, C, aid), lambda: read.why(r, C, aid)):
+            try:
+                out.append(call())
+            except NotFound as exc:
+                out.append(str(exc))
+    return out
+
+
+def test_cached_reads_equal_the_store_and_stay_equal_when_cached(store_ws):
+    CACHE.clear()
+    with read.open_reader(store_ws) as direct:
+        expected = _all_reads(direct)
+    for _ in range(2):  # the first pass fills the cache, the second reads from it
+        with reading(store_ws) as cached:
+            assert _all_reads(cached) == expected
+
+
+def test_the_cache_follows_writes_and_a_pulse_keeps_it(store_ws):
+    CACHE.clear()
+    with reading(store_ws) as r:
+        assert read.accounts(r, C)["total"] == 4 and r.opened
+    with reading(store_ws) as r:
+        assert read.accounts(r, C)["total"] == 4
+        assert not r.opened  # answered from memory: the file was not opened
+    with writing(store_ws, touches=("pulses", "runs")) as store:
+        manual.add_pulse(store, account_id="A1", at=NOW, value=5, author="ann", comment="",
+                         expires_at=None)
+    with reading(store_ws) as r:
+        read.accounts(r, C)
+        assert not r.opened  # the pulse left the cached tables alone
+    with store_ws.store() as store:
+        store.con.execute("UPDATE accounts SET name = 'Renamed' WHERE account_id = 'A1'")
+    with reading(store_ws) as r:
+        rows = read.accounts(r, C, q="renamed")["rows"]
+        assert [row["account_id"] for row in rows] == ["A1"] and r.opened
+        assert read.attributes(r, "A1")["name"] == "Renamed"
+
+
+def test_a_store_held_by_another_process_is_busy_not_an_error(store_ws):
+    CACHE.clear()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import duckdb, sys, time
+            con = duckdb.connect({str(store_ws.store_path)!r})
+            print("ready", flush=True)
+            sys.stdin.readline()
+        """)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        with pytest.raises(StoreBusy) as err, reading(store_ws) as r:
+            read.portfolio(r, C)
+        assert "another healthscore process" in err.value.message
+        assert err.value.hint.startswith("try again")
+    finally:
+        holder.communicate("\n", timeout=30)
+    with reading(store_ws) as r:
+        assert read.latest(r, C) == D
