@@ -5,11 +5,12 @@ import healthscore
 
 def test_public_names_are_pinned():
     assert healthscore.__all__ == [
-        "TABLES", "Column", "ConfigError", "Evaluation", "HealthScoreError", "IngestReport",
+        "TABLES", "BackfillReport", "Column", "ConfigError", "DailyRun", "EngineError",
+        "Evaluation", "HealthScoreError", "IngestReport", "InputError", "NotFound",
         "QuarantineError", "SchemaError", "ScoreRun", "Scorecard", "SourceError",
-        "SourceReport", "Store", "StoreError", "Table", "Workspace", "WorkspaceError",
-        "WriteCounts", "__version__", "check", "explain", "generate_demo", "ingest", "score",
-        "scores"]
+        "SourceReport", "Store", "StoreBusy", "StoreError", "Table", "Workspace",
+        "WorkspaceError", "WriteCounts", "__version__", "backfill", "check", "explain",
+        "generate_demo", "ingest", "run_daily", "score", "scores"]
     for name in healthscore.__all__:
         assert getattr(healthscore, name) is not None
 

@@ -46,7 +46,8 @@ def test_trend_why_movers(demo):
     assert result.exit_code == 0, result.output
     assert "points (" in result.output and "total" in result.output
     result = hs("why", account, "-w", str(demo), "--from", "2026-05-02", "--to", "2026-05-31")
-    assert result.exit_code == 1 and "no health snapshots" in result.output
+    assert result.exit_code == 1 and "no health snapshot of" in result.output
+    assert "last scored on 2026-05-01" in result.output  # says which date it has
 
 
 def test_pulse_and_override_show_in_explain(demo):

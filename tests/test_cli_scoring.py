@@ -76,7 +76,8 @@ def test_score_explain_export(demo, tmp_path):
 def test_explain_and_export_without_a_snapshot_say_what_to_do(demo, tmp_path):
     result = hs_cli("explain", "ACC-000001", "-w", str(demo), "--as-of", "2026-01-15")
     assert result.exit_code == 1
-    assert "no snapshot" in result.output and "healthscore score" in result.output
+    assert "snapshot of 'ACC-000001' on 2026-01-15" in result.output
+    assert "healthscore score --as-of 2026-01-15" in result.output
     result = hs_cli("export", "-w", str(demo), "--as-of", "2026-01-15",
                     "--out", str(tmp_path / "x.csv"))
     assert result.exit_code == 1 and "no snapshot as of 2026-01-15" in result.output

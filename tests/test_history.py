@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from healthscore import history
+from healthscore import pipeline, read
 from healthscore.config.scorecard import Bands
 from healthscore.demo import generate_demo
 from healthscore.errors import SourceError
@@ -54,7 +54,7 @@ def test_backfill_equals_scoring_each_date_on_its_own(ws, tmp_path):
 
     other = Workspace.open(shutil.copytree(ws.root, tmp_path / "other"))
     start, end = date(2026, 5, 1), date(2026, 5, 12)
-    report = history.backfill(ws, start, end, now=NOW)
+    report = pipeline.backfill(ws, start, end, now=NOW)
     assert report.scored == {"expansion": 12, "health": 12}
     day = start
     while day <= end:
@@ -73,14 +73,14 @@ def test_backfill_resumes_after_an_interruption(ws):
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        history.backfill(ws, date(2026, 5, 1), date(2026, 5, 6), now=NOW,
+        pipeline.backfill(ws, date(2026, 5, 1), date(2026, 5, 6), now=NOW,
                          progress=stop_after_five)
     with ws.store(read_only=True) as store:
         assert store.con.execute("SELECT count(DISTINCT (scorecard, as_of)) FROM snapshots"
                                  ).fetchall() == [(5,)]
         assert store.con.execute("SELECT status FROM runs WHERE kind = 'backfill'"
                                  ).fetchall() == [("failed",)]
-    report = history.backfill(ws, date(2026, 5, 1), date(2026, 5, 6), now=NOW)
+    report = pipeline.backfill(ws, date(2026, 5, 1), date(2026, 5, 6), now=NOW)
     assert sum(report.skipped.values()) == 5 and sum(report.scored.values()) == 7
 
 
@@ -88,7 +88,7 @@ def test_a_failed_write_stops_the_backfill_and_keeps_the_dates_written(ws, monke
     """Snapshots are written on a second connection while the next date is evaluated: a write
     that fails (the third) rolls back only its own date, stops the backfill with its error and
     marks the run failed; the next backfill scores the rest."""
-    real = history.write_evaluation
+    real = pipeline.write_evaluation
     writes = []
 
     def fail_third(store, sc, ev, **kw):
@@ -98,9 +98,9 @@ def test_a_failed_write_stops_the_backfill_and_keeps_the_dates_written(ws, monke
             raise OSError("disk full")
         real(store, sc, ev, **kw)
 
-    monkeypatch.setattr(history, "write_evaluation", fail_third)
+    monkeypatch.setattr(pipeline, "write_evaluation", fail_third)
     with pytest.raises(OSError, match="disk full"):
-        history.backfill(ws, date(2026, 5, 1), date(2026, 5, 6), scorecards=["health"],
+        pipeline.backfill(ws, date(2026, 5, 1), date(2026, 5, 6), scorecards=["health"],
                          now=NOW)
     with ws.store(read_only=True) as store:
         assert store.con.execute("SELECT DISTINCT as_of FROM snapshots ORDER BY 1"
@@ -109,14 +109,14 @@ def test_a_failed_write_stops_the_backfill_and_keeps_the_dates_written(ws, monke
                                  ).fetchall() == [(date(2026, 5, 1),), (date(2026, 5, 2),)]
         assert store.con.execute("SELECT status, error FROM runs WHERE kind = 'backfill'"
                                  ).fetchall() == [("failed", "disk full")]
-    monkeypatch.setattr(history, "write_evaluation", real)
-    report = history.backfill(ws, date(2026, 5, 1), date(2026, 5, 6), scorecards=["health"],
+    monkeypatch.setattr(pipeline, "write_evaluation", real)
+    report = pipeline.backfill(ws, date(2026, 5, 1), date(2026, 5, 6), scorecards=["health"],
                               now=NOW)
     assert report.skipped == {"health": 2} and report.scored == {"health": 4}
 
 
 def test_a_changed_scorecard_adds_a_series_and_keeps_the_old(ws):
-    history.backfill(ws, date(2026, 5, 1), date(2026, 5, 3), scorecards=["health"], now=NOW)
+    pipeline.backfill(ws, date(2026, 5, 1), date(2026, 5, 3), scorecards=["health"], now=NOW)
     old = ws.scorecards(["health"])[0].scorecard.version
     path = ws.root / "scorecards" / "health.yaml"
     path.write_text(path.read_text().replace("bands: {red: 50, yellow: 65}",
@@ -124,24 +124,24 @@ def test_a_changed_scorecard_adds_a_series_and_keeps_the_old(ws):
     ws = Workspace.open(ws.root)
     new = ws.scorecards(["health"])[0].scorecard.version
     assert new != old
-    history.backfill(ws, date(2026, 5, 1), date(2026, 5, 3), scorecards=["health"], now=NOW)
+    pipeline.backfill(ws, date(2026, 5, 1), date(2026, 5, 3), scorecards=["health"], now=NOW)
     with ws.store(read_only=True) as store:
         series = store.con.execute("SELECT version, count(DISTINCT as_of) FROM snapshots "
                                    "GROUP BY 1 ORDER BY 1").fetchall()
     assert sorted(series) == sorted([(old, 3), (new, 3)])
     acc = _snapshots(ws)[0][3]
-    assert history.trend(ws, acc, version=old, days=5)["points"][0]["as_of"] == date(2026, 5, 1)
+    assert _trend(ws, acc, version=old, days=5)["points"][0]["as_of"] == date(2026, 5, 1)
 
 
 def test_the_daily_job_twice_changes_nothing_and_a_failure_keeps_yesterday(ws):
-    first = history.run_daily(ws, as_of=date(2026, 5, 31), now=NOW)
+    first = pipeline.run_daily(ws, as_of=date(2026, 5, 31), now=NOW)
     assert first.ingest.rows_read == 0  # nothing new in the files
     before = _snapshots(ws)
-    history.run_daily(ws, as_of=date(2026, 5, 31), now=NOW)
+    pipeline.run_daily(ws, as_of=date(2026, 5, 31), now=NOW)
     assert _snapshots(ws) == before
     (ws.root / "data/crm/renewals.csv").write_text("account_id,outcome\nACC-000001,renewed\n")
     with pytest.raises(SourceError, match="renewal_date"):
-        history.run_daily(ws, as_of=date(2026, 6, 1), now=NOW)
+        pipeline.run_daily(ws, as_of=date(2026, 6, 1), now=NOW)
     assert _snapshots(ws) == before
     with ws.store(read_only=True) as store:
         runs = store.con.execute("SELECT kind, status, error FROM runs WHERE kind = 'run' "
@@ -150,20 +150,20 @@ def test_the_daily_job_twice_changes_nothing_and_a_failure_keeps_yesterday(ws):
 
 
 def test_why_splits_a_change_exactly_and_movers_name_the_reason(ws):
-    history.backfill(ws, date(2026, 4, 1), date(2026, 5, 31), step=30, scorecards=["health"],
+    pipeline.backfill(ws, date(2026, 4, 1), date(2026, 5, 31), step=30, scorecards=["health"],
                      now=NOW)
     snaps = {(r[2], r[3]): r[5] for r in _snapshots(ws)}
     accounts = [a for (d, a) in snaps if d == date(2026, 5, 31) and (date(2026, 5, 1), a)
                 in snaps and snaps[(d, a)] is not None and snaps[(date(2026, 5, 1), a)]
                 is not None]
     for acc in accounts:
-        w = history.why(ws, acc, date(2026, 5, 1), date(2026, 5, 31))
+        w = _read(ws, read.why, acc, start=date(2026, 5, 1), end=date(2026, 5, 31))
         delta = snaps[(date(2026, 5, 31), acc)] - snaps[(date(2026, 5, 1), acc)]
         assert sum(c.points for c in w["contributions"]) == pytest.approx(delta, abs=1e-9)
         assert w["delta"] == pytest.approx(delta)
         for c in w["contributions"]:
             assert c.score_effect + c.weight_effect == pytest.approx(c.points, abs=1e-9)
-    m = history.movers(ws, days=30, end=date(2026, 5, 31), limit=3)
+    m = _read(ws, read.movers, days=30, end=date(2026, 5, 31), limit=3)
     assert m["start"] == date(2026, 5, 1)
     assert all(r["delta"] < 0 for r in m["drops"]) and all(r["delta"] > 0 for r in m["rises"])
     raw = {(a, meas, d): v for (_, _, d, a, _, meas, v, *_rest) in
@@ -178,10 +178,10 @@ def test_why_splits_a_change_exactly_and_movers_name_the_reason(ws):
 
 
 def test_trend_deltas_come_from_the_snapshots(ws):
-    history.backfill(ws, date(2026, 5, 20), date(2026, 5, 31), scorecards=["health"], now=NOW)
+    pipeline.backfill(ws, date(2026, 5, 20), date(2026, 5, 31), scorecards=["health"], now=NOW)
     score(ws, date(2026, 5, 1), scorecards=["health"], now=NOW)
     acc = _snapshots(ws)[0][3]
-    t = history.trend(ws, acc, days=30)
+    t = _trend(ws, acc, days=30)
     scores = {p["as_of"]: p["score"] for p in t["points"]}
     assert t["end"] == date(2026, 5, 31) and len(scores) == 13
     assert t["deltas"]["7d"] == pytest.approx(scores[date(2026, 5, 31)] - scores[date(2026, 5,
@@ -199,7 +199,7 @@ def test_pulse_and_override_are_point_in_time_and_survive_reruns(ws):
     with ws.store() as store:
         manual.add_pulse(store, account_id=acc, value=1, author="maria", comment="bad call",
                          at=datetime(2026, 5, 21, 9), expires_at=datetime(2026, 5, 28))
-        oid = manual.add_override(store, account_id=acc, measure="nps_average", score=7,
+        oid, _ = manual.add_override(store, account_id=acc, measure="nps_average", score=7,
                                   author="maria", comment="survey outage",
                                   created_at=datetime(2026, 5, 21, 9),
                                   expires_at=datetime(2026, 5, 25), scorecard="health")
@@ -218,9 +218,19 @@ def test_pulse_and_override_are_point_in_time_and_survive_reruns(ws):
     assert pd_isna(measure(date(2026, 5, 26), "nps_average").override_id)  # expired
     ingest(ws, now=NOW + timedelta(hours=1), full=True)  # re-ingest keeps manual inputs
     assert measure(date(2026, 5, 22), "csm_pulse").raw_value == 1
-    with ws.store(read_only=True) as store:
-        inputs = manual.manual_inputs(store, acc)
+    with read.open_reader(ws) as r:
+        inputs = read.manual_inputs(r, acc)
     assert inputs["pulses"][0]["source"] == "manual" and inputs["overrides"][0]["score"] == 7
+
+
+def _read(ws, fn, *args, version=None, **kw):
+    """``fn`` of healthscore.read on the health series (current version unless ``version``)."""
+    with read.open_reader(ws) as r:
+        return fn(r, read.card(ws, "health", version), *args, **kw)
+
+
+def _trend(ws, acc, **kw):
+    return _read(ws, read.trend, acc, **kw)
 
 
 def pd_isna(value) -> bool:

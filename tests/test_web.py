@@ -24,8 +24,7 @@ import pytest
 import uvicorn
 
 from conftest import screenshot_folder
-from healthscore import history
-from healthscore import portfolio as pf
+from healthscore import pipeline, read
 from healthscore.demo import generate_demo
 from healthscore.server import create_app
 from healthscore.sources import ingest
@@ -76,7 +75,7 @@ def demo_root(tmp_path_factory) -> Path:
     ingest(ws, now=NOW)
     with ws.store() as store:  # a hostile name, as a CRM export could carry it
         store.con.execute("UPDATE accounts SET name = ? WHERE account_id = 'ACC-000002'", [XSS])
-    history.backfill(ws, date(2026, 4, 1), date(2026, 5, 31), step=2, now=NOW,
+    pipeline.backfill(ws, date(2026, 4, 1), date(2026, 5, 31), step=2, now=NOW,
                      scorecards=["health"])
     return root
 
@@ -148,9 +147,8 @@ def _shot(page, shots: Path, name: str) -> None:
 
 def _oracle(root: Path, **kw) -> dict:
     ws = Workspace.open(root)
-    version = pf.current_versions(ws)["health"]
-    with pf.open_store(ws) as store:
-        return pf.list_accounts(store, "health", version, **kw)
+    with read.open_reader(ws) as r:
+        return read.accounts(r, read.card(ws, "health"), **kw)
 
 
 def _plot_traces(page, selector: str) -> int:
@@ -165,8 +163,8 @@ def test_portfolio_page(site, page, shots, demo_root):
     summary = page.locator(".stat")
     assert summary.count() == 4
     oracle = _oracle(demo_root, per_page=500)
-    counts = {b: sum(1 for r in oracle["rows"] if r["band"] == b) for b in pf.BANDS}
-    for i, b in enumerate(pf.BANDS):
+    counts = {b: sum(1 for r in oracle["rows"] if r["band"] == b) for b in read.BANDS}
+    for i, b in enumerate(read.BANDS):
         assert summary.nth(i).locator(".big").inner_text() == f"{counts[b]:,}"
     assert "2026-05-31" in page.locator(".asof").inner_text()
     assert _plot_traces(page, "#band-chart") == 3
@@ -286,7 +284,7 @@ def test_add_a_pulse(site, page, shots, demo_root):
     assert "Champion left; <b>budget</b> frozen" in first and "1/5" in first
     assert "2027-01-31" in first
     _shot(page, shots, "account-pulse")
-    with pf.open_store(Workspace.open(demo_root)) as store:
+    with Workspace.open(demo_root).store(read_only=True) as store:
         stored = store.con.execute(
             "SELECT value, author, comment, expires_at, _source FROM pulses WHERE account_id = "
             "'ACC-000010' AND author = 'maria.lopez'").fetchall()
@@ -367,7 +365,7 @@ def test_cross_site_posts_are_refused(site, browser, demo_root):
     finally:
         context.close()
         evil.shutdown()
-    with pf.open_store(Workspace.open(demo_root)) as store:
+    with Workspace.open(demo_root).store(read_only=True) as store:
         assert store.con.execute("SELECT count(*) FROM pulses WHERE account_id = 'ACC-000012' "
                                  "AND _source = 'manual'").fetchall() == [(0,)]
 

@@ -180,7 +180,7 @@ def test_account_and_why(r):
     assert read.why(r, C, "A1", start=D - timedelta(30), end=D) == change
     # A3 has a snapshot 7 days before D only: the window starts there.
     assert read.why(r, C, "A3")["start"] == D - timedelta(7)
-    with pytest.raises(NotFound, match="no health score of 'A5'.*no score yet"):
+    with pytest.raises(NotFound, match="no health snapshot of .A5.*no score yet"):
         read.why(r, C, "A5")
     history = read.trend(r, C, "A1", days=90)
     assert [p["score"] for p in history["points"]] == [70, 45, 30]

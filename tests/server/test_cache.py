@@ -85,7 +85,7 @@ def test_a_store_held_by_another_process_is_busy_not_an_error(store_ws):
         assert holder.stdout.readline().strip() == "ready"
         with pytest.raises(StoreBusy) as err, reading(store_ws) as r:
             read.portfolio(r, C)
-        assert "another healthscore process" in err.value.message
+        assert "another healthscore process is using it" in err.value.message
         assert err.value.hint.startswith("try again")
     finally:
         holder.communicate("\n", timeout=30)

@@ -43,22 +43,28 @@ def known(r: Reader, account_id: str) -> bool:
 def not_scored(r: Reader, card: Card, account_id: str, day: date | None,
                where: str) -> NotFound:
     """The error for an account without a snapshot ``where`` (e.g. ``"on 2026-06-30"``), saying
-    why: unknown, churned on …, last scored on …, or not scored that day."""
+    why and what exists: unknown account; churned on …, last scored on …; scored only later
+    (its first score); or last scored on an earlier date."""
     if not known(r, account_id):
         return NotFound(f"no account {account_id!r}",
                         hint="use an account_id from the accounts list (healthscore status)")
     last = last_scored(r, card, account_id, day)
     churned = churned_on(r, account_id)
-    where = f" {where}" if where else ""
     if churned is not None and (day is None or churned <= day):
         return NotFound(
             f"{account_id} churned on {churned}" + (f", last scored on {last}" if last else
                                                    ", never scored"),
             hint=f"its last score is on {last} (use that date)" if last else
             "an account is scored while it is a customer")
-    if last is None:
-        return NotFound(f"no {card.name} score of {account_id!r}{where}: it has no score yet",
-                        hint="score or backfill a date since it became a customer")
-    return NotFound(f"no {card.name} score of {account_id!r}{where}",
-                    hint=f"it was last scored on {last}; score that date first "
-                         "(healthscore score --as-of …) or use a scored date")
+    head = f"no {card.name} snapshot of {account_id!r}" + (f" {where}" if where else "")
+    run = f"healthscore score --as-of {day}" if day else "healthscore score --as-of YYYY-MM-DD"
+    if last is not None:
+        return NotFound(head, hint=f"it was last scored on {last}; score that date first "
+                                   f"({run}) or use a scored date")
+    first = r.rows("SELECT min(as_of) AS d FROM snapshots WHERE scorecard = ? AND version = ? "
+                   "AND account_id = ?", [card.name, card.version, account_id])[0]["d"]
+    if first is not None:
+        return NotFound(head, hint=f"its first score is on {first}; score that date first "
+                                   f"({run}) or use a later date")
+    return NotFound(head + ": it has no score yet",
+                    hint=f"score a date since it became a customer ({run}, or backfill)")

@@ -124,9 +124,9 @@ class Store:
                     pause = min(pause * 2, 1.0)
                     continue
                 if held:
-                    raise StoreBusy(f"{self.path}: another healthscore process is using the "
-                                    "store", hint="try again when it has finished (an ingest, "
-                                    "score, backfill or the daily job)") from None
+                    raise StoreBusy(f"{self.path}: another healthscore process is using it",
+                                    hint="try again when it has finished (an ingest, score, "
+                                         "backfill or the daily job)") from None
                 raise StoreError(f"{self.path}: cannot open the store ({exc})",
                                  hint="check that the file is a healthscore store and "
                                       "readable") from None
