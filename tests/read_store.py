@@ -62,4 +62,5 @@ def store_ws(ws):
                                              points])
         store.con.execute("INSERT INTO scorecard_versions VALUES ('health', ?, '{}', 'x', ?)",
                           [V, NOW])
+        store.rebuild_series()  # the account-ordered copy the history reads use
     return workspace

@@ -62,6 +62,41 @@ def test_backfill_equals_scoring_each_date_on_its_own(ws, tmp_path):
         day += timedelta(days=1)
     for table in ("snapshots", "snapshot_measures"):
         assert _snapshots(ws, table) == _snapshots(other, table)
+    for each in (ws, other):  # rebuilt at the backfill's end / written with each date
+        _assert_series_is_the_snapshots(each)
+
+
+def _series_state(ws) -> tuple[bool, int]:
+    with ws.store(read_only=True) as store:
+        return store.series_ready(), int(store._meta("series_unsorted"))
+
+
+def _assert_series_is_the_snapshots(ws) -> None:
+    """The account-ordered series holds exactly the score columns of every snapshot."""
+    cols = "scorecard, version, account_id, as_of, variant, score, band, grade, coverage"
+    with ws.store(read_only=True) as store:
+        series = store.con.execute(f"SELECT {cols} FROM snapshot_series ORDER BY ALL").fetchall()
+        snaps = store.con.execute(f"SELECT {cols} FROM snapshots ORDER BY ALL").fetchall()
+    assert series == snaps and _series_state(ws)[0]
+
+
+def test_the_account_series_follows_every_write_and_is_resorted(ws):
+    """Daily scores append to the series in their own transaction; a re-score replaces its
+    date; after more than 7 appended dates it is re-sorted by account (the counter resets)."""
+    for k in range(1, 8):
+        score(ws, date(2026, 5, k), scorecards=["health"], now=NOW)
+    assert _series_state(ws) == (True, 7)
+    _assert_series_is_the_snapshots(ws)
+    score(ws, date(2026, 5, 8), scorecards=["health"], now=NOW)  # the 8th: re-sorted
+    assert _series_state(ws) == (True, 0)
+    with ws.store(read_only=True) as store:  # stored in account order, each account's dates
+        stored = store.con.execute("SELECT account_id, as_of FROM snapshot_series").fetchall()
+        n = store.con.execute("SELECT count(*) FROM snapshots").fetchall()[0][0]
+    assert stored == sorted(stored) and len(stored) == n > 8 * 20
+    with ws.store() as store:  # a late change re-scored: the series follows the replacement
+        store.con.execute("UPDATE accounts SET seats = seats * 3")
+    score(ws, date(2026, 5, 3), scorecards=["health"], now=NOW)
+    _assert_series_is_the_snapshots(ws)
 
 
 def test_backfill_resumes_after_an_interruption(ws):
@@ -80,8 +115,15 @@ def test_backfill_resumes_after_an_interruption(ws):
                                  ).fetchall() == [(5,)]
         assert store.con.execute("SELECT status FROM runs WHERE kind = 'backfill'"
                                  ).fetchall() == [("failed",)]
+    # the interrupted backfill left the series incomplete: history reads use the snapshots
+    assert _series_state(ws)[0] is False
+    with ws.store(read_only=True) as store:
+        acc, day = store.con.execute("SELECT account_id, max(as_of) FROM snapshots "
+                                     "WHERE scorecard = 'health' GROUP BY 1 LIMIT 1").fetchall()[0]
+    assert [p["as_of"] for p in _trend(ws, acc, days=10, end=day)["points"]][-1] == day
     report = pipeline.backfill(ws, date(2026, 5, 1), date(2026, 5, 6), now=NOW)
     assert sum(report.skipped.values()) == 5 and sum(report.scored.values()) == 7
+    _assert_series_is_the_snapshots(ws)
 
 
 def test_a_failed_write_stops_the_backfill_and_keeps_the_dates_written(ws, monkeypatch):

@@ -173,7 +173,8 @@ def test_a_version_1_store_is_migrated_when_opened(tmp_path):
     con.execute("INSERT INTO accounts (account_id, name) VALUES ('A1', 'kept')")
     con.close()
     with Store(path) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 5
+        assert store.schema_version() == SCHEMA_VERSION == 6
+        assert store.series_ready()
         assert store.con.execute("SELECT count(*) FROM snapshots").fetchall() == [(0,)]
         assert store.con.execute("SELECT count(*) FROM api_tokens").fetchall() == [(0,)]
         assert store.con.execute("SELECT name FROM accounts").fetchall() == [("kept",)]

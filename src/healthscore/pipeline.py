@@ -79,14 +79,15 @@ def _not_future(day: date, now: datetime, option: str) -> None:
 
 
 def write_evaluation(store: Store, sc: LoadedScorecard, ev: Evaluation, *, run_id: int,
-                     now: datetime, replace: bool = True) -> None:
+                     now: datetime, replace: bool = True, series: bool = True) -> None:
     """Store one evaluation as the snapshot of (scorecard, version, as_of); call inside a
     transaction."""
     store.write_snapshot(
         scorecard=sc.name, version=sc.scorecard.version,
         definition=json.dumps(sc.scorecard.model_dump(mode="json", by_alias=True)),
         source_file=str(sc.path), as_of=ev.as_of, run_id=run_id, computed_at=now,
-        accounts=ev.accounts, measures=ev.measures, groups=ev.groups, replace=replace)
+        accounts=ev.accounts, measures=ev.measures, groups=ev.groups, replace=replace,
+        series=series)
 
 
 # -- one date ----------------------------------------------------------------------------------
@@ -125,6 +126,7 @@ def score(workspace: Workspace, as_of: date, *, scorecards: list[str] | None = N
         with store.transaction():
             for sc, ev in zip(loaded, run.evaluations, strict=True):
                 write_evaluation(store, sc, ev, run_id=record.run_id, now=now)
+        store.tidy_series()
         record.rows_loaded = sum(e.accounts.num_rows for e in run.evaluations)
         record.detail = {"as_of": str(as_of),
                          "scorecards": {sc.name: sc.scorecard.version for sc in loaded}}
@@ -201,14 +203,21 @@ def backfill(workspace: Workspace, start: date, end: date, *, step: int = 1,
                         report.skipped[sc.name] = report.skipped.get(sc.name, 0) + 1
                     else:
                         ev = evaluators[sc.name].evaluate(day)
+                        if not report.scored:
+                            # the dates go in without the account-ordered series, rebuilt
+                            # once at the end (reads use the snapshots until then)
+                            store.series_not_ready()
                         # written while the next date is evaluated; a date not in `done` has
                         # no snapshot of this version
-                        writer.submit(sc, ev, run_id=record.run_id, now=now, replace=force)
+                        writer.submit(sc, ev, run_id=record.run_id, now=now, replace=force,
+                                      series=False)
                         report.scored[sc.name] = report.scored.get(sc.name, 0) + 1
                         report.accounts += ev.accounts.num_rows
                     if progress:
                         progress(step_no, total, f"{sc.name} {day}")
         writer.flush()
+        if report.scored:
+            store.rebuild_series()
         record.rows_loaded = report.accounts
     return report
 

@@ -15,7 +15,7 @@ from healthscore.errors import InputError, NotFound
 from healthscore.read.dates import ACCOUNTS_AS_OF, account_cutoff, resolve
 from healthscore.read.reader import Reader
 from healthscore.read.scorecards import Card
-from healthscore.read.status import last_scored, not_scored
+from healthscore.read.status import last_scored, not_scored, series_table
 from healthscore.scoring.change import explain_change, with_reasons
 
 _POINT = "as_of, score, band, grade, coverage, variant"
@@ -28,9 +28,11 @@ def _positive(field: str, days: int) -> None:
 
 
 def points(r: Reader, card: Card, account_id: str, start: date, end: date) -> list[dict]:
-    """An account's snapshots from ``start`` to ``end`` (both included), oldest first."""
-    return r.rows(f"SELECT {_POINT} FROM snapshots WHERE {_KEY} AND as_of BETWEEN ? AND ? "
-                  "ORDER BY as_of", [card.name, card.version, account_id, start, end])
+    """An account's snapshots from ``start`` to ``end`` (both included), oldest first (from
+    the account-ordered series: a year is a few row groups, not a scan of every date)."""
+    return r.rows(f"SELECT {_POINT} FROM {series_table(r)} WHERE {_KEY} "
+                  "AND as_of BETWEEN ? AND ? ORDER BY as_of",
+                  [card.name, card.version, account_id, start, end])
 
 
 def at_dates(r: Reader, card: Card, account_id: str, dates: list[date]) -> dict[date, dict]:
@@ -165,8 +167,9 @@ def _window_start(r: Reader, card: Card, account_id: str, last: date, days: int,
         return next((p["as_of"] for p in window if lo <= p["as_of"] < last), None)
     if point(r, card, account_id, lo) is not None:  # daily history: one lookup
         return lo
-    return r.rows(f"SELECT min(as_of) AS d FROM snapshots WHERE {_KEY} AND as_of >= ? "
-                  "AND as_of < ?", [card.name, card.version, account_id, lo, last])[0]["d"]
+    return r.rows(f"SELECT min(as_of) AS d FROM {series_table(r)} WHERE {_KEY} "
+                  "AND as_of >= ? AND as_of < ?",
+                  [card.name, card.version, account_id, lo, last])[0]["d"]
 
 
 _MOVERS_SQL = f"""

@@ -14,11 +14,19 @@ from healthscore.read.reader import Reader
 from healthscore.read.scorecards import Card
 
 
+def series_table(r: Reader) -> str:
+    """Where one account's scores over time are read: ``snapshot_series`` (sorted by account)
+    when it holds every snapshot, else ``snapshots`` (a backfill is rebuilding it)."""
+    ready = r.kept(("series_ready",), lambda: r.rows(
+        "SELECT value FROM meta WHERE key = 'series_ready'"))
+    return "snapshot_series" if ready and ready[0]["value"] == "true" else "snapshots"
+
+
 def last_scored(r: Reader, card: Card, account_id: str, on_or_before: date | None = None
                 ) -> date | None:
     """The account's latest snapshot date (on or before a date); None if never scored."""
-    return r.rows("SELECT max(as_of) AS d FROM snapshots WHERE scorecard = ? AND version = ? "
-                  "AND account_id = ? AND (?::DATE IS NULL OR as_of <= ?)",
+    return r.rows(f"SELECT max(as_of) AS d FROM {series_table(r)} WHERE scorecard = ? "
+                  "AND version = ? AND account_id = ? AND (?::DATE IS NULL OR as_of <= ?)",
                   [card.name, card.version, account_id, on_or_before, on_or_before])[0]["d"]
 
 
@@ -61,8 +69,9 @@ def not_scored(r: Reader, card: Card, account_id: str, day: date | None,
     if last is not None:
         return NotFound(head, hint=f"it was last scored on {last}; score that date first "
                                    f"({run}) or use a scored date")
-    first = r.rows("SELECT min(as_of) AS d FROM snapshots WHERE scorecard = ? AND version = ? "
-                   "AND account_id = ?", [card.name, card.version, account_id])[0]["d"]
+    first = r.rows(f"SELECT min(as_of) AS d FROM {series_table(r)} WHERE scorecard = ? "
+                   "AND version = ? AND account_id = ?",
+                   [card.name, card.version, account_id])[0]["d"]
     if first is not None:
         return NotFound(head, hint=f"its first score is on {first}; score that date first "
                                    f"({run}) or use a later date")

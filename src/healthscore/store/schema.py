@@ -16,7 +16,7 @@ from __future__ import annotations
 from healthscore.schemas import TABLES, Table
 
 #: Bump when the store layout changes, and add the step to MIGRATIONS.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 LINEAGE = {
     "state": [("_hash", "UHUGEINT"), ("_known_from", "TIMESTAMP"), ("_valid_from", "TIMESTAMP"),
@@ -134,7 +134,8 @@ SNAPSHOT_DDL = [
 def create_all() -> list[str]:
     """Every statement that creates a current store from nothing (idempotent)."""
     return (BOOKKEEPING_DDL + SNAPSHOT_DDL + MANUAL_DDL + [TRENDS_VIEW] + TOKENS_DDL
-            + [table_ddl(t) for t in TABLES.values()])
+            + SERIES_DDL + [table_ddl(t) for t in TABLES.values()]
+            + ["INSERT INTO meta VALUES ('series_ready', 'true'), ('series_unsorted', '0')"])
 
 
 # Deltas over 7 / 30 / 90 days next to every snapshot row, for sorting and trend arrows.
@@ -150,6 +151,28 @@ TRENDS_VIEW = """CREATE OR REPLACE VIEW snapshot_trends AS
         AND s30.account_id = s.account_id AND s30.as_of = s.as_of - 30
     LEFT JOIN snapshots s90 ON s90.scorecard = s.scorecard AND s90.version = s.version
         AND s90.account_id = s.account_id AND s90.as_of = s.as_of - 90"""
+
+# Each account's series of scores, kept sorted by account (re-sorted when enough dates have been
+# appended since): one account's year is then a few row groups, where in `snapshots` (stored
+# date by date) it touches every row group. A copy of the score columns of `snapshots`, written
+# in the same transactions; meta 'series_ready' says whether it holds every snapshot (a
+# backfill rebuilds it at its end), 'series_unsorted' how many dates were appended unsorted.
+SERIES_COLUMNS = "scorecard, version, account_id, as_of, variant, score, band, grade, coverage"
+SERIES_FILL = (f"CREATE OR REPLACE TABLE snapshot_series AS SELECT {SERIES_COLUMNS} "
+               "FROM snapshots ORDER BY scorecard, version, account_id, as_of")
+SERIES_DDL = [
+    """CREATE TABLE IF NOT EXISTS snapshot_series (
+        scorecard VARCHAR NOT NULL,
+        version VARCHAR NOT NULL,
+        account_id VARCHAR NOT NULL,
+        as_of DATE NOT NULL,
+        variant VARCHAR NOT NULL,
+        score DOUBLE,
+        band VARCHAR,
+        grade VARCHAR,
+        coverage DOUBLE NOT NULL
+    )""",
+]
 
 MANUAL_DDL = [
     "CREATE SEQUENCE IF NOT EXISTS override_ids START 1",
@@ -192,6 +215,8 @@ MIGRATIONS: dict[int, list[str]] = {
         "ALTER TABLE runs ADD COLUMN IF NOT EXISTS pid BIGINT",
         "ALTER TABLE runs ADD COLUMN IF NOT EXISTS host VARCHAR",
     ],
+    6: SERIES_DDL + [SERIES_FILL,  # each account's scores in account order (fast history)
+                     "INSERT INTO meta VALUES ('series_ready', 'true'), ('series_unsorted', '0')"],
 }
 
 

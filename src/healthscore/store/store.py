@@ -26,6 +26,7 @@ from healthscore.store.schema import (
     HASH_SCHEME,
     MIGRATIONS,
     SCHEMA_VERSION,
+    SERIES_FILL,
     create_all,
     lineage_columns,
 )
@@ -467,9 +468,14 @@ class Store:
 
     SNAPSHOT_TABLES = ("snapshots", "snapshot_measures", "snapshot_groups")
 
+    #: Re-sort the account-ordered series once this many dates were appended since the last
+    #: sort (each appended date is read whole by a one-account history: ~3 ms at 100k accounts).
+    SERIES_UNSORTED_MAX = 7
+
     def write_snapshot(self, *, scorecard: str, version: str, definition: str,
                        source_file: str | None, as_of, run_id: int, computed_at: datetime,
-                       accounts, measures, groups, replace: bool = True) -> int:
+                       accounts, measures, groups, replace: bool = True,
+                       series: bool = True) -> int:
         """Replace the snapshot of (scorecard, version, as_of) with the given Arrow tables.
 
         ``accounts`` has account_id, variant, score, band, grade, coverage; ``measures`` has
@@ -477,6 +483,8 @@ class Store:
         account_id, group, score, weight, points. Call inside :meth:`transaction`: a failure
         leaves the earlier snapshot in place. ``replace=False`` skips looking for an earlier
         snapshot: only for a caller that knows there is none (a backfill of missing dates).
+        ``series=False`` leaves the account-ordered series alone: only for a caller that has
+        marked it not ready and rebuilds it (:meth:`rebuild_series`), as a backfill does.
         """
         known = self.con.execute(
             "SELECT count(*) FROM scorecard_versions WHERE scorecard = ? AND version = ?",
@@ -485,7 +493,8 @@ class Store:
             self.con.execute("INSERT INTO scorecard_versions VALUES (?, ?, ?, ?, ?)",
                              [scorecard, version, definition, source_file, computed_at])
         key = [scorecard, version, as_of]
-        for table in self.SNAPSHOT_TABLES if replace else ():
+        tables = self.SNAPSHOT_TABLES + (("snapshot_series",) if series else ())
+        for table in tables if replace else ():
             self.con.execute(f"DELETE FROM {table} WHERE scorecard = ? AND version = ? AND "
                              "as_of = ?", key)
         self.con.register("_snap_accounts", accounts)
@@ -502,7 +511,43 @@ class Store:
             self.con.execute(
                 "INSERT INTO snapshot_groups SELECT ?, ?, ?, account_id, \"group\", score, "
                 "weight, points FROM _snap_groups", key)
+            if series:
+                self.con.execute(
+                    "INSERT INTO snapshot_series SELECT ?, ?, account_id, ?, variant, score, "
+                    "band, grade, coverage FROM _snap_accounts", key)
+                self.con.execute("UPDATE meta SET value = CAST(value::INT + 1 AS VARCHAR) "
+                                 "WHERE key = 'series_unsorted'")
         finally:
             for name in ("_snap_accounts", "_snap_measures", "_snap_groups"):
                 self.con.unregister(name)
         return accounts.num_rows
+
+    # -- the account-ordered series ------------------------------------------------------------
+
+    def _meta(self, key: str) -> str | None:
+        rows = self.con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchall()
+        return rows[0][0] if rows else None
+
+    def series_ready(self) -> bool:
+        """Whether ``snapshot_series`` holds every snapshot (reads may use it)."""
+        return self._meta("series_ready") == "true"
+
+    def series_not_ready(self) -> None:
+        """Mark the series incomplete (committed at once): reads use ``snapshots`` until
+        :meth:`rebuild_series`. A backfill calls this before writing dates without it."""
+        with self.transaction():
+            self.con.execute("UPDATE meta SET value = 'false' WHERE key = 'series_ready'")
+
+    def rebuild_series(self) -> None:
+        """Rebuild ``snapshot_series`` from ``snapshots``, sorted by account, and mark it ready."""
+        with self.transaction():
+            self.con.execute(SERIES_FILL)
+            self.con.execute("UPDATE meta SET value = CASE key WHEN 'series_ready' THEN 'true' "
+                             "ELSE '0' END WHERE key IN ('series_ready', 'series_unsorted')")
+
+    def tidy_series(self) -> None:
+        """After a write: rebuild the series when it is not ready (an interrupted backfill), or
+        re-sort it when more than :data:`SERIES_UNSORTED_MAX` dates were appended unsorted."""
+        if not self.series_ready() or int(self._meta("series_unsorted") or 0) \
+                > self.SERIES_UNSORTED_MAX:
+            self.rebuild_series()
