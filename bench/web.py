@@ -24,7 +24,7 @@ import httpx
 import uvicorn
 
 from bench.company import DATA, SIZES
-from healthscore import portfolio as pf
+from healthscore import read
 from healthscore.server import create_app
 from healthscore.workspace import Workspace
 
@@ -59,8 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     root = args.data_dir or DATA / args.size
     ws = Workspace.open(root)
-    version = pf.current_versions(ws)[args.scorecard]
-    with pf.open_store(ws) as store:
+    version = read.card(ws, args.scorecard).version
+    with ws.store(read_only=True) as store:
         dates = store.con.execute(
             "SELECT count(DISTINCT as_of), min(as_of), max(as_of), count(*) FROM snapshots "
             "WHERE scorecard = ? AND version = ?", [args.scorecard, version]).fetchall()[0]

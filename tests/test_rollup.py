@@ -21,10 +21,10 @@ from hypothesis import strategies as st
 
 from healthscore.config.scorecard import load_scorecard
 from healthscore.demo import generate_demo
+from healthscore.engine import Evaluator
 from healthscore.measures import MeasureContext, get_measure
 from healthscore.measures.base import CUTOFF_VARIABLE, cutoff_of, measure_expression
 from healthscore.measures.rollup import DIRECT_MAX
-from healthscore.engine import Evaluator
 from healthscore.sources import ingest
 from healthscore.store.store import Store
 from healthscore.workspace import Workspace

@@ -1,5 +1,6 @@
 """The store: idempotent re-ingest, validity history, all-or-nothing writes, schema version."""
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -206,3 +207,40 @@ def test_a_command_waits_for_a_store_another_process_holds_for_a_moment(tmp_path
         assert time.monotonic() - started >= 0.5  # it did wait for the holder
     finally:
         holder.communicate(timeout=30)
+
+
+def test_a_run_whose_process_died_shows_as_interrupted(tmp_path):
+    """A process that starts a run and dies (killed, power cut) leaves it 'running'; the next
+    time the store opens, that run reads 'interrupted' — at once on a read-only open, and it
+    is marked so on a writable one. A run of a live process stays 'running'."""
+    path = tmp_path / "store.duckdb"
+    Store(path, create=True).close()
+    code = ("import os, sys; from datetime import datetime; from healthscore.store import Store;"
+            "s = Store(sys.argv[1]); s.start_run('backfill', datetime(2026, 7, 1)); "
+            "s.con.close(); os._exit(9)")
+    done = subprocess.run([sys.executable, "-c", code, str(path)], timeout=60)
+    assert done.returncode == 9
+    with Store(path, read_only=True) as store:
+        assert [(r["kind"], r["status"]) for r in store.runs()] == [("backfill", "interrupted")]
+    with Store(path) as store:
+        live = store.start_run("score", datetime(2026, 7, 2))
+        rows = store.con.execute("SELECT run_id, status, error FROM runs ORDER BY run_id"
+                                 ).fetchall()
+    assert rows[0][1:] == ("interrupted", "the process running it stopped before it finished")
+    assert rows[1] == (live, "running", None)
+    with Store(path) as store:  # this process is alive: its run is left alone
+        assert [r["status"] for r in store.runs()] == ["running", "interrupted"]
+
+
+def test_recorded_runs_finish_ok_or_failed_with_the_error(tmp_path):
+    with Store(tmp_path / "s.duckdb", create=True) as store:
+        with store.recorded("pulse", datetime(2026, 7, 1)) as run:
+            run.rows_loaded, run.detail = 1, {"account_id": "A1"}
+        with pytest.raises(ValueError), store.recorded("override") as failing:
+            failing.detail = {"measure": "nps"}
+            raise ValueError("no such measure")
+        rows = store.con.execute("SELECT kind, status, rows_loaded, detail, error FROM runs "
+                                 "ORDER BY run_id").fetchall()
+    assert rows[0][:3] == ("pulse", "ok", 1) and json.loads(rows[0][3]) == {"account_id": "A1"}
+    assert rows[1][1] == "failed" and rows[1][4] == "no such measure"
+    assert json.loads(rows[1][3]) == {"measure": "nps"}

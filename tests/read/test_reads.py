@@ -11,13 +11,12 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from read_store import C, D, V
+from conftest import NOW
 from healthscore import read
 from healthscore.errors import InputError, NotFound
 from healthscore.read import Card
 from healthscore.store import manual
-
-from conftest import NOW
+from read_store import C, D, V
 
 
 @pytest.fixture

@@ -10,13 +10,12 @@ from datetime import timedelta
 
 import pytest
 
-from read_store import C, D
+from conftest import NOW
 from healthscore import read
 from healthscore.errors import NotFound, StoreBusy
 from healthscore.server import CACHE, reading, writing
 from healthscore.store import manual
-
-from conftest import NOW
+from read_store import C, D
 
 
 def _all_reads(r) -> list:
@@ -34,9 +33,9 @@ def _all_reads(r) -> list:
     for aid in ("A1", "A2", "A3", "A4", "A5", "A6"):
         out.append(read.account(r, C, aid))
         out.append(read.account(r, C, aid, D - timedelta(1)))
-        for call in (lambda: read.trend(r, C, aid), lambda: read.why(r, C, aid)):
+        for fn in (read.trend, read.why):
             try:
-                out.append(call())
+                out.append(fn(r, C, aid))
             except NotFound as exc:
                 out.append(str(exc))
     return out

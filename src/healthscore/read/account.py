@@ -76,7 +76,7 @@ def account(r: Reader, card: Card, account_id: str, as_of: date | None = None) -
         raise NotFound(f"no account {account_id!r}",
                        hint="use an account_id from the accounts list")
     day = last_on_or_before(r, card, account_id, as_of)
-    churned = churned_on(r, account_id)
+    churned = churned_on(r, account_id, attrs)
     if churned is not None and as_of is not None and churned > as_of:
         churned = None  # not churned yet on the date asked for
     out = {"account_id": account_id, "account": attrs, "scorecard": card.name,

@@ -97,7 +97,19 @@ def trend(r: Reader, card: Card, account_id: str, *, days: int = 90,
     if not pts:
         raise not_scored(r, card, account_id, end, f"in the {days} days to {end}")
     return {"points": pts, "band_changes": band_changes(pts),
-            "deltas": deltas(r, card, account_id, end), "end": end}
+            "deltas": _deltas_of(pts, end) if days >= 90 else deltas(r, card, account_id, end),
+            "end": end}
+
+
+def _deltas_of(pts: list[dict], day: date) -> dict:
+    """:func:`deltas` from points that cover the 90 days before ``day``."""
+    score = {p["as_of"]: p["score"] for p in pts}
+    now = score.get(day)
+    out = {}
+    for key, n in (("7d", 7), ("30d", 30), ("90d", 90)):
+        then = score.get(day - timedelta(days=n))
+        out[key] = now - then if now is not None and then is not None else None
+    return out
 
 
 def measure_pairs(r: Reader, card: Card, account_id: str, start: date, end: date
@@ -135,7 +147,8 @@ def why(r: Reader, card: Card, account_id: str, *, start: date | None = None,
     if start is not None and end is not None and start >= end:
         raise InputError("start", f"start {start} must be before end {end}")
     if start is None:
-        last = last_on_or_before(r, card, account_id, end)
+        last = (end if window and end is not None and window[-1]["as_of"] == end
+                else last_on_or_before(r, card, account_id, end))
         if last is None:
             raise not_scored(r, card, account_id, end, "")
         first = _window_start(r, card, account_id, last, days, window)

@@ -30,9 +30,12 @@ def last_scored(r: Reader, card: Card, account_id: str, on_or_before: date | Non
                   [card.name, card.version, account_id, on_or_before, on_or_before])[0]["d"]
 
 
-def churned_on(r: Reader, account_id: str) -> date | None:
-    """When the account stopped being a customer: its current ``churned_at``, else the date of
-    its earliest renewal with the outcome ``churned``; None while it is a customer."""
+def churned_on(r: Reader, account_id: str, attributes: dict | None = None) -> date | None:
+    """When the account stopped being a customer: its current ``churned_at`` (from
+    ``attributes`` when given), else the date of its earliest renewal with the outcome
+    ``churned``; None while it is a customer."""
+    if attributes is not None and attributes.get("churned_at") is not None:
+        return attributes["churned_at"]
     found = r.rows("""
         SELECT coalesce(
             (SELECT churned_at FROM accounts WHERE account_id = ?

@@ -281,21 +281,26 @@ def accounts_page(request: Request) -> HTMLResponse:
 def _account_context(request: Request, account_id: str) -> dict:
     workspace, card, ctx = _base(request, "accounts")
     with reading(workspace) as r:
-        attrs = read.attributes(r, account_id)
+        detail = history = change = None
+        if card is not None:
+            try:
+                detail = read.account(r, card, account_id, ctx["asked"])
+            except NotFound:
+                detail = None
+            attrs = detail["account"] if detail else None
+            ctx["dates"] = read.scored_dates(r, card)
+        else:
+            attrs = read.attributes(r, account_id)
         if attrs is None:
             raise PageError(404, f"No account {account_id!r} in this workspace.",
                             "Pick one from the accounts list.")
-        detail = history = change = None
-        if card is not None:
-            detail = read.account(r, card, account_id, ctx["asked"])
-            ctx["dates"] = read.scored_dates(r, card)
-            if detail["snapshot"] is not None:
-                history = read.trend(r, card, account_id, days=365, end=detail["as_of"])
-                try:
-                    change = read.why(r, card, account_id, end=detail["as_of"], days=30,
-                                      window=history["points"])
-                except NotFound:
-                    change = None
+        if card is not None and detail["snapshot"] is not None:
+            history = read.trend(r, card, account_id, days=365, end=detail["as_of"])
+            try:
+                change = read.why(r, card, account_id, end=detail["as_of"], days=30,
+                                  window=history["points"])
+            except NotFound:
+                change = None
         inputs = read.manual_inputs(r, account_id)
         activity = read.activity(r, account_id, limit=5)
     chart = None
