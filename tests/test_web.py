@@ -424,6 +424,10 @@ def test_empty_workspace_says_no_data_yet(empty_site, page, shots, empty_root):
 
 
 def test_a_running_job_gives_503_not_500(empty_site, empty_root):
+    """A page that has to open the store while another process holds it answers 503. The
+    account page always opens it (an account's attributes are not cached); /scorecards, once
+    visited (test_empty_workspace_says_no_data_yet), is answered from the read cache without
+    opening the file, and keeps answering 200 until the job writes."""
     store = Workspace.open(empty_root).store_path
     holder = subprocess.Popen(
         [sys.executable, "-c", f"import duckdb, sys; con = duckdb.connect({str(store)!r}); "
@@ -431,11 +435,12 @@ def test_a_running_job_gives_503_not_500(empty_site, empty_root):
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "ready"
-        response = httpx.get(empty_site.url + "/scorecards")
+        response = httpx.get(empty_site.url + "/accounts/ACC-1")
         assert response.status_code == 503
         assert "being updated" in response.text and response.headers["retry-after"] == "5"
     finally:
         holder.communicate("\n", timeout=30)
+    assert httpx.get(empty_site.url + "/accounts/ACC-1").status_code == 404  # no such account
     assert httpx.get(empty_site.url + "/scorecards").status_code == 200
 
 

@@ -257,3 +257,17 @@ def test_scorecards_shares_add_up(store_ws):
     assert read.card(store_ws).name == "health"
     with pytest.raises(InputError, match="scorecard: no scorecard named 'nope'"):
         read.card(store_ws, "nope")
+
+
+def test_an_account_on_an_earlier_date_shows_its_attributes_then(store_ws, ws):
+    """A1's ARR changed to 99,999 in a CRM export ingested a day after D: its page on D shows
+    the 10,000 it had then (as the scores saw it); without a date, the current 99,999."""
+    from read_store import ACCOUNTS
+
+    ws.file("data/accounts.csv", ACCOUNTS.replace("A1,Acme,business,smb,10000",
+                                                  "A1,Acme,business,smb,99999"))
+    ws.ingest(now=NOW + timedelta(days=1))
+    with read.open_reader(store_ws) as r:
+        assert read.account(r, C, "A1", D)["account"]["arr"] == 10000
+        assert read.account(r, C, "A1")["account"]["arr"] == 99999
+        assert read.attributes(r, "A1", D - timedelta(days=400))["arr"] == 10000  # first one

@@ -17,8 +17,15 @@ _ATTRS = ("account_id, name, plan, segment, lifecycle_stage, arr, seats, csm, re
           "contract_start, industry, churned_at")
 
 
-def attributes(r: Reader, account_id: str) -> dict | None:
-    """The current version of an account's attributes, or None for an unknown account."""
+def attributes(r: Reader, account_id: str, as_of: date | None = None) -> dict | None:
+    """An account's attributes: the current version, or with ``as_of`` the version that held
+    at the end of that date (the current one when the account did not exist yet); None for an
+    unknown account."""
+    if as_of is not None:
+        found = r.rows(f"SELECT {_ATTRS} FROM ({ACCOUNTS_AS_OF}) WHERE account_id = ? LIMIT 1",
+                       account_cutoff(as_of) + [account_id])
+        if found:
+            return found[0]
     found = r.rows(f"SELECT {_ATTRS} FROM accounts WHERE account_id = ? "
                    "ORDER BY _valid_to DESC NULLS FIRST LIMIT 1", [account_id])
     return found[0] if found else None
@@ -67,16 +74,19 @@ def account(r: Reader, card: Card, account_id: str, as_of: date | None = None) -
     latest date), with its 7/30/90-day changes.
 
     Returns ``{"account_id", "account", "scorecard", "version", "as_of", "snapshot",
-    "deltas", "churned_on", "last_scored"}``: ``as_of`` is the snapshot's date (None, with
-    ``snapshot`` None, when the account has no score by then); ``churned_on`` is set once the
-    account has churned (by ``as_of``). Raises :class:`NotFound` for an unknown account.
+    "deltas", "churned_on", "last_scored"}``: ``account`` holds the attributes as they were on
+    the snapshot's date when ``as_of`` is given (else the current ones); ``as_of`` is the
+    snapshot's date (None, with ``snapshot`` None, when the account has no score by then);
+    ``churned_on`` is set once the account has churned (by ``as_of``). Raises
+    :class:`NotFound` for an unknown account.
     """
-    attrs = attributes(r, account_id)
-    if attrs is None:
+    current = attributes(r, account_id)
+    if current is None:
         raise NotFound(f"no account {account_id!r}",
                        hint="use an account_id from the accounts list")
     day = last_on_or_before(r, card, account_id, as_of)
-    churned = churned_on(r, account_id, attrs)
+    attrs = attributes(r, account_id, day) if as_of is not None and day is not None else current
+    churned = churned_on(r, account_id, current)
     if churned is not None and as_of is not None and churned > as_of:
         churned = None  # not churned yet on the date asked for
     out = {"account_id": account_id, "account": attrs, "scorecard": card.name,

@@ -36,13 +36,14 @@ def points(r: Reader, card: Card, account_id: str, start: date, end: date) -> li
 
 
 def at_dates(r: Reader, card: Card, account_id: str, dates: list[date]) -> dict[date, dict]:
-    """An account's snapshots on the given dates (date → point; absent: not scored then), one
-    lookup per date: each reads only its date's rows, however long the history."""
+    """An account's snapshots on the given dates (date → point; absent: not scored then), read
+    from the account-ordered series (a few row groups, however long the history)."""
     if not dates:
         return {}
-    return {p["as_of"]: p for p in r.rows(" UNION ALL ".join(
-        f"SELECT {_POINT} FROM snapshots WHERE {_KEY} AND as_of = ?" for _ in dates),
-        [x for d in dates for x in (card.name, card.version, account_id, d)])}
+    marks = ", ".join("?" for _ in dates)
+    return {p["as_of"]: p for p in r.rows(
+        f"SELECT {_POINT} FROM {series_table(r)} WHERE {_KEY} AND as_of IN ({marks})",
+        [card.name, card.version, account_id, *dates])}
 
 
 def point(r: Reader, card: Card, account_id: str, day: date) -> dict | None:
@@ -53,14 +54,9 @@ def point(r: Reader, card: Card, account_id: str, day: date) -> dict | None:
 def last_on_or_before(r: Reader, card: Card, account_id: str, day: date | None
                       ) -> date | None:
     """The account's latest snapshot date on or before ``day`` (default: the version's latest
-    date): ``day`` itself in one lookup when it is scored then, else a search of its history
-    (a churned account)."""
+    date)."""
     day = day or resolve(r, card, None)
-    if day is None:
-        return None
-    if point(r, card, account_id, day) is not None:
-        return day
-    return last_scored(r, card, account_id, day)
+    return None if day is None else last_scored(r, card, account_id, day)
 
 
 def deltas(r: Reader, card: Card, account_id: str, day: date) -> dict:

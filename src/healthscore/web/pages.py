@@ -224,6 +224,12 @@ def _base(request: Request, nav: str) -> tuple[Workspace, Card | None, dict]:
 # -- pages -------------------------------------------------------------------------------------
 
 
+def _asked(ctx: dict) -> date | None:
+    """The date asked for, unless the scorecard has no scores at all (a scorecard switched to
+    keeps the date; with nothing scored the page says so instead of a 404)."""
+    return ctx["asked"] if ctx["dates"] else None
+
+
 @router.get("/", response_class=HTMLResponse)
 def portfolio_page(request: Request) -> HTMLResponse:
     workspace, card, ctx = _base(request, "portfolio")
@@ -231,11 +237,11 @@ def portfolio_page(request: Request) -> HTMLResponse:
     if card is None:
         return render(request, "portfolio.html", summary=None, **ctx)
     with reading(workspace) as r:
-        summary = read.portfolio(r, card, ctx["asked"], at_risk_days=risk_days)
+        ctx["dates"] = read.scored_dates(r, card)
+        summary = read.portfolio(r, card, _asked(ctx), at_risk_days=risk_days)
         day = summary["as_of"]
         history = read.band_history(r, card, days=365, end=day) if day else []
         moved = read.movers(r, card, days=30, end=day, limit=8)
-        ctx["dates"] = read.scored_dates(r, card)
     chart = {"dates": [h["as_of"].isoformat() for h in history],
              "red": [h["red"] for h in history], "yellow": [h["yellow"] for h in history],
              "green": [h["green"] for h in history]}
@@ -269,9 +275,9 @@ def accounts_page(request: Request) -> HTMLResponse:
         return render(request, "accounts.html", result=None, query=query, options=None,
                       columns=COLUMNS, **ctx)
     with reading(workspace) as r:
-        result = read.accounts(r, card, as_of=ctx["asked"], **query)
-        options = read.filter_options(r, card, result["as_of"])
         ctx["dates"] = read.scored_dates(r, card)
+        result = read.accounts(r, card, as_of=_asked(ctx), **query)
+        options = read.filter_options(r, card, result["as_of"])
     filtered = any(query[k] for k in ("band", "segment", "csm", "q")) \
         or query["renewal_within"] is not None
     return render(request, "accounts.html", result=result, query=query, options=options,
