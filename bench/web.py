@@ -56,7 +56,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-dir", type=Path, default=None)
     p.add_argument("--repeat", type=int, default=20, help="timed requests per page")
     p.add_argument("--scorecard", default="health")
+    p.add_argument("--no-held", action="store_true",
+                   help="open the store for each request (do not keep the read connection "
+                        "between requests), as releases before the held connection did")
     args = p.parse_args(argv)
+    if args.no_held:
+        from healthscore.server.cache import HELD
+
+        done = HELD.done
+
+        def done_and_close(workspace, store):
+            done(workspace, store)
+            if not HELD._held[Path(workspace.store_path).resolve()][1]:
+                HELD.release(workspace)
+
+        HELD.done = done_and_close
     root = args.data_dir or DATA / args.size
     ws = Workspace.open(root)
     version = read.card(ws, args.scorecard).version

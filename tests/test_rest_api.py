@@ -218,10 +218,10 @@ def test_errors_have_one_shape(client):
 
 
 def test_a_store_held_by_another_process_gets_503(client, workspace):
-    holder = subprocess.Popen(
+    holder = subprocess.Popen(  # a job: it waits for the file as every command does
         [sys.executable, "-c",
-         "import duckdb, sys; con = duckdb.connect(sys.argv[1]); print('held', flush=True); "
-         "sys.stdin.read()", str(workspace.store_path)],
+         "import sys; from healthscore.store import Store; s = Store(sys.argv[1], wait=30); "
+         "print('held', flush=True); sys.stdin.read()", str(workspace.store_path)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"

@@ -429,9 +429,11 @@ def test_a_running_job_gives_503_not_500(empty_site, empty_root):
     visited (test_empty_workspace_says_no_data_yet), is answered from the read cache without
     opening the file, and keeps answering 200 until the job writes."""
     store = Workspace.open(empty_root).store_path
+    # a job opens the store as every command does: it waits for the file, and the server
+    # (which may hold it open for reading since the last request) lets go when it waits
     holder = subprocess.Popen(
-        [sys.executable, "-c", f"import duckdb, sys; con = duckdb.connect({str(store)!r}); "
-         "print('ready', flush=True); sys.stdin.readline()"],
+        [sys.executable, "-c", "import sys; from healthscore.store import Store; "
+         f"s = Store({str(store)!r}, wait=30); print('ready', flush=True); sys.stdin.readline()"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "ready"

@@ -90,3 +90,57 @@ def test_a_store_held_by_another_process_is_busy_not_an_error(store_ws):
         holder.communicate("\n", timeout=30)
     with reading(store_ws) as r:
         assert read.latest(r, C) == D
+
+
+def test_the_held_connection_lets_a_waiting_job_in_even_under_steady_reads(store_ws):
+    """The server keeps its read connection open between requests (it saves the 30-60 ms of
+    opening the file each time) and closes it when idle; a job that waits for the file leaves
+    a marker, and the server lets go at once although reads keep coming: the job gets the file
+    within a second, and reads meanwhile are busy (503), not errors."""
+    import threading
+    import time
+
+    from healthscore.server.cache import HELD
+
+    CACHE.clear()
+    path = store_ws.store_path
+    with reading(store_ws) as r:
+        read.attributes(r, "A1")  # opens the held connection
+    assert path.resolve() in HELD._held
+    time.sleep(HELD.LINGER + 0.5)
+    assert path.resolve() not in HELD._held  # idle: closed
+
+    stop, outcomes = threading.Event(), []
+
+    def steady_reads():
+        while not stop.is_set():
+            try:
+                with reading(store_ws) as r:
+                    read.attributes(r, "A1")  # never cached: always needs the file
+                outcomes.append("ok")
+            except StoreBusy:
+                outcomes.append("busy")
+            time.sleep(0.02)
+
+    reader = threading.Thread(target=steady_reads)
+    reader.start()
+    try:
+        time.sleep(0.3)
+        job = subprocess.run(
+            [sys.executable, "-c", textwrap.dedent(f"""
+                import time
+                from healthscore.store import Store
+                t = time.monotonic()
+                with Store({str(path)!r}, wait=30) as s:
+                    s.con.execute("UPDATE accounts SET name = 'Job' WHERE account_id = 'A2'")
+                print(round(time.monotonic() - t, 3))
+            """)], capture_output=True, text=True, timeout=60)
+        assert job.returncode == 0, job.stderr
+        assert float(job.stdout) < 1.5  # it did not wait for the reads to stop
+        time.sleep(0.3)
+    finally:
+        stop.set()
+        reader.join(10)
+    assert outcomes.count("ok") > 5 and outcomes[-1] == "ok"
+    with reading(store_ws) as r:
+        assert read.attributes(r, "A2")["name"] == "Job"

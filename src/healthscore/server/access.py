@@ -1,5 +1,7 @@
-"""Store access per request: each request opens the store and closes it right after, so the
-daily job (``healthscore run``) and other commands can take the file between requests.
+"""Store access per request: reads take a cursor of a read-only connection the server holds
+while requests come and closes when they stop or a job waits to write
+(:class:`~healthscore.server.cache.HeldStore`); writes open the store for the request only.
+So the daily job (``healthscore run``) and other commands can take the file between requests.
 
 In one process DuckDB cannot mix read-only and read-write connections to one file, so readers
 share a lock that a writer takes alone. A file held by another process raises
@@ -12,7 +14,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from healthscore.server.cache import CACHE, CachedReader, signature
+from healthscore.server.cache import CACHE, HELD, CachedReader, signature
 from healthscore.store.store import Store
 from healthscore.workspace import Workspace
 
@@ -78,6 +80,7 @@ def writing(workspace: Workspace, *, touches: tuple[str, ...] | None = None
     :data:`CACHED_TABLES` (a pulse), the read cache stays valid after the write.
     """
     with LOCK.write():
+        HELD.release(workspace)  # one process cannot hold the file read-only and writable
         store = workspace.store(wait=0)
         keep = touches is not None and not CACHED_TABLES.intersection(touches)
         before = signature(store.path) if keep else None

@@ -1,5 +1,5 @@
 """The server's reader: reads through an in-memory cache that lasts while the store file is
-unchanged.
+unchanged, on a connection held open between requests.
 
 What the pages read for every request — the accounts list of a date (an Arrow table with each
 account's attributes and 7/30/90-day changes), the scored dates, band history, movers, the
@@ -8,19 +8,29 @@ file's identity, size and times (and its write-ahead log's): any write to the fi
 process or another, changes the key, and the next request reads the store again. The read
 functions (:mod:`healthscore.read`) do not know they are cached: they ask any
 :class:`~healthscore.read.Reader` the same way.
+
+Opening a DuckDB file costs 30-60 ms (and a table's first query on a new connection more), so
+the server keeps one read-only connection to the store while requests come (:data:`HELD`) and
+gives each request a cursor of it. The connection holds the file's shared lock, so no other
+process can write while it is open: it is closed once no request has used it for
+:data:`HeldStore.LINGER` seconds, and at once when a writer waits for the file (a job leaves a
+marker next to the store while it waits, see :func:`healthscore.store.store.writer_waiting`);
+while the marker is there, requests the cache cannot answer get 503 and the job goes first.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pyarrow as pa
 
+from healthscore.errors import StoreBusy
 from healthscore.read.reader import arrow_of
-from healthscore.store.store import Store, dict_rows
+from healthscore.store.store import Store, dict_rows, writer_waiting
 from healthscore.workspace import Workspace
 
 T = TypeVar("T")
@@ -94,6 +104,80 @@ class ReadCache:
 CACHE = ReadCache()
 
 
+class HeldStore:
+    """Read-only connections kept open between requests, one per store file, closed when idle
+    for :data:`LINGER` seconds or when a writer waits for the file."""
+
+    LINGER = 1.0
+    TICK = 0.05
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._held: dict[Path, list] = {}  # path -> [store, users, last use]
+        self._reaper: threading.Thread | None = None
+
+    def cursor(self, workspace: Workspace) -> Store:
+        """A store on a cursor of the held connection (opened if none is); raises
+        :class:`StoreBusy` while a writer waits for the file or holds it."""
+        path = Path(workspace.store_path).resolve()
+        with self._lock:
+            entry = self._held.get(path)
+            if entry is None:
+                if writer_waiting(path).exists():
+                    raise StoreBusy(f"{path}: a healthscore job is about to write the store",
+                                    hint="try again in a moment")
+                entry = self._held[path] = [workspace.store(read_only=True, wait=0), 0, 0.0]
+                self._start()
+            entry[1] += 1
+            return entry[0].sibling()
+
+    def done(self, workspace: Workspace, store: Store) -> None:
+        """The request's cursor is finished with."""
+        store.con.close()
+        path = Path(workspace.store_path).resolve()
+        with self._lock:
+            entry = self._held.get(path)
+            if entry is not None:
+                entry[1] -= 1
+                entry[2] = time.monotonic()
+
+    def release(self, workspace: Workspace) -> None:
+        """Close the held connection now (no request may be using it: the server's writes
+        call this under the write lock)."""
+        with self._lock:
+            entry = self._held.pop(Path(workspace.store_path).resolve(), None)
+        if entry is not None:
+            entry[0].close()
+
+    def _start(self) -> None:
+        if self._reaper is None or not self._reaper.is_alive():
+            self._reaper = threading.Thread(target=self._reap, name="hs-held-store",
+                                            daemon=True)
+            self._reaper.start()
+
+    def _reap(self) -> None:
+        while True:
+            time.sleep(self.TICK)
+            closing = []
+            with self._lock:
+                now = time.monotonic()
+                for path, entry in list(self._held.items()):
+                    if entry[1] == 0 and (now - entry[2] > self.LINGER
+                                          or writer_waiting(path).exists()):
+                        closing.append(self._held.pop(path)[0])
+                idle = not self._held
+            for store in closing:
+                store.close()
+            if idle:
+                with self._lock:
+                    if not self._held:
+                        self._reaper = None
+                        return
+
+
+HELD = HeldStore()
+
+
 class CachedReader:
     """A :class:`~healthscore.read.Reader` over a workspace's store for one request: the file
     is opened read-only on the first query the cache cannot answer (so a request answered from
@@ -112,8 +196,9 @@ class CachedReader:
 
     def open(self) -> Store:
         if self._store is None:
-            # a page answers 503 at once rather than wait for a job to finish
-            self._store = self.workspace.store(read_only=True, wait=0)
+            # a cursor of the held connection; a page answers 503 at once rather than wait
+            # for a job to finish
+            self._store = HELD.cursor(self.workspace)
         return self._store
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict]:
@@ -127,5 +212,5 @@ class CachedReader:
 
     def close(self) -> None:
         if self._store is not None:
-            self._store.close()
+            HELD.done(self.workspace, self._store)
             self._store = None

@@ -76,6 +76,13 @@ def _alive(pid: int | None, host: str | None) -> bool:
     return True
 
 
+def writer_waiting(path: Path) -> Path:
+    """The marker a writer leaves next to the store while it waits for the file: a process
+    that holds the store open for reading between requests (the dashboard server) closes it
+    when the marker appears, and opens it again only once the marker is gone."""
+    return path.with_name(path.name + ".writer-waiting")
+
+
 def dict_rows(cur) -> list[dict]:
     """The rows of an executed query as dicts keyed by column name."""
     names = [d[0] for d in cur.description]
@@ -112,25 +119,33 @@ class Store:
                              hint="run `healthscore init` to create a workspace")
         deadline = time.monotonic() + wait
         pause = 0.05
-        while True:
-            try:
-                self.con = duckdb.connect(str(self.path), read_only=read_only)
-                break
-            except duckdb.Error as exc:
-                # Another process holds the file (the dashboard reading it for a moment, or
-                # another job): wait for it up to `wait` seconds, then say who holds it.
-                held = any(m in str(exc).lower() for m in _HELD)
-                if held and time.monotonic() + pause < deadline:
-                    time.sleep(pause)
-                    pause = min(pause * 2, 1.0)
-                    continue
-                if held:
-                    raise StoreBusy(f"{self.path}: another healthscore process is using it",
-                                    hint="try again when it has finished (an ingest, score, "
-                                         "backfill or the daily job)") from None
-                raise StoreError(f"{self.path}: cannot open the store ({exc})",
-                                 hint="check that the file is a healthscore store and "
-                                      "readable") from None
+        waiting = None
+        try:
+            while True:
+                try:
+                    self.con = duckdb.connect(str(self.path), read_only=read_only)
+                    break
+                except duckdb.Error as exc:
+                    # Another process holds the file (the dashboard reading it for a moment,
+                    # or another job): wait for it up to `wait` seconds, then say who holds it.
+                    held = any(m in str(exc).lower() for m in _HELD)
+                    if held and time.monotonic() + pause < deadline:
+                        if not read_only and waiting is None:
+                            waiting = writer_waiting(self.path)
+                            waiting.touch()  # a server holding it open for reading lets go
+                        time.sleep(pause)
+                        pause = min(pause * 2, 0.25)
+                        continue
+                    if held:
+                        raise StoreBusy(f"{self.path}: another healthscore process is using it",
+                                        hint="try again when it has finished (an ingest, "
+                                             "score, backfill or the daily job)") from None
+                    raise StoreError(f"{self.path}: cannot open the store ({exc})",
+                                     hint="check that the file is a healthscore store and "
+                                          "readable") from None
+        finally:
+            if waiting is not None:
+                waiting.unlink(missing_ok=True)
         self.con.execute("SET TimeZone = 'UTC'")
         if memory_limit:
             self.con.execute(f"SET memory_limit = '{memory_limit}'")
