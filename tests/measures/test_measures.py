@@ -29,7 +29,7 @@ from healthscore.schemas import TABLES
 
 AS_OF = date(2026, 6, 30)
 SCORED = {"A1", "A2", "A3", "A6"}
-DOCS = Path(__file__).resolve().parents[1] / "docs" / "measures.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "measures.md"
 
 FILES = {
     "accounts": """\

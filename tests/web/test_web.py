@@ -411,7 +411,7 @@ def test_empty_workspace_says_no_data_yet(empty_site, page, shots, empty_root):
     response = page.goto(empty_site.url + "/accounts/ACC-1")
     assert response.status == 404 and "No account" in page.locator("h1").inner_text()
     # A workspace with a scorecard but no scores yet.
-    demo = Path(__file__).parents[1] / "src/healthscore/demo/scorecards/health.yaml"
+    demo = Path(__file__).parents[2] / "src/healthscore/demo/scorecards/health.yaml"
     (empty_root / "scorecards").mkdir(exist_ok=True)
     shutil.copy(demo, empty_root / "scorecards/health.yaml")
     try:
