@@ -9,6 +9,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from healthscore.formatting import count
+
 
 def _width(stream) -> int | None:
     # Rich assumes 80 columns when output is not a terminal (CI logs, pipes, tests); tables of
@@ -31,8 +33,5 @@ WorkspaceOption = typer.Option(
     show_default=True)
 
 
-def n(value: int | float | None) -> str:
-    """A count with thousands separators."""
-    if value is None:
-        return "–"
-    return f"{value:,}" if isinstance(value, int) else f"{value:,.2f}"
+#: A count with thousands separators (one formatting module for every surface).
+n = count

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from healthscore import clock, read
 from healthscore.cli.common import WorkspaceOption, console, esc, n
+from healthscore.formatting import score as score_text
 from healthscore.pipeline import check as check_scorecards
 from healthscore.pipeline import score as run_score
 from healthscore.workspace import Workspace
@@ -31,8 +32,8 @@ def fmt_band(band: str | None) -> str:
     return f"[{BAND_STYLE[band]}]{band}[/]" if band in BAND_STYLE else "–"
 
 
-def f1(x: float | None) -> str:
-    return "–" if x is None else f"{x:.1f}"
+#: A score with one decimal (healthscore.formatting.score).
+f1 = score_text
 
 
 def score(
