@@ -201,6 +201,11 @@ def test_a_churned_account_says_so(r):
     assert "2026-05-31" in err.value.hint
     with pytest.raises(NotFound, match="A6 churned on 2026-06-10, last scored on 2026-05-31"):
         read.trend(r, C, "A6", days=7)
+    t = read.trend(r, C, "A6", days=40)  # its last 40 days to D hold its last score
+    assert (t["end"], t["last_scored"], t["churned_on"]) == (D, D - timedelta(30),
+                                                             D - timedelta(20))
+    assert [p["score"] for p in t["points"]] == [20] and t["deltas"]["7d"] is None
+    assert read.trend(r, C, "A1", days=40)["churned_on"] is None
     assert read.explain(r, C, "A6", D - timedelta(30))["score"] == 20
     with pytest.raises(NotFound, match="not scored|last scored on 2026-06-23"):
         read.explain(r, C, "A3", D - timedelta(1))

@@ -118,6 +118,8 @@ def trend(
     console.print(f"[bold]{scorecard}[/] {esc(account)}: {f1(last['score'])} "
                   f"{fmt_band(last['band'])} on {last['as_of']} ({len(pts)} snapshots since "
                   f"{pts[0]['as_of']})")
+    if t["churned_on"]:
+        console.print(f"  churned on {t['churned_on']}, last scored on {t['last_scored']}")
     console.print("  " + _spark([p["score"] for p in pts]))
     deltas = t["deltas"]
     console.print("  change: " + ", ".join(

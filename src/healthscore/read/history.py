@@ -15,7 +15,7 @@ from healthscore.errors import InputError, NotFound
 from healthscore.read.dates import ACCOUNTS_AS_OF, account_cutoff, resolve
 from healthscore.read.reader import Reader
 from healthscore.read.scorecards import Card
-from healthscore.read.status import last_scored, not_scored, series_table
+from healthscore.read.status import churned_on, last_scored, not_scored, series_table
 from healthscore.scoring.change import explain_change, with_reasons
 
 _POINT = "as_of, score, band, grade, coverage, variant"
@@ -81,7 +81,9 @@ def trend(r: Reader, card: Card, account_id: str, *, days: int = 90,
     """An account's daily scores over ``days`` up to ``end`` (default: the version's latest
     date), its band changes and its 7/30/90-day changes on ``end``.
 
-    Returns ``{"points", "band_changes", "deltas", "end"}``. Raises :class:`NotFound` when the
+    Returns ``{"points", "band_changes", "deltas", "end", "last_scored", "churned_on"}``: the
+    deltas are those of the account's last snapshot in the window (``last_scored``, before
+    ``end`` when it churned: ``churned_on`` says when). Raises :class:`NotFound` when the
     account has no snapshot in the window (saying when it churned and was last scored).
     """
     _positive("days", days)
@@ -92,9 +94,15 @@ def trend(r: Reader, card: Card, account_id: str, *, days: int = 90,
     pts = points(r, card, account_id, end - timedelta(days=days), end)
     if not pts:
         raise not_scored(r, card, account_id, end, f"in the {days} days to {end}")
-    return {"points": pts, "band_changes": band_changes(pts),
-            "deltas": _deltas_of(pts, end) if days >= 90 else deltas(r, card, account_id, end),
-            "end": end}
+    last = pts[-1]["as_of"]  # before `end` when the account churned (or was not scored then)
+    out = {"points": pts, "band_changes": band_changes(pts),
+           "deltas": (_deltas_of(pts, last) if days >= 90 and last == end
+                      else deltas(r, card, account_id, last)),
+           "end": end, "last_scored": last, "churned_on": None}
+    if last < end:
+        churned = churned_on(r, account_id)
+        out["churned_on"] = churned if churned is not None and churned <= end else None
+    return out
 
 
 def _deltas_of(pts: list[dict], day: date) -> dict:
