@@ -1,4 +1,4 @@
-"""The web dashboard: server-rendered pages over :mod:`healthscore.portfolio`.
+"""The web dashboard: server-rendered pages over :mod:`healthscore.read`.
 
 :func:`install` adds the pages, our own CSS and JavaScript under ``/static``, plotly's
 JavaScript from the installed ``plotly`` package (nothing is fetched from the internet), the
