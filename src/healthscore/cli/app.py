@@ -50,6 +50,7 @@ def _root(
 
 def _register() -> None:
     from healthscore.cli import (
+        backtest,
         demo,
         explain,
         export,
@@ -64,8 +65,8 @@ def _register() -> None:
         token,
     )
 
-    for module in (init, ingest, status, quarantine, score, explain, history, manual, export,
-                   demo, token, serve):
+    for module in (init, ingest, status, quarantine, score, explain, history, backtest, manual,
+                   export, demo, token, serve):
         module.register(app)
 
 

@@ -1,0 +1,100 @@
+"""``healthscore backtest``: does the stored score predict churn?"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from healthscore import read
+from healthscore.cli.common import WorkspaceOption, console, err_console, esc, n
+from healthscore.cli.score import fmt_band, parse_date
+from healthscore.formatting import pct
+from healthscore.validation import backtest as run_backtest
+from healthscore.workspace import Workspace
+
+
+def jsonable(value):
+    """The summary as JSON: dates as ISO text, NaN as null."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if hasattr(value, "item"):  # numpy scalars
+        return jsonable(value.item())
+    return value
+
+
+def _f3(value) -> str:
+    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) \
+        else f"{value:.3f}"
+
+
+def backtest(
+    workspace: Path = WorkspaceOption,
+    scorecard: str = typer.Option("health", "--scorecard", "-s", help="The scorecard."),
+    horizon: int = typer.Option(90, "--horizon", help="Days after each score to look for a "
+                                                      "churn."),
+    start: str = typer.Option(None, "--from", help="First sample date (default: the first "
+                                                   "scored date)."),
+    end: str = typer.Option(None, "--to", help="Last sample date (default: the latest)."),
+    every: int = typer.Option(30, "--every", help="Days between sample dates."),
+    json_out: Path = typer.Option(None, "--json", help="Also write the metrics as JSON here."),
+) -> None:
+    """Backtest a scorecard's stored scores against the churn that followed: AUC with its
+    interval, churn by band, red-flag precision and recall, lift by decile, each measure alone.
+    Recorded as a run in the store."""
+    ws = Workspace.open(workspace)
+    card = read.card(ws, scorecard)
+    with ws.store() as store, store.recorded("backtest") as run:
+        found = run_backtest(read.StoreReader(store), card, horizon=horizon,
+                             start=parse_date(start, "--from") if start else None,
+                             end=parse_date(end, "--to") if end else None, every=every)
+        run.rows_loaded = found.summary["labelled"]
+        run.detail = jsonable(found.summary)
+    s = found.summary
+    console.print(
+        f"[bold]{card.name}[/] (version {card.version}) against churn within {horizon} days, "
+        f"{s['dates']['count']} sample dates {s['dates']['first']} … {s['dates']['last']}: "
+        f"{n(s['labelled'])} labelled observations, {n(s['churners'])} churned, "
+        f"{n(s['censored'])} censored (no outcome in the horizon)")
+    lo, hi = s["auc_interval"]
+    console.print(f"ROC AUC [bold]{_f3(s['auc'])}[/] (95% interval {_f3(lo)}–{_f3(hi)}), "
+                  f"Gini {_f3(s['gini'])}; top-decile lift {_f3(s['top_lift'])}, holding "
+                  f"{pct(s['top_share_of_churners'])} of churners")
+    bands = Table(title="Churn by band", title_justify="left")
+    for col in ("band", "accounts", "churned", "churn rate", "ARR", "churned ARR"):
+        bands.add_column(col, justify="left" if col == "band" else "right")
+    for b in s["bands"]:
+        bands.add_row(fmt_band(b["band"]), n(b["accounts"]), n(b["churned"]),
+                      pct(b["churn_rate"], 1), n(round(b["arr"])), n(round(b["churned_arr"])))
+    console.print(bands)
+    rises = {True: "yes", False: "[red]no[/]", None: "–"}[s["risk_rises"]]
+    console.print(f"Risk rises from green to red: {rises}. Red flags: precision "
+                  f"{pct(s['red']['precision'], 1)}, recall {pct(s['red']['recall'], 1)}; red "
+                  f"or yellow: precision {pct(s['red_or_yellow']['precision'], 1)}, recall "
+                  f"{pct(s['red_or_yellow']['recall'], 1)}")
+    power = Table(title="Each measure alone", title_justify="left")
+    for col in ("measure", "AUC alone", "higher means", "coverage", "weight"):
+        power.add_column(col, justify="left" if col in ("measure", "higher means") else "right")
+    for x in s["measures"]:  # the AUC of the measure read the way it predicts churn
+        power.add_row(esc(card.labels.get(x["measure"], x["measure"])), _f3(x["power"]),
+                      x["higher_means"] or "–", pct(x["coverage"]), pct(x["weight"], 1))
+    console.print(power)
+    for w in s["warnings"]:
+        err_console.print(f"[yellow]warning:[/] {esc(w)}")
+    if json_out is not None:
+        json_out.write_text(json.dumps(jsonable(s), indent=2), encoding="utf-8")
+        console.print(f"Metrics written to {json_out}")
+    console.print(f"Recorded as run {run.run_id}.")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("backtest")(backtest)

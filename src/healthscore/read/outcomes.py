@@ -1,0 +1,70 @@
+"""What happened after each score: the backtest's observations.
+
+For each account scored on each of the given dates, its score, band, variant and attributes on
+that date, and the outcomes recorded within the horizon after it (renewals' outcomes, and the
+account's ``churned_at``): churned, contracted, any outcome at all (an account with none in the
+window is censored: neither a churn nor a renewal), and the first churn date.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pyarrow as pa
+
+from healthscore.read.reader import Reader
+from healthscore.read.scorecards import Card
+
+_OBSERVATIONS = """
+    WITH s AS (
+        SELECT account_id, as_of, score, band, variant FROM snapshots
+        WHERE scorecard = ? AND version = ? AND list_contains(?, as_of) AND score IS NOT NULL
+    ), events AS (
+        SELECT account_id, renewal_date AS day, outcome FROM renewals
+        UNION ALL
+        SELECT account_id, churned_at AS day, 'churned' AS outcome FROM accounts
+        WHERE _valid_to IS NULL AND churned_at IS NOT NULL
+    ), labelled AS (
+        SELECT s.account_id, s.as_of, any_value(s.score) AS score, any_value(s.band) AS band,
+               any_value(s.variant) AS variant,
+               coalesce(bool_or(e.outcome = 'churned'), false) AS churned,
+               coalesce(bool_or(e.outcome = 'contracted'), false) AS contracted,
+               count(e.outcome) > 0 AS observed,
+               min(e.day) FILTER (WHERE e.outcome = 'churned') AS churn_date
+        FROM s LEFT JOIN events e
+          ON e.account_id = s.account_id AND e.day > s.as_of
+         AND e.day <= s.as_of + CAST(? AS INTEGER)
+        GROUP BY s.account_id, s.as_of
+    )
+    SELECT l.*, a.segment, a.plan, coalesce(a.arr, 0) AS arr
+    FROM labelled l LEFT JOIN accounts a
+      ON a.account_id = l.account_id
+     AND (a._valid_from IS NULL OR a._valid_from < l.as_of + 1)
+     AND (a._valid_to IS NULL OR a._valid_to >= l.as_of + 1)
+    ORDER BY l.as_of, l.account_id
+"""
+
+
+def observations(r: Reader, card: Card, dates: list[date], horizon: int) -> pa.Table:
+    """One row per account scored on each of ``dates`` (a score, not an unscored row):
+    account_id, as_of, score, band, variant, churned, contracted, observed, churn_date,
+    segment, plan, arr."""
+    return r.arrow(_OBSERVATIONS, [card.name, card.version, dates, horizon])
+
+
+def measure_values(r: Reader, card: Card, dates: list[date]) -> pa.Table:
+    """Each measure's raw value, score and effective weight for every account on ``dates``."""
+    return r.arrow("""
+        SELECT account_id, as_of, measure, raw_value, score, weight FROM snapshot_measures
+        WHERE scorecard = ? AND version = ? AND list_contains(?, as_of)
+        ORDER BY as_of, account_id, measure
+    """, [card.name, card.version, dates])
+
+
+def outcome_span(r: Reader) -> dict:
+    """The renewals on record: how many, how many churned, and the date range."""
+    return r.rows("""
+        SELECT count(*) AS renewals, count(*) FILTER (WHERE outcome = 'churned') AS churned,
+               min(renewal_date) AS first, max(renewal_date) AS last FROM renewals
+    """)[0] | r.rows("SELECT count(*) AS churned_at FROM accounts WHERE _valid_to IS NULL "
+                     "AND churned_at IS NOT NULL")[0]

@@ -1,0 +1,105 @@
+"""The backtest's metrics, pure: arrays in (did the account churn, its risk, its ARR, its band),
+numbers out. No store, no clock.
+
+Risk is ``100 - score``: a higher risk should mean a likelier churn. Every metric comes with the
+counts it rests on, so a reader can tell a number from a guess.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import roc_auc_score
+
+BANDS = ("red", "yellow", "green")
+#: Fewer churners than this and the report calls its estimates unreliable.
+MIN_CHURNERS = 30
+
+
+def auc(churned: np.ndarray, risk: np.ndarray) -> float:
+    """ROC AUC of ``risk`` for ``churned`` (NaN unless both classes are present): the chance
+    that a random churner has a higher risk than a random renewer, ties counting half.
+
+    >>> auc(np.array([1, 0, 1, 0]), np.array([0.9, 0.1, 0.4, 0.4]))
+    0.875
+    """
+    churned = np.asarray(churned, dtype=bool)
+    if churned.all() or not churned.any():
+        return float("nan")
+    return float(roc_auc_score(churned, np.asarray(risk, dtype=float)))
+
+
+def auc_interval(churned: np.ndarray, risk: np.ndarray, clusters: np.ndarray, *,
+                 resamples: int = 200, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
+    """A ``level`` confidence interval of :func:`auc` by a bootstrap over ``clusters`` (the
+    accounts: an account scored on several dates is resampled whole, as its rows are not
+    independent). Deterministic for a seed; NaNs when the AUC is undefined."""
+    churned = np.asarray(churned, dtype=bool)
+    risk = np.asarray(risk, dtype=float)
+    if churned.all() or not churned.any():
+        return float("nan"), float("nan")
+    ids, inverse = np.unique(np.asarray(clusters, dtype=object).astype(str), return_inverse=True)
+    rows_of = [np.flatnonzero(inverse == k) for k in range(len(ids))]
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(resamples):
+        pick = rng.integers(0, len(ids), len(ids))
+        rows = np.concatenate([rows_of[k] for k in pick])
+        value = auc(churned[rows], risk[rows])
+        if not np.isnan(value):
+            values.append(value)
+    if not values:
+        return float("nan"), float("nan")
+    tail = (1 - level) / 2
+    return float(np.quantile(values, tail)), float(np.quantile(values, 1 - tail))
+
+
+def by_band(churned: np.ndarray, band: np.ndarray, arr: np.ndarray) -> dict:
+    """Per band: accounts, churners, churn rate, ARR and churned ARR; and whether the churn rate
+    rises from green to yellow to red (``risk_rises``, None with a band empty)."""
+    churned = np.asarray(churned, dtype=bool)
+    arr = np.asarray(arr, dtype=float)
+    rows = []
+    for b in BANDS:
+        mask = np.asarray(band) == b
+        n, k = int(mask.sum()), int((churned & mask).sum())
+        rows.append({"band": b, "accounts": n, "churned": k, "churn_rate": k / n if n else None,
+                     "arr": float(arr[mask].sum()), "churned_arr": float(arr[mask & churned].sum())})
+    rates = [r["churn_rate"] for r in rows]
+    rises = None if any(r is None for r in rates) else bool(rates[0] >= rates[1] >= rates[2])
+    return {"bands": rows, "risk_rises": rises}
+
+
+def precision_recall(churned: np.ndarray, flagged: np.ndarray) -> dict:
+    """Of the flagged accounts, the share that churned (precision); of the churners, the share
+    flagged (recall); with the counts."""
+    churned = np.asarray(churned, dtype=bool)
+    flagged = np.asarray(flagged, dtype=bool)
+    hits = int((churned & flagged).sum())
+    return {"flagged": int(flagged.sum()), "churned": int(churned.sum()), "hits": hits,
+            "precision": hits / flagged.sum() if flagged.any() else None,
+            "recall": hits / churned.sum() if churned.any() else None}
+
+
+def deciles(churned: np.ndarray, risk: np.ndarray, arr: np.ndarray, order: np.ndarray) -> dict:
+    """Accounts ranked by risk (highest first; ties by ``order``, e.g. the account id) cut into
+    ten groups as equal as can be: per decile the accounts, churners, churn rate and lift (its
+    rate over the overall rate); and the top decile's lift and share of churners and churned
+    ARR."""
+    churned = np.asarray(churned, dtype=bool)
+    arr = np.asarray(arr, dtype=float)
+    n = len(churned)
+    ranked = np.lexsort((np.asarray(order).astype(str), -np.asarray(risk, dtype=float)))
+    base = churned.mean() if n else 0.0
+    rows = []
+    for d, part in enumerate(np.array_split(ranked, 10) if n else [], start=1):
+        k = int(churned[part].sum())
+        rate = k / len(part) if len(part) else None
+        rows.append({"decile": d, "accounts": int(len(part)), "churned": k, "churn_rate": rate,
+                     "lift": rate / base if rate is not None and base else None})
+    top = ranked[: rows[0]["accounts"]] if rows else ranked[:0]
+    churned_arr = arr[churned].sum()
+    return {"deciles": rows, "top_lift": rows[0]["lift"] if rows else None,
+            "top_share_of_churners": (churned[top].sum() / churned.sum()) if churned.any()
+            else None,
+            "top_share_of_churned_arr": (arr[top][churned[top]].sum() / churned_arr)
+            if churned_arr else None}

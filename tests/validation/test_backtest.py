@@ -1,0 +1,154 @@
+"""The backtest (healthscore.validation) on a tiny hand-built history whose answers are written
+out here, property tests of its metrics, and the CLI end to end."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.metrics import roc_auc_score
+from typer.testing import CliRunner
+
+from conftest import NOW
+from healthscore import read
+from healthscore.cli import app as cli
+from healthscore.errors import NotFound
+from healthscore.read import Card
+from healthscore.validation import backtest
+from healthscore.validation import metrics as m
+
+D = date(2026, 1, 1)
+SCORECARD = """\
+name: health
+bands: {red: 40, yellow: 65}
+groups:
+  usage:
+    weight: 1
+    measures:
+      days_since_last_activity:
+        scoring: {linear: {from: 60, to: 0}}
+"""
+
+ACCOUNTS = "account_id,name,arr,contract_start\n" + "".join(
+    f"B{i},Account {i},{1000 * i},2025-01-01\n" for i in range(1, 11))
+# What happened in (D, D + 90]: B1, B2, B4 churned; B3, B5, B7 renewed; B6 contracted; B8
+# expanded; B9 nothing (censored); B10 only later, on D + 120 (outside: censored).
+RENEWALS = """account_id,renewal_date,outcome
+B1,2026-02-01,churned
+B2,2026-03-15,churned
+B3,2026-02-10,renewed
+B4,2026-03-31,churned
+B5,2026-01-20,renewed
+B6,2026-02-20,contracted
+B7,2026-03-01,renewed
+B8,2026-01-05,expanded
+B10,2026-05-01,churned
+"""
+
+
+@pytest.fixture
+def history(ws):
+    """B1..B10 scored on D with 10, 20, ..., 100 (red below 40, yellow below 65)."""
+    ws.file("data/accounts.csv", ACCOUNTS)
+    ws.file("data/renewals.csv", RENEWALS)
+    ws.config("crm:\n  table: accounts\n  path: data/accounts.csv\n",
+              "renewals:\n  table: renewals\n  path: data/renewals.csv\n")
+    ws.file("scorecards/health.yaml", SCORECARD)
+    ws.ingest()
+    workspace = ws.open()
+    version = read.card(workspace, "health").version
+    with workspace.store() as store:  # the scores, by hand (a seam we own)
+        for i in range(1, 11):
+            score = 10.0 * i
+            band = "red" if score < 40 else "yellow" if score < 65 else "green"
+            store.con.execute("INSERT INTO snapshots VALUES ('health', ?, ?, ?, 'base', ?, ?, "
+                              "'C', 1.0, 1, ?)", [version, D, f"B{i}", score, band, NOW])
+        store.rebuild_series()
+    return workspace
+
+
+@pytest.fixture
+def C(history) -> Card:
+    return read.card(history, "health")
+
+
+def test_a_hand_built_history_gives_the_written_out_answers(history, C):
+    """Labelled: B1..B8 (B9, B10 censored); churners B1, B2, B4. Risk = 100 - score:
+    churners 90, 80, 60; the others 70, 50, 40, 30, 20. Of the 3 x 5 = 15 pairs the churner is
+    riskier in 5 + 5 + 4 = 14 (60 < 70): AUC 14/15. Bands: red B1-B3 2/3 churned, yellow
+    B4-B6 1/3, green B7-B8 0/2. Red flags 3, hits 2: precision 2/3, recall 2/3; red or yellow
+    flags 6, hits 3: precision 1/2, recall 1. Eight observations in ten deciles: the top decile
+    is B1 alone, churn rate 1 over 3/8 overall: lift 8/3, 1 of 3 churners, ARR 1,000 of the
+    churned 1,000 + 2,000 + 4,000."""
+    with read.open_reader(history) as r:
+        b = backtest(r, C, horizon=90, start=D, end=D, every=30, resamples=50)
+    s = b.summary
+    assert (s["labelled"], s["churners"], s["censored"], s["contracted"]) == (8, 3, 2, 1)
+    assert s["auc"] == pytest.approx(14 / 15, abs=1e-12)
+    assert s["gini"] == pytest.approx(2 * 14 / 15 - 1)
+    assert [(x["band"], x["accounts"], x["churned"]) for x in s["bands"]] == [
+        ("red", 3, 2), ("yellow", 3, 1), ("green", 2, 0)]
+    assert s["bands"][0]["churned_arr"] == 3000 and s["risk_rises"] is True
+    assert (s["red"]["precision"], s["red"]["recall"]) == (pytest.approx(2 / 3),
+                                                           pytest.approx(2 / 3))
+    assert (s["red_or_yellow"]["precision"], s["red_or_yellow"]["recall"]) == (0.5, 1.0)
+    assert s["deciles"][0] == {"decile": 1, "accounts": 1, "churned": 1, "churn_rate": 1.0,
+                               "lift": pytest.approx(8 / 3)}
+    assert s["top_share_of_churners"] == pytest.approx(1 / 3)
+    assert s["top_share_of_churned_arr"] == pytest.approx(1000 / 7000)
+    assert any("leakage" in w for w in s["warnings"])  # 0.93 is too good to be true
+    assert any("only 3 churner(s)" in w for w in s["warnings"])
+    lo, hi = s["auc_interval"]
+    assert lo <= s["auc"] <= hi <= 1
+
+
+def test_missing_dates_and_missing_outcomes_say_what_to_do(history, C):
+    with read.open_reader(history) as r, pytest.raises(NotFound) as err:
+        backtest(r, C, start=D, end=date(2026, 3, 1), every=30)
+    # sample dates D, D+30 (2026-01-31); D+60 is past --to
+    assert "1 of the 2 sample dates have no health snapshot" in err.value.message
+    assert "healthscore backfill --from 2026-01-31 --to 2026-01-31 --step 30" in err.value.hint
+    with history.store() as store:
+        store.con.execute("DELETE FROM renewals")
+    with read.open_reader(history) as r, pytest.raises(NotFound) as err:
+        backtest(r, C)
+    assert "the renewals table is empty" in err.value.message
+    assert "renewal_date" in err.value.hint and "outcome" in err.value.hint
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.floats(0, 100, allow_nan=False)), min_size=2,
+                max_size=40), st.randoms(use_true_random=False))
+def test_auc_matches_sklearn_and_ignores_the_order_of_accounts(rows, rnd):
+    y = np.array([a for a, _ in rows])
+    risk = np.array([b for _, b in rows])
+    value = m.auc(y, risk)
+    if y.all() or not y.any():
+        assert np.isnan(value)
+        return
+    assert value == pytest.approx(roc_auc_score(y, risk), abs=1e-9)
+    order = list(range(len(rows)))
+    rnd.shuffle(order)
+    assert m.auc(y[order], risk[order]) == pytest.approx(value, abs=1e-12)
+    assert m.auc(y, risk * 0 + 7) == 0.5  # a constant score tells nothing
+    assert m.auc(y, y.astype(float)) == 1.0  # a perfect one separates all
+
+
+def test_the_cli_prints_records_and_writes_json(history, tmp_path):
+    out = tmp_path / "bt.json"
+    result = CliRunner().invoke(cli, ["backtest", "-w", str(history.root), "--from",
+                                          "2026-01-01", "--to", "2026-01-01", "--json",
+                                          str(out)])
+    assert result.exit_code == 0, result.output
+    assert "ROC AUC 0.933" in result.output and "Churn by band" in result.output
+    data = json.loads(out.read_text())
+    assert data["churners"] == 3 and data["dates"]["first"] == "2026-01-01"
+    with history.store(read_only=True) as store:
+        kind, status, detail = store.con.execute(
+            "SELECT kind, status, detail FROM runs ORDER BY run_id DESC LIMIT 1").fetchall()[0]
+    assert (kind, status) == ("backtest", "ok") and json.loads(detail)["auc"] == \
+        pytest.approx(14 / 15)
