@@ -106,6 +106,47 @@ def test_a_hand_built_history_gives_the_written_out_answers(history, C):
     assert lo <= s["auc"] <= hi <= 1
 
 
+def test_retention_lead_time_and_calibration_of_the_hand_built_history(history, C):
+    """Days to churn: B1 31 (Feb 1), B2 73 (Mar 15), B4 89 (Mar 31); the others are censored at
+    90. Kaplan-Meier, red (B1, B2, B3): 2/3 after day 31, 2/3 x 1/2 = 1/3 after day 73; yellow
+    (B4, B5, B6): 2/3 after day 89; green: 1. Lead time: the churns after D up to D + 90 are B1,
+    B2, B4, each scored once, on D: B1 and B2 red 31 and 73 days ahead (median 52), B4 yellow;
+    red at least 60 days ahead: B2 only, 1 of 3. Calibration: the Brier score is the mean
+    squared gap of the fitted probabilities; a constant guess scores 3/8 x 5/8."""
+    from lifelines import KaplanMeierFitter
+    from lifelines.statistics import multivariate_logrank_test
+
+    with read.open_reader(history) as r:
+        s = backtest(r, C, horizon=90, start=D, end=D, every=30, resamples=20).summary
+    km = {b["band"]: b["retained"] for b in s["survival"]["bands"]}
+    assert km["red"] == {"30": 1.0, "60": pytest.approx(2 / 3), "90": pytest.approx(1 / 3)}
+    assert km["yellow"] == {"30": 1.0, "60": 1.0, "90": pytest.approx(2 / 3)}
+    assert km["green"] == {"30": 1.0, "60": 1.0, "90": 1.0}
+    days = [31, 73, 90, 89, 90, 90, 90, 90]
+    event = [1, 1, 0, 1, 0, 0, 0, 0]
+    bands = ["red"] * 3 + ["yellow"] * 3 + ["green"] * 2
+    red = KaplanMeierFitter().fit(days[:3], event[:3])
+    assert s["survival"]["bands"][0]["curve"]["retained"] == pytest.approx(
+        list(red.survival_function_.iloc[:, 0]))
+    assert s["survival"]["logrank"]["p_value"] == pytest.approx(
+        multivariate_logrank_test(days, bands, event).p_value)
+    lead = s["lead_time"]
+    assert (lead["churners"], lead["ever_red"], lead["median_days_from_first_red"]) == (3, 2, 52)
+    assert lead["flagged_ahead"] == {"60": pytest.approx(1 / 3), "90": 0.0}
+    assert lead["median_days_from_first_drop"] is None  # one score each: no drop to see
+    cal = s["calibration"]
+    assert cal["brier_constant"] == pytest.approx(3 / 8 * 5 / 8)
+    fit = cal["fit"]
+    risk = np.array([90, 80, 70, 60, 50, 40, 30, 20.0])
+    p = 1 / (1 + np.exp(-(fit["intercept"] + fit["slope"] * risk)))
+    y = np.array([1, 1, 0, 1, 0, 0, 0, 0])
+    assert cal["brier"] == pytest.approx(np.mean((p - y) ** 2))
+    assert cal["brier"] < cal["brier_constant"] and fit["slope"] > 0
+    assert [b["name"] for b in s["baselines"]] == ["scorecard", "usage only", "recency only"]
+    assert s["baselines"][0]["auc"] == pytest.approx(14 / 15)
+    assert s["baselines"][1]["note"] == "no 'usage' group scores stored on the sample dates"
+
+
 def test_missing_dates_and_missing_outcomes_say_what_to_do(history, C):
     with read.open_reader(history) as r, pytest.raises(NotFound) as err:
         backtest(r, C, start=D, end=date(2026, 3, 1), every=30)

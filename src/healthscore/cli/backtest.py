@@ -88,6 +88,29 @@ def backtest(
         power.add_row(esc(card.labels.get(x["measure"], x["measure"])), _f3(x["power"]),
                       x["higher_means"] or "–", pct(x["coverage"]), pct(x["weight"], 1))
     console.print(power)
+    console.print("Baselines: " + "; ".join(
+        f"{b['name']} {_f3(b['auc'])}" + (f" ({_f3(b['auc_interval'][0])}–"
+                                          f"{_f3(b['auc_interval'][1])})" if b.get("auc_interval")
+                                          else f" ({b['note']})" if b.get("note") else "")
+        for b in s["baselines"]))
+    cal = s["calibration"]
+    if cal["brier"] is not None:
+        console.print(f"Calibration: Brier score {cal['brier']:.4f} (a constant guess: "
+                      f"{cal['brier_constant']:.4f}), probabilities from a "
+                      f"{cal['fit']['method']}")
+    lead = s["lead_time"]
+    if lead["churners"]:
+        console.print(
+            f"Lead time: {lead['ever_red']} of {lead['churners']} churners were red in the "
+            f"{lead['lookback_days']} days before; median {lead['median_days_from_first_red']} "
+            f"days from the first red to the churn; red at least 60 / 90 days ahead: "
+            f"{pct(lead['flagged_ahead']['60'])} / {pct(lead['flagged_ahead']['90'])}")
+    km = s["survival"]
+    if km["bands"]:
+        console.print("Still customers after 30 / 60 / 90 days (Kaplan–Meier): " + "; ".join(
+            f"{b['band']} " + " / ".join(pct(b["retained"][t]) for t in ("30", "60", "90"))
+            for b in km["bands"]) + (f"; log-rank p = {km['logrank']['p_value']:.2g}"
+                                     if km["logrank"] else ""))
     for w in s["warnings"]:
         err_console.print(f"[yellow]warning:[/] {esc(w)}")
     if json_out is not None:

@@ -68,3 +68,41 @@ def outcome_span(r: Reader) -> dict:
                min(renewal_date) AS first, max(renewal_date) AS last FROM renewals
     """)[0] | r.rows("SELECT count(*) AS churned_at FROM accounts WHERE _valid_to IS NULL "
                      "AND churned_at IS NOT NULL")[0]
+
+
+def group_scores(r: Reader, card: Card, dates: list[date], group: str) -> pa.Table:
+    """One group's score for every account on ``dates`` (account_id, as_of, score)."""
+    return r.arrow("""
+        SELECT account_id, as_of, score FROM snapshot_groups
+        WHERE scorecard = ? AND version = ? AND list_contains(?, as_of) AND "group" = ?
+    """, [card.name, card.version, dates, group])
+
+
+def churn_histories(r: Reader, card: Card, *, first: date, last: date, lookback: int,
+                    drop: float) -> list[dict]:
+    """Each account's first churn between ``first`` and ``last`` (renewals and churned_at)
+    that has scores in the ``lookback`` days before it: the churn date, its first red score
+    and its first drop of ``drop`` points below its best score so far in that window."""
+    from healthscore.read.status import series_table
+
+    return r.rows(f"""
+        WITH churns AS (
+            SELECT account_id, min(day) AS churn_date FROM (
+                SELECT account_id, renewal_date AS day FROM renewals WHERE outcome = 'churned'
+                UNION ALL
+                SELECT account_id, churned_at AS day FROM accounts
+                WHERE _valid_to IS NULL AND churned_at IS NOT NULL)
+            GROUP BY account_id
+            HAVING min(day) > ? AND min(day) <= ?
+        ), pts AS (
+            SELECT c.account_id, c.churn_date, s.as_of, s.score, s.band,
+                   max(s.score) OVER (PARTITION BY c.account_id ORDER BY s.as_of
+                                      ROWS UNBOUNDED PRECEDING) AS best
+            FROM churns c JOIN {series_table(r)} s
+              ON s.account_id = c.account_id AND s.scorecard = ? AND s.version = ?
+             AND s.as_of >= c.churn_date - CAST(? AS INTEGER) AND s.as_of < c.churn_date
+        )
+        SELECT account_id, churn_date, min(as_of) FILTER (WHERE band = 'red') AS first_red,
+               min(as_of) FILTER (WHERE score <= best - ?) AS first_drop, count(*) AS scores
+        FROM pts GROUP BY account_id, churn_date ORDER BY account_id
+    """, [first, last, card.name, card.version, lookback, drop])

@@ -18,7 +18,13 @@ import pandas as pd
 
 from healthscore.errors import InputError, NotFound
 from healthscore.read.dates import scored_dates
-from healthscore.read.outcomes import measure_values, observations, outcome_span
+from healthscore.read.outcomes import (
+    churn_histories,
+    group_scores,
+    measure_values,
+    observations,
+    outcome_span,
+)
 from healthscore.read.reader import Reader
 from healthscore.read.scorecards import Card
 from healthscore.validation import metrics as m
@@ -69,7 +75,8 @@ def sample_dates(r: Reader, card: Card, *, start: date | None, end: date | None,
 
 
 def backtest(r: Reader, card: Card, *, horizon: int = 90, start: date | None = None,
-             end: date | None = None, every: int = 30, resamples: int = 200) -> Backtest:
+             end: date | None = None, every: int = 30, resamples: int = 200,
+             drop: float = 15.0, lookback: int = 180) -> Backtest:
     """Backtest the card's stored scores against the churn that followed them.
 
     Returns a :class:`Backtest`; raises :class:`NotFound` when outcomes or snapshots are
@@ -102,7 +109,16 @@ def backtest(r: Reader, card: Card, *, horizon: int = 90, start: date | None = N
                    dates={"first": dates[0], "last": dates[-1], "count": len(dates)},
                    observations=int(len(obs)), censored=int((~obs["observed"]).sum()),
                    contracted=int(labelled["contracted"].sum()))
-    summary["measures"] = _measure_power(measure_values(r, card, dates).to_pandas(), labelled)
+    values = measure_values(r, card, dates).to_pandas()
+    summary["measures"] = _measure_power(values, labelled)
+    summary["baselines"] = _baselines(r, card, dates, values, labelled, resamples)
+    summary["calibration"] = m.calibration(
+        labelled["churned"].to_numpy(dtype=bool), 100.0 - labelled["score"].to_numpy(float),
+        labelled["account_id"].to_numpy(dtype=object))
+    summary["survival"] = m.survival_by_band(*_durations(labelled, horizon))
+    summary["lead_time"] = {**m.lead_times(churn_histories(
+        r, card, first=dates[0], last=dates[-1] + timedelta(days=horizon), lookback=lookback,
+        drop=drop)), "lookback_days": lookback, "drop_points": drop}
     churners = summary["churners"]
     if churners < m.MIN_CHURNERS or churners == summary["labelled"]:
         warnings.append(f"only {churners} churner(s) among {summary['labelled']} labelled "
@@ -172,3 +188,59 @@ def _measure_power(values: pd.DataFrame, obs: pd.DataFrame) -> list[dict]:
                     ("more churn" if value >= 0.5 else "less churn"),
                     "power": None if np.isnan(value) else max(value, 1 - value)})
     return sorted(out, key=lambda x: -(x["power"] or 0))
+
+
+def _durations(obs: pd.DataFrame, horizon: int) -> tuple:
+    """Days from the score to the churn, or to the horizon's end for the others (censored)."""
+    churned = obs["churned"].to_numpy(dtype=bool)
+    days = np.full(len(obs), float(horizon))
+    if churned.any():
+        gap = (pd.to_datetime(obs["churn_date"]) - pd.to_datetime(obs["as_of"])).dt.days
+        days[churned] = gap.to_numpy(dtype=float)[churned]
+    return days, churned, obs["band"].to_numpy(dtype=object)
+
+
+#: The obvious predictors a scorecard should beat: its usage group's score alone, and the days
+#: since the account's last activity alone (when the scorecard has that measure).
+USAGE_GROUP = "usage"
+RECENCY = "days_since_last_activity"
+
+
+def _baselines(r: Reader, card: Card, dates: list[date], values: pd.DataFrame,
+               obs: pd.DataFrame, resamples: int) -> list[dict]:
+    """The scorecard beside the usage-only and recency-only baselines, on the same
+    observations (a baseline's missing values are left out of its own AUC)."""
+    keys = ["account_id", "as_of"]
+    out = [_auc_row("scorecard", obs, 100.0 - obs["score"].to_numpy(float), resamples)]
+    usage = group_scores(r, card, dates, USAGE_GROUP).to_pandas()
+    if usage.empty:
+        has = card.scorecard is not None and any(
+            USAGE_GROUP in card.scorecard.resolve(v).groups for v in card.scorecard.variant_names())
+        out.append({"name": "usage only", "auc": None,
+                    "note": f"no {USAGE_GROUP!r} group scores stored on the sample dates" if has
+                    else f"the scorecard has no group named {USAGE_GROUP!r}"})
+    else:
+        joined = obs[keys + ["churned"]].merge(usage, on=keys, how="left")
+        out.append(_auc_row("usage only", joined, 100.0 - joined["score"].to_numpy(float),
+                            resamples))
+    recency = values[values["measure"] == RECENCY][keys + ["raw_value"]] if not values.empty \
+        else pd.DataFrame()
+    if recency.empty:
+        out.append({"name": "recency only", "auc": None,
+                    "note": f"no {RECENCY} values stored on the sample dates (the scorecard "
+                            "needs that measure)"})
+    else:
+        joined = obs[keys + ["churned"]].merge(recency, on=keys, how="left")
+        out.append(_auc_row("recency only", joined, joined["raw_value"].to_numpy(float),
+                            resamples))
+    return out
+
+
+def _auc_row(name: str, rows: pd.DataFrame, risk: np.ndarray, resamples: int) -> dict:
+    known = ~np.isnan(risk)
+    y = rows["churned"].to_numpy(dtype=bool)[known]
+    ids = rows["account_id"].to_numpy(dtype=object)[known]
+    value = m.auc(y, risk[known])
+    lo, hi = m.auc_interval(y, risk[known], ids, resamples=resamples)
+    return {"name": name, "labelled": int(known.sum()), "auc": None if np.isnan(value) else value,
+            "auc_interval": [lo, hi]}

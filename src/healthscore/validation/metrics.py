@@ -103,3 +103,76 @@ def deciles(churned: np.ndarray, risk: np.ndarray, arr: np.ndarray, order: np.nd
             else None,
             "top_share_of_churned_arr": (arr[top][churned[top]].sum() / churned_arr)
             if churned_arr else None}
+
+
+def calibration(churned: np.ndarray, risk: np.ndarray, order: np.ndarray) -> dict:
+    """Scores mapped to churn probabilities by a logistic fit of churn on risk (one feature,
+    scikit-learn's ``LogisticRegression``, unpenalised), then per decile of risk the mean
+    predicted probability beside the observed churn rate, and the Brier score (mean squared
+    gap between the probability and what happened; lower is better, the churn rate times one
+    minus it is what a constant guess scores)."""
+    from sklearn.linear_model import LogisticRegression
+
+    churned = np.asarray(churned, dtype=bool)
+    risk = np.asarray(risk, dtype=float)
+    if churned.all() or not churned.any():
+        return {"fit": None, "deciles": [], "brier": None, "brier_constant": None}
+    model = LogisticRegression(C=np.inf).fit(risk.reshape(-1, 1), churned)
+    p = model.predict_proba(risk.reshape(-1, 1))[:, 1]
+    ranked = np.lexsort((np.asarray(order).astype(str), -risk))
+    rows = []
+    for d, part in enumerate(np.array_split(ranked, 10), start=1):
+        if len(part):
+            rows.append({"decile": d, "accounts": int(len(part)),
+                         "predicted": float(p[part].mean()),
+                         "observed": float(churned[part].mean())})
+    base = churned.mean()
+    return {"fit": {"method": "logistic regression of churn on risk (100 - score)",
+                    "intercept": float(model.intercept_[0]), "slope": float(model.coef_[0][0])},
+            "deciles": rows, "brier": float(np.mean((p - churned) ** 2)),
+            "brier_constant": float(base * (1 - base))}
+
+
+def survival_by_band(days: np.ndarray, churned: np.ndarray, band: np.ndarray,
+                     at: tuple[int, ...] = (30, 60, 90)) -> dict:
+    """Kaplan–Meier retention per band (lifelines' ``KaplanMeierFitter``): days from the score
+    to the churn, or to the end of the horizon for the others (censored there); the share still
+    a customer ``at`` those days, the curve itself, and the log-rank test across bands."""
+    from lifelines import KaplanMeierFitter
+    from lifelines.statistics import multivariate_logrank_test
+
+    days = np.asarray(days, dtype=float)
+    churned = np.asarray(churned, dtype=bool)
+    band = np.asarray(band, dtype=object)
+    curves = []
+    for b in BANDS:
+        mask = band == b
+        if not mask.any():
+            continue
+        km = KaplanMeierFitter().fit(days[mask], churned[mask], label=b)
+        sf = km.survival_function_[b]
+        curves.append({"band": b, "accounts": int(mask.sum()),
+                       "retained": {str(t): float(km.predict(t)) for t in at},
+                       "curve": {"days": [float(x) for x in sf.index],
+                                 "retained": [float(x) for x in sf.to_numpy()]}})
+    test = None
+    present = np.isin(band, BANDS)
+    if len(curves) > 1 and churned[present].any():
+        result = multivariate_logrank_test(days[present], band[present], churned[present])
+        test = {"statistic": float(result.test_statistic), "p_value": float(result.p_value)}
+    return {"bands": curves, "logrank": test}
+
+
+def lead_times(churns: list[dict], at: tuple[int, ...] = (60, 90)) -> dict:
+    """How early the score warned: for each churn (``{"churn_date", "first_red",
+    "first_drop"}``, the first red snapshot and the first drop of the set size in the look-back
+    before it, or None), the days from the first red (and the first drop) to the churn; their
+    medians, and the share of churners red at least ``at`` days ahead."""
+    red = [(c["churn_date"] - c["first_red"]).days for c in churns if c["first_red"]]
+    drop = [(c["churn_date"] - c["first_drop"]).days for c in churns if c["first_drop"]]
+    n = len(churns)
+    return {"churners": n, "ever_red": len(red),
+            "median_days_from_first_red": float(np.median(red)) if red else None,
+            "median_days_from_first_drop": float(np.median(drop)) if drop else None,
+            "flagged_ahead": {str(t): (sum(1 for d in red if d >= t) / n) if n else None
+                              for t in at}}
