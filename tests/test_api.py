@@ -9,7 +9,7 @@ def test_public_names_are_pinned():
         "Evaluation", "HealthScoreError", "IngestReport", "InputError", "NotFound",
         "QuarantineError", "SchemaError", "ScoreRun", "Scorecard", "SourceError",
         "SourceReport", "Store", "StoreBusy", "StoreError", "Table", "Workspace",
-        "WorkspaceError", "WriteCounts", "__version__", "backfill", "check", "explain",
+        "WorkspaceError", "WriteCounts", "__version__", "backfill", "backtest", "check", "explain",
         "generate_demo", "ingest", "run_daily", "score", "scores"]
     for name in healthscore.__all__:
         assert getattr(healthscore, name) is not None

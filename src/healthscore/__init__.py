@@ -7,6 +7,7 @@ The public Python API, for notebooks and pipelines::
     ws = hs.Workspace.open("demo/")        # a folder with healthscore.yaml
     report = hs.ingest(ws)                 # load every configured source
     run = hs.score(ws, date(2026, 6, 30))  # score every scorecard as of a date, store it
+    proof = hs.backtest(ws, "health")      # does the stored score predict churn?
     table = hs.scores(ws, date(2026, 6, 30))            # the snapshot, as an Arrow table
     why = hs.explain(ws, "ACC-000042", date(2026, 6, 30))  # one account, measure by measure
 
@@ -34,6 +35,7 @@ from healthscore.pipeline import (
     DailyRun,
     ScoreRun,
     backfill,
+    backtest,
     check,
     run_daily,
     score,
@@ -74,6 +76,7 @@ __all__ = [
     "WriteCounts",
     "__version__",
     "backfill",
+    "backtest",
     "check",
     "explain",
     "generate_demo",

@@ -304,3 +304,34 @@ def run_daily(workspace: Workspace, *, as_of: date | None = None, now: datetime 
     with workspace.store() as store:
         store.finish(run)
     return DailyRun(run.run_id, report, scored)
+
+
+# -- proof -------------------------------------------------------------------------------------
+
+
+def backtest(workspace: Workspace, scorecard: str = "health", *, horizon: int = 90,
+             start: date | None = None, end: date | None = None, every: int = 30,
+             now: datetime | None = None):
+    """Backtest a scorecard's stored scores against the churn that followed
+    (:func:`healthscore.validation.backtest`), recorded as a run of kind ``backtest`` whose
+    detail holds the metrics and parameters. Returns the
+    :class:`~healthscore.validation.Backtest`.
+
+    Examples
+    --------
+    >>> b = backtest(Workspace.open("demo"), "health", horizon=90)    # doctest: +SKIP
+    >>> round(b.summary["auc"], 3), b.summary["churners"]             # doctest: +SKIP
+    (0.79, 334)
+    """
+    from healthscore.read import Card, StoreReader
+    from healthscore.validation import backtest as run_backtest
+    from healthscore.validation.report import jsonable
+
+    (loaded,) = workspace.scorecards([scorecard])
+    with workspace.store() as store, store.recorded("backtest", now) as run:
+        found = run_backtest(StoreReader(store), Card.of(loaded), horizon=horizon, start=start,
+                             end=end, every=every)
+        run.rows_loaded = found.summary["labelled"]
+        run.detail = jsonable(found.summary)
+    found.run_id = run.run_id
+    return found

@@ -193,3 +193,24 @@ def test_the_cli_prints_records_and_writes_json(history, tmp_path):
             "SELECT kind, status, detail FROM runs ORDER BY run_id DESC LIMIT 1").fetchall()[0]
     assert (kind, status) == ("backtest", "ok") and json.loads(detail)["auc"] == \
         pytest.approx(14 / 15)
+
+
+def test_python_api_and_rest_api_list_and_show_recorded_backtests(history):
+    """hs.backtest records a run; GET /api/v1/backtests lists it with its headline metrics and
+    /backtests/{id} returns every metric; another id is a 404 in the error shape."""
+    from fastapi.testclient import TestClient
+
+    import healthscore as hs
+    from healthscore.server import create_app
+
+    found = hs.backtest(history, "health", start=D, end=D)
+    assert found.run_id and found.summary["churners"] == 3
+    client = TestClient(create_app(history.root))
+    listed = client.get("/api/v1/backtests").json()
+    assert listed["ok"] and [b["id"] for b in listed["backtests"]] == [found.run_id]
+    assert listed["backtests"][0]["auc"] == pytest.approx(14 / 15)
+    one = client.get(f"/api/v1/backtests/{found.run_id}").json()
+    assert one["bands"][0]["churned"] == 2 and one["horizon"] == 90
+    missing = client.get("/api/v1/backtests/999")
+    assert missing.status_code == 404 and missing.json()["ok"] is False
+    assert client.get("/api/v1/backtests?scorecard=expansion").json()["backtests"] == []

@@ -173,3 +173,20 @@ def movers(
     with reading(workspace) as r:
         found = read.movers(r, card, days=days, end=end, limit=limit)
     return {"ok": True, "scorecard": card.name, "version": card.version, "days": days, **found}
+
+
+@router.get("/backtests", summary="The recorded backtests, newest first, with their headline "
+                                  "metrics")
+def backtests(workspace: Workspace = Depends(get_workspace), scorecard: Annotated[
+        str | None, Query(max_length=200, description="Only this scorecard's.")] = None):
+    with reading(workspace) as r:
+        found = read.backtests(r, scorecard)
+    return {"ok": True, "backtests": found}
+
+
+@router.get("/backtests/{backtest_id}", summary="One recorded backtest with every metric")
+def backtest(backtest_id: Annotated[int, Path(ge=1, description="The backtest's run id.")],
+             workspace: Workspace = Depends(get_workspace)):
+    with reading(workspace) as r:
+        found = read.backtest_run(r, backtest_id)
+    return {"ok": True, **found}

@@ -9,27 +9,12 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from healthscore import read
+from healthscore import pipeline, read
 from healthscore.cli.common import WorkspaceOption, console, err_console, esc, n
 from healthscore.cli.score import fmt_band, parse_date
 from healthscore.formatting import pct
-from healthscore.validation import backtest as run_backtest
+from healthscore.validation.report import jsonable
 from healthscore.workspace import Workspace
-
-
-def jsonable(value):
-    """The summary as JSON: dates as ISO text, NaN as null."""
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, dict):
-        return {k: jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    if hasattr(value, "item"):  # numpy scalars
-        return jsonable(value.item())
-    return value
 
 
 def _f3(value) -> str:
@@ -53,12 +38,9 @@ def backtest(
     Recorded as a run in the store."""
     ws = Workspace.open(workspace)
     card = read.card(ws, scorecard)
-    with ws.store() as store, store.recorded("backtest") as run:
-        found = run_backtest(read.StoreReader(store), card, horizon=horizon,
-                             start=parse_date(start, "--from") if start else None,
-                             end=parse_date(end, "--to") if end else None, every=every)
-        run.rows_loaded = found.summary["labelled"]
-        run.detail = jsonable(found.summary)
+    found = pipeline.backtest(ws, card.name, horizon=horizon,
+                              start=parse_date(start, "--from") if start else None,
+                              end=parse_date(end, "--to") if end else None, every=every)
     s = found.summary
     console.print(
         f"[bold]{card.name}[/] (version {card.version}) against churn within {horizon} days, "
@@ -116,7 +98,7 @@ def backtest(
     if json_out is not None:
         json_out.write_text(json.dumps(jsonable(s), indent=2), encoding="utf-8")
         console.print(f"Metrics written to {json_out}")
-    console.print(f"Recorded as run {run.run_id}.")
+    console.print(f"Recorded as run {found.run_id}.")
 
 
 def register(app: typer.Typer) -> None:

@@ -19,6 +19,7 @@ missing data :class:`~healthscore.errors.NotFound` saying what exists.
 
 from healthscore.read.account import account, activity, attributes, explain, manual_inputs
 from healthscore.read.accounts import BANDS, MAX_PER_PAGE, SORTS, accounts, trend_of
+from healthscore.read.backtests import backtest_run, backtests
 from healthscore.read.dates import latest, resolve, scored_dates
 from healthscore.read.history import movers, trend, why
 from healthscore.read.portfolio import band_history, filter_options, portfolio
@@ -44,6 +45,8 @@ __all__ = [
     "accounts",
     "activity",
     "attributes",
+    "backtest_run",
+    "backtests",
     "band_history",
     "band_summary",
     "card",

@@ -46,6 +46,8 @@ class Backtest:
     summary: dict
     observations: pd.DataFrame = field(repr=False)
     warnings: list[str] = field(default_factory=list)
+    #: the run that recorded it (set by :func:`healthscore.pipeline.backtest`)
+    run_id: int | None = None
 
 
 def sample_dates(r: Reader, card: Card, *, start: date | None, end: date | None,
