@@ -39,6 +39,7 @@ install-test: $(VENV)/.installed-test
 
 ## demo: build the demo company (files + workspace), load it, show what it holds,
 ##       score its last 12 months daily, show today's scores and the month's movers,
+##       backtest the health scorecard against churn (report: demo/backtest-health.html),
 ##       then serve the dashboard on http://localhost:8000/
 demo: install
 	$(BIN)/healthscore demo --out $(DEMO) --accounts $(ACCOUNTS) --seed $(SEED) --force
@@ -46,6 +47,7 @@ demo: install
 	$(BIN)/healthscore backfill -w $(DEMO) --days 365
 	$(BIN)/healthscore score -w $(DEMO) --lowest 5
 	$(BIN)/healthscore movers -w $(DEMO) --days 30 --limit 5
+	$(BIN)/healthscore backtest -w $(DEMO) -s health --html $(DEMO)/backtest-health.html
 	$(BIN)/healthscore serve -w $(DEMO) --port 8000
 
 ## test: the whole suite

@@ -32,6 +32,8 @@ def backtest(
     end: str = typer.Option(None, "--to", help="Last sample date (default: the latest)."),
     every: int = typer.Option(30, "--every", help="Days between sample dates."),
     json_out: Path = typer.Option(None, "--json", help="Also write the metrics as JSON here."),
+    html_out: Path = typer.Option(None, "--html", help="Also write a self-contained HTML "
+                                                       "report here (opens offline)."),
 ) -> None:
     """Backtest a scorecard's stored scores against the churn that followed: AUC with its
     interval, churn by band, red-flag precision and recall, lift by decile, each measure alone.
@@ -98,7 +100,14 @@ def backtest(
     if json_out is not None:
         json_out.write_text(json.dumps(jsonable(s), indent=2), encoding="utf-8")
         console.print(f"Metrics written to {json_out}")
-    console.print(f"Recorded as run {found.run_id}.")
+    if html_out is not None:
+        from healthscore.web.report import report_html
+
+        html_out.write_text(report_html(jsonable(s), card.labels,
+                                        f"Backtest #{found.run_id}: {card.name}"),
+                            encoding="utf-8")
+        console.print(f"Report written to {html_out}")
+    console.print(f"Recorded as run {found.run_id}. In the dashboard: /backtests/{found.run_id}")
 
 
 def register(app: typer.Typer) -> None:

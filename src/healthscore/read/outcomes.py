@@ -8,7 +8,7 @@ window is censored: neither a churn nor a renewal), and the first churn date.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pyarrow as pa
 
@@ -106,3 +106,27 @@ def churn_histories(r: Reader, card: Card, *, first: date, last: date, lookback:
                min(as_of) FILTER (WHERE score <= best - ?) AS first_drop, count(*) AS scores
         FROM pts GROUP BY account_id, churn_date ORDER BY account_id
     """, [first, last, card.name, card.version, lookback, drop])
+
+
+def timelines(r: Reader, card: Card, churns: list[dict], lookback: int) -> list[dict]:
+    """For each churn (``{"account_id", "churn_date"}``), the account's scores in the
+    ``lookback`` days before it: ``{"account_id", "churn_date", "points": [[date, score,
+    band], ...]}`` — did the score tell the story?"""
+    if not churns:
+        return []
+    from healthscore.read.status import series_table
+
+    ids = [c["account_id"] for c in churns]
+    rows = r.rows(f"""
+        SELECT account_id, as_of, score, band FROM {series_table(r)}
+        WHERE scorecard = ? AND version = ? AND list_contains(?, account_id)
+        ORDER BY account_id, as_of
+    """, [card.name, card.version, ids])
+    out = []
+    for c in churns:
+        lo = c["churn_date"] - timedelta(days=lookback)
+        pts = [[p["as_of"], p["score"], p["band"]] for p in rows
+               if p["account_id"] == c["account_id"] and lo <= p["as_of"] < c["churn_date"]]
+        out.append({"account_id": c["account_id"], "churn_date": c["churn_date"],
+                    "points": pts})
+    return out

@@ -24,10 +24,14 @@ from healthscore.read.outcomes import (
     measure_values,
     observations,
     outcome_span,
+    timelines,
 )
 from healthscore.read.reader import Reader
 from healthscore.read.scorecards import Card
 from healthscore.validation import metrics as m
+
+#: How many churned accounts' score timelines the report shows (the latest churns).
+TIMELINES = 24
 
 #: An AUC above this is too good to be true for a health score: look for a measure that reads
 #: the outcome (leakage).
@@ -118,9 +122,12 @@ def backtest(r: Reader, card: Card, *, horizon: int = 90, start: date | None = N
         labelled["churned"].to_numpy(dtype=bool), 100.0 - labelled["score"].to_numpy(float),
         labelled["account_id"].to_numpy(dtype=object))
     summary["survival"] = m.survival_by_band(*_durations(labelled, horizon))
-    summary["lead_time"] = {**m.lead_times(churn_histories(
-        r, card, first=dates[0], last=dates[-1] + timedelta(days=horizon), lookback=lookback,
-        drop=drop)), "lookback_days": lookback, "drop_points": drop}
+    churns = churn_histories(r, card, first=dates[0], last=dates[-1] + timedelta(days=horizon),
+                             lookback=lookback, drop=drop)
+    summary["lead_time"] = {**m.lead_times(churns), "lookback_days": lookback,
+                            "drop_points": drop}
+    latest = sorted(churns, key=lambda c: (c["churn_date"], c["account_id"]))[-TIMELINES:]
+    summary["timelines"] = timelines(r, card, latest, lookback)
     churners = summary["churners"]
     if churners < m.MIN_CHURNERS or churners == summary["labelled"]:
         warnings.append(f"only {churners} churner(s) among {summary['labelled']} labelled "
@@ -146,6 +153,7 @@ def _metrics(obs: pd.DataFrame, *, resamples: int) -> dict:
     auc = m.auc(churned, risk)
     lo, hi = m.auc_interval(churned, risk, ids, resamples=resamples)
     out = {"labelled": int(len(obs)), "churners": int(churned.sum()),
+           "roc": m.roc_points(churned, risk),
            "churn_rate": float(churned.mean()) if len(obs) else None,
            "auc": auc, "auc_interval": [lo, hi], "gini": 2 * auc - 1,
            **m.by_band(churned, band, arr),
@@ -245,4 +253,4 @@ def _auc_row(name: str, rows: pd.DataFrame, risk: np.ndarray, resamples: int) ->
     value = m.auc(y, risk[known])
     lo, hi = m.auc_interval(y, risk[known], ids, resamples=resamples)
     return {"name": name, "labelled": int(known.sum()), "auc": None if np.isnan(value) else value,
-            "auc_interval": [lo, hi]}
+            "auc_interval": [lo, hi], "roc": m.roc_points(y, risk[known])}

@@ -176,3 +176,16 @@ def lead_times(churns: list[dict], at: tuple[int, ...] = (60, 90)) -> dict:
             "median_days_from_first_drop": float(np.median(drop)) if drop else None,
             "flagged_ahead": {str(t): (sum(1 for d in red if d >= t) / n) if n else None
                               for t in at}}
+
+
+def roc_points(churned: np.ndarray, risk: np.ndarray, most: int = 200) -> dict | None:
+    """The ROC curve (false and true positive rates), thinned to about ``most`` points for
+    charts; None when the AUC is undefined."""
+    from sklearn.metrics import roc_curve
+
+    churned = np.asarray(churned, dtype=bool)
+    if churned.all() or not churned.any():
+        return None
+    fpr, tpr, _ = roc_curve(churned, np.asarray(risk, dtype=float))
+    keep = np.unique(np.linspace(0, len(fpr) - 1, min(most, len(fpr))).round().astype(int))
+    return {"fpr": [float(x) for x in fpr[keep]], "tpr": [float(x) for x in tpr[keep]]}

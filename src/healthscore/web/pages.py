@@ -389,3 +389,26 @@ def scorecards_page(request: Request) -> HTMLResponse:
     known = {c["name"] for c in overview}
     retired = [v for v in versions if v["scorecard"] not in known]
     return render(request, "scorecards.html", overview=overview, retired=retired, **ctx)
+
+
+@router.get("/backtests", response_class=HTMLResponse)
+def backtests_page(request: Request) -> HTMLResponse:
+    workspace, card, ctx = _base(request, "backtests")
+    with reading(workspace) as r:
+        rows = read.backtests(r)
+    return render(request, "backtests.html", rows=rows, **ctx)
+
+
+@router.get("/backtests/{run_id:int}", response_class=HTMLResponse)
+def backtest_page(request: Request, run_id: int) -> HTMLResponse:
+    from healthscore.web.report import figures
+
+    workspace, card, ctx = _base(request, "backtests")
+    with reading(workspace) as r:
+        found = read.backtest_run(r, run_id)
+    labels = {}
+    cards = {c.name: c for c in _load_scorecards(workspace)}
+    if found.get("scorecard") in cards:
+        labels = Card.of(cards[found["scorecard"]]).labels
+    return render(request, "backtest.html", s=found, run_id=run_id,
+                  figures=figures(found, labels), labels=labels, **ctx)
