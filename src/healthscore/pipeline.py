@@ -216,8 +216,8 @@ def backfill(workspace: Workspace, start: date, end: date, *, step: int = 1,
                     if progress:
                         progress(step_no, total, f"{sc.name} {day}")
         writer.flush()
-        if report.scored:
-            store.rebuild_series()
+        # rebuilt after dates written without it, or after an earlier backfill was cut off
+        store.tidy_series()
         record.rows_loaded = report.accounts
     return report
 

@@ -171,8 +171,15 @@ def test_a_version_1_store_is_migrated_when_opened(tmp_path):
     for stmt in BOOKKEEPING_DDL + [table_ddl(t) for t in TABLES.values()]:
         con.execute(stmt)
     con.execute("INSERT INTO meta VALUES ('schema_version', '1'), ('hash_scheme', '1')")
+    con.execute("ALTER TABLE runs DROP COLUMN pid")  # as releases before schema 5 made it
+    con.execute("ALTER TABLE runs DROP COLUMN host")
+    con.execute("INSERT INTO runs (run_id, kind, started_at, status) VALUES "
+                "(1, 'ingest', TIMESTAMP '2026-01-01', 'ok')")
     con.execute("INSERT INTO accounts (account_id, name) VALUES ('A1', 'kept')")
     con.close()
+    with Store(path, read_only=True) as store:  # not migrated: an older release's runs table
+        assert store.schema_version() == 1
+        assert [(r["kind"], r["status"]) for r in store.runs()] == [("ingest", "ok")]
     with Store(path) as store:
         assert store.schema_version() == SCHEMA_VERSION == 6
         assert store.series_ready()

@@ -30,7 +30,7 @@ import pyarrow as pa
 
 from healthscore.errors import StoreBusy
 from healthscore.read.reader import arrow_of
-from healthscore.store.store import Store, dict_rows, writer_waiting
+from healthscore.store.store import Store, dict_rows, writers_waiting
 from healthscore.workspace import Workspace
 
 T = TypeVar("T")
@@ -118,21 +118,26 @@ class HeldStore:
 
     def cursor(self, workspace: Workspace) -> Store:
         """A store on a cursor of the held connection (opened if none is); raises
-        :class:`StoreBusy` while a writer waits for the file or holds it."""
+        :class:`StoreBusy` while a writer waits for the file (the held connection closes as
+        soon as its last request is done) or holds it."""
         path = Path(workspace.store_path).resolve()
         with self._lock:
             entry = self._held.get(path)
+            if writers_waiting(path):
+                if entry is not None and entry[1] == 0:
+                    self._close(path)
+                raise StoreBusy(f"{path}: a healthscore job is about to write the store",
+                                hint="try again in a moment")
             if entry is None:
-                if writer_waiting(path).exists():
-                    raise StoreBusy(f"{path}: a healthscore job is about to write the store",
-                                    hint="try again in a moment")
                 entry = self._held[path] = [workspace.store(read_only=True, wait=0), 0, 0.0]
                 self._start()
+            cursor = entry[0].sibling()
             entry[1] += 1
-            return entry[0].sibling()
+            return cursor
 
     def done(self, workspace: Workspace, store: Store) -> None:
-        """The request's cursor is finished with."""
+        """The request's cursor is finished with; the last one closes the held connection
+        when a writer waits."""
         store.con.close()
         path = Path(workspace.store_path).resolve()
         with self._lock:
@@ -140,12 +145,19 @@ class HeldStore:
             if entry is not None:
                 entry[1] -= 1
                 entry[2] = time.monotonic()
+                if entry[1] == 0 and writers_waiting(path):
+                    self._close(path)
 
     def release(self, workspace: Workspace) -> None:
         """Close the held connection now (no request may be using it: the server's writes
         call this under the write lock)."""
         with self._lock:
-            entry = self._held.pop(Path(workspace.store_path).resolve(), None)
+            self._close(Path(workspace.store_path).resolve())
+
+    def _close(self, path: Path) -> None:
+        """Close and forget the held connection of ``path`` (call with the lock held, so a
+        write that comes next never finds it half closed)."""
+        entry = self._held.pop(path, None)
         if entry is not None:
             entry[0].close()
 
@@ -158,21 +170,15 @@ class HeldStore:
     def _reap(self) -> None:
         while True:
             time.sleep(self.TICK)
-            closing = []
             with self._lock:
                 now = time.monotonic()
                 for path, entry in list(self._held.items()):
                     if entry[1] == 0 and (now - entry[2] > self.LINGER
-                                          or writer_waiting(path).exists()):
-                        closing.append(self._held.pop(path)[0])
-                idle = not self._held
-            for store in closing:
-                store.close()
-            if idle:
-                with self._lock:
-                    if not self._held:
-                        self._reaper = None
-                        return
+                                          or writers_waiting(path)):
+                        self._close(path)
+                if not self._held:
+                    self._reaper = None
+                    return
 
 
 HELD = HeldStore()

@@ -76,11 +76,33 @@ def _alive(pid: int | None, host: str | None) -> bool:
     return True
 
 
+#: A writer refreshes its marker at least this often while it waits; an older marker is left
+#: by a process that was killed while waiting, and is ignored.
+MARKER_FRESH = 2.0
+
+
 def writer_waiting(path: Path) -> Path:
-    """The marker a writer leaves next to the store while it waits for the file: a process
-    that holds the store open for reading between requests (the dashboard server) closes it
-    when the marker appears, and opens it again only once the marker is gone."""
-    return path.with_name(path.name + ".writer-waiting")
+    """This process's marker next to the store while it waits for the file as a writer: a
+    process that holds the store open for reading between requests (the dashboard server)
+    closes it while a fresh marker is there (:func:`writers_waiting`), and opens it again only
+    once none is. One marker per process, so two waiting jobs do not remove each other's."""
+    path = path.resolve()
+    return path.with_name(f"{path.name}.writer-waiting.{os.getpid()}")
+
+
+def writers_waiting(path: Path) -> bool:
+    """Whether a writer waits for the store now: a marker refreshed in the last
+    :data:`MARKER_FRESH` seconds (stale ones, of killed processes, are removed)."""
+    path = path.resolve()
+    now = time.time()
+    for marker in path.parent.glob(f"{path.name}.writer-waiting.*"):
+        try:
+            if now - marker.stat().st_mtime <= MARKER_FRESH:
+                return True
+            marker.unlink(missing_ok=True)
+        except FileNotFoundError:
+            continue
+    return False
 
 
 def dict_rows(cur) -> list[dict]:
@@ -130,9 +152,10 @@ class Store:
                     # or another job): wait for it up to `wait` seconds, then say who holds it.
                     held = any(m in str(exc).lower() for m in _HELD)
                     if held and time.monotonic() + pause < deadline:
-                        if not read_only and waiting is None:
+                        if not read_only:
+                            # a server holding it open for reading lets go while this is fresh
                             waiting = writer_waiting(self.path)
-                            waiting.touch()  # a server holding it open for reading lets go
+                            waiting.touch()
                         time.sleep(pause)
                         pause = min(pause * 2, 0.25)
                         continue
@@ -439,9 +462,11 @@ class Store:
     def runs(self, limit: int = 5) -> list[dict]:
         """The latest runs, newest first; a run whose process died reads ``interrupted``
         (also on a read-only store, which cannot mark it)."""
+        # a store of an older release opened read-only (not migrated) has no pid, host
+        who = "pid, host" if self.schema_version() >= 5 else "NULL AS pid, NULL AS host"
         rows = dict_rows(self.con.execute(
             "SELECT run_id, kind, started_at, finished_at, status, rows_loaded, rows_rejected, "
-            "error, pid, host FROM runs ORDER BY run_id DESC LIMIT ?", [limit]))
+            f"error, {who} FROM runs ORDER BY run_id DESC LIMIT ?", [limit]))
         for r in rows:
             pid, host = r.pop("pid"), r.pop("host")
             if r["status"] == "running" and not _alive(pid, host):
