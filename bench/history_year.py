@@ -11,6 +11,10 @@ and 90 days before); 10 tickets and 40 touchpoints per account, stored in accoun
 ingest of a CRM export leaves them. Then the account-ordered series is built, as a backfill
 does.
 
+Each account also renews once during the year (``renewals``), and churns there when its own
+score level is low (with some noise), so ``healthscore backtest`` has outcomes to test against
+(``--renewals`` adds them to a workspace built before they were).
+
 ``--series off`` marks the account-ordered series not ready, so history reads use the
 ``snapshots`` table (how every release before schema 6 read it); ``--series on`` marks it ready
 again. Neither rebuilds anything.
@@ -126,6 +130,25 @@ def build(root: Path, accounts: int, days: int) -> None:
         rows = con.execute("SELECT count(*) FROM snapshots").fetchall()[0][0]
     print(f"{root}: {accounts:,} accounts, {rows:,} snapshot rows, "
           f"{(root / 'healthscore.duckdb').stat().st_size / 2**20:,.0f} MiB")
+    add_renewals(root)
+
+
+def add_renewals(root: Path) -> None:
+    """One renewal per account during the year, churned when its score level is low."""
+    with Workspace.open(root).store() as store, store.transaction():
+        store.con.execute("DELETE FROM renewals")
+        n = store.con.execute("SELECT count(*) FROM accounts").fetchall()[0][0]
+        store.con.execute(f"""INSERT INTO renewals (account_id, renewal_date, outcome, arr_before,
+                                                    arr_after, _hash, _source, _run_id,
+                                                    _ingested_at)
+            SELECT printf('ACC-%06d', i), DATE '2025-11-15' + CAST(i % 340 AS INTEGER),
+                   CASE WHEN (hash(i) % 70) + (hash(i, 7) % 40) < 40 THEN 'churned'
+                        ELSE 'renewed' END, 1000 + (i * 7919) % 90000, NULL,
+                   hash(i, 9)::UHUGEINT, 'bench', 1, TIMESTAMP '2026-11-01'
+            FROM range(1, {n} + 1) t(i)""")
+        churned = store.con.execute("SELECT count(*) FROM renewals WHERE outcome = 'churned'"
+                                    ).fetchall()[0][0]
+    print(f"{root}: {n:,} renewals, {churned:,} churned")
 
 
 def set_series(root: Path, on: bool) -> None:
@@ -143,8 +166,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=DATA / "year")
     p.add_argument("--series", choices=("on", "off"), default=None,
                    help="only switch the account-ordered series on or off")
+    p.add_argument("--renewals", action="store_true",
+                   help="only (re)write the renewals of an existing workspace")
     args = p.parse_args(argv)
-    if args.series:
+    if args.renewals:
+        add_renewals(args.out)
+    elif args.series:
         set_series(args.out, args.series == "on")
     else:
         build(args.out, args.accounts, args.days)

@@ -179,6 +179,22 @@ def test_auc_matches_sklearn_and_ignores_the_order_of_accounts(rows, rnd):
     assert m.auc(y, y.astype(float)) == 1.0  # a perfect one separates all
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.integers(0, 20), st.integers(0, 3)), min_size=2,
+                max_size=40))
+def test_the_weighted_auc_of_the_bootstrap_matches_sklearn(rows):
+    """The linear-time AUC with weights (a resample's counts) equals sklearn's with
+    sample_weight, ties included."""
+    y = np.array([a for a, _, _ in rows])
+    risk = np.array([float(b) for _, b, _ in rows])
+    w = np.array([c for _, _, c in rows])
+    value = m.RankedRisk(y, risk).auc(w)
+    if not (w * y).sum() or not (w * ~y).sum():
+        assert np.isnan(value)
+        return
+    assert value == pytest.approx(roc_auc_score(y, risk, sample_weight=w), abs=1e-9)
+
+
 def test_the_cli_prints_records_and_writes_json(history, tmp_path):
     out = tmp_path / "bt.json"
     result = CliRunner().invoke(cli, ["backtest", "-w", str(history.root), "--from",
