@@ -197,11 +197,12 @@ def test_the_weighted_auc_of_the_bootstrap_matches_sklearn(rows):
 
 def test_the_cli_prints_records_and_writes_json(history, tmp_path):
     out = tmp_path / "bt.json"
-    result = CliRunner().invoke(cli, ["backtest", "-w", str(history.root), "--from",
+    result = CliRunner().invoke(cli, ["backtest", "-w", str(history.root), "--segment", "--from",
                                           "2026-01-01", "--to", "2026-01-01", "--json",
                                           str(out)])
     assert result.exit_code == 0, result.output
     assert "ROC AUC 0.933" in result.output and "Churn by band" in result.output
+    assert "AUC per segment" in result.output and "2026Q1" in result.output
     data = json.loads(out.read_text())
     assert data["churners"] == 3 and data["dates"]["first"] == "2026-01-01"
     with history.store(read_only=True) as store:

@@ -802,6 +802,9 @@ def test_the_backtest_page_and_the_html_report(backtested, page, shots, tmp_path
     root, found = backtested
     server = Server(root)
     try:
+        page.goto(server.url + "/scorecards")  # each version links to its latest backtest
+        link = page.locator("a.backtest-link")
+        assert link.count() == 1 and link.get_attribute("href") == f"/backtests/{found.run_id}"
         page.goto(server.url + "/backtests")
         row = page.locator("#backtests tbody tr")
         assert row.count() == 1 and f"#{found.run_id}" in row.inner_text()

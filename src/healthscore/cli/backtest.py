@@ -31,6 +31,8 @@ def backtest(
                                                    "scored date)."),
     end: str = typer.Option(None, "--to", help="Last sample date (default: the latest)."),
     every: int = typer.Option(30, "--every", help="Days between sample dates."),
+    segment: bool = typer.Option(False, "--segment", help="Also print the AUC per segment, "
+                                                          "variant and quarter."),
     json_out: Path = typer.Option(None, "--json", help="Also write the metrics as JSON here."),
     html_out: Path = typer.Option(None, "--html", help="Also write a self-contained HTML "
                                                        "report here (opens offline)."),
@@ -72,6 +74,16 @@ def backtest(
         power.add_row(esc(card.labels.get(x["measure"], x["measure"])), _f3(x["power"]),
                       x["higher_means"] or "–", pct(x["coverage"]), pct(x["weight"], 1))
     console.print(power)
+    if segment:
+        for key, title in (("segments", "segment"), ("variants", "variant"),
+                           ("quarters", "quarter")):
+            table = Table(title=f"AUC per {title}", title_justify="left")
+            for col in (title, "labelled", "churned", "AUC"):
+                table.add_column(col, justify="left" if col == title else "right")
+            for row in s[key]:
+                table.add_row(esc(row[title]), n(row["labelled"]), n(row["churners"]),
+                              _f3(row["auc"]))
+            console.print(table)
     console.print("Baselines: " + "; ".join(
         f"{b['name']} {_f3(b['auc'])}" + (f" ({_f3(b['auc_interval'][0])}–"
                                           f"{_f3(b['auc_interval'][1])})" if b.get("auc_interval")

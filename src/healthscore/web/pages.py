@@ -386,16 +386,20 @@ def scorecards_page(request: Request) -> HTMLResponse:
     with reading(workspace) as r:
         overview = read.scorecards(r, _load_scorecards(workspace))
         versions = read.versions(r)
+        proofs: dict[tuple, dict] = {}
+        for b in read.backtests(r):  # newest first: the latest per version
+            proofs.setdefault((b["scorecard"], b["version"]), b)
     known = {c["name"] for c in overview}
     retired = [v for v in versions if v["scorecard"] not in known]
-    return render(request, "scorecards.html", overview=overview, retired=retired, **ctx)
+    return render(request, "scorecards.html", overview=overview, retired=retired,
+                  proofs=proofs, **ctx)
 
 
 @router.get("/backtests", response_class=HTMLResponse)
 def backtests_page(request: Request) -> HTMLResponse:
     workspace, card, ctx = _base(request, "backtests")
     with reading(workspace) as r:
-        rows = read.backtests(r)
+        rows = read.backtests(r, request.query_params.get("scorecard") or None)
     return render(request, "backtests.html", rows=rows, **ctx)
 
 
