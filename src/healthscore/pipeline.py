@@ -311,7 +311,7 @@ def run_daily(workspace: Workspace, *, as_of: date | None = None, now: datetime 
 
 def backtest(workspace: Workspace, scorecard: str = "health", *, horizon: int = 90,
              start: date | None = None, end: date | None = None, every: int = 30,
-             now: datetime | None = None):
+             renewal_days: int | None = None, now: datetime | None = None):
     """Backtest a scorecard's stored scores against the churn that followed
     (:func:`healthscore.validation.backtest`), recorded as a run of kind ``backtest`` whose
     detail holds the metrics and parameters. Returns the
@@ -330,7 +330,7 @@ def backtest(workspace: Workspace, scorecard: str = "health", *, horizon: int = 
     (loaded,) = workspace.scorecards([scorecard])
     with workspace.store() as store, store.recorded("backtest", now) as run:
         found = run_backtest(StoreReader(store), Card.of(loaded), horizon=horizon, start=start,
-                             end=end, every=every)
+                             end=end, every=every, renewal_days=renewal_days)
         run.rows_loaded = found.summary["labelled"]
         run.detail = jsonable(found.summary)
     found.run_id = run.run_id

@@ -161,6 +161,23 @@ def test_missing_dates_and_missing_outcomes_say_what_to_do(history, C):
     assert "renewal_date" in err.value.hint and "outcome" in err.value.hint
 
 
+def test_at_renewal_scores_each_renewal_n_days_before_it(history, C):
+    """Scored only on D: with --at-renewal 31 the one renewal 31 days after D is B1's (Feb 1,
+    churned): one observation, labelled by that renewal. With 10 days, the renewals from
+    Jan 5 to Mar 31 need scores on Dec 26 .. Mar 21, which are missing: named, with the
+    backfill that makes them."""
+    with read.open_reader(history) as r:
+        s = backtest(r, C, renewal_days=31, start=D, end=D, resamples=10).summary
+        assert (s["labelled"], s["churners"], s["at_renewal"]) == (1, 1, 31)
+        assert s["auc"] != s["auc"]  # one class: no AUC, and the report says so
+        assert any("only 1 churner(s)" in w for w in s["warnings"])
+        with pytest.raises(NotFound) as err:
+            backtest(r, C, renewal_days=10, start=date(2025, 12, 1), end=date(2026, 3, 31))
+    assert "dates 10 days before a renewal have no health snapshot" in err.value.message
+    assert "8 of the 8" in err.value.message
+    assert "healthscore backfill --from 2025-12-26 --to 2026-03-21" in err.value.hint
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.tuples(st.booleans(), st.floats(0, 100, allow_nan=False)), min_size=2,
                 max_size=40), st.randoms(use_true_random=False))

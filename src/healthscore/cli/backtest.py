@@ -31,6 +31,9 @@ def backtest(
                                                    "scored date)."),
     end: str = typer.Option(None, "--to", help="Last sample date (default: the latest)."),
     every: int = typer.Option(30, "--every", help="Days between sample dates."),
+    at_renewal: int = typer.Option(None, "--at-renewal", help="Instead of sample dates: score "
+                                   "each renewal exactly this many days before it, labelled "
+                                   "by its outcome."),
     segment: bool = typer.Option(False, "--segment", help="Also print the AUC per segment, "
                                                           "variant and quarter."),
     json_out: Path = typer.Option(None, "--json", help="Also write the metrics as JSON here."),
@@ -44,10 +47,13 @@ def backtest(
     card = read.card(ws, scorecard)
     found = pipeline.backtest(ws, card.name, horizon=horizon,
                               start=parse_date(start, "--from") if start else None,
-                              end=parse_date(end, "--to") if end else None, every=every)
+                              end=parse_date(end, "--to") if end else None, every=every,
+                              renewal_days=at_renewal)
     s = found.summary
+    what = (f"each renewal's outcome, scored {at_renewal} days before it" if at_renewal
+            is not None else f"churn within {horizon} days")
     console.print(
-        f"[bold]{card.name}[/] (version {card.version}) against churn within {horizon} days, "
+        f"[bold]{card.name}[/] (version {card.version}) against {what}, "
         f"{s['dates']['count']} sample dates {s['dates']['first']} … {s['dates']['last']}: "
         f"{n(s['labelled'])} labelled observations, {n(s['churners'])} churned, "
         f"{n(s['censored'])} censored (no outcome in the horizon)")

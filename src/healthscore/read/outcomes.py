@@ -52,6 +52,45 @@ def observations(r: Reader, card: Card, dates: list[date], horizon: int) -> pa.T
     return r.arrow(_OBSERVATIONS, [card.name, card.version, dates, horizon])
 
 
+_AT_RENEWAL = """
+    WITH r AS (
+        SELECT account_id, renewal_date, outcome FROM renewals
+        WHERE renewal_date - CAST(? AS INTEGER) BETWEEN ? AND ?
+    ), s AS (
+        SELECT account_id, as_of, score, band, variant FROM snapshots
+        WHERE scorecard = ? AND version = ? AND score IS NOT NULL
+    )
+    SELECT s.account_id, s.as_of, s.score, s.band, s.variant,
+           r.outcome = 'churned' AS churned, r.outcome = 'contracted' AS contracted,
+           true AS observed,
+           CASE WHEN r.outcome = 'churned' THEN r.renewal_date END AS churn_date,
+           r.renewal_date, a.segment, a.plan, coalesce(a.arr, 0) AS arr
+    FROM r JOIN s ON s.account_id = r.account_id
+                 AND s.as_of = r.renewal_date - CAST(? AS INTEGER)
+    LEFT JOIN accounts a
+      ON a.account_id = s.account_id
+     AND (a._valid_from IS NULL OR a._valid_from < s.as_of + 1)
+     AND (a._valid_to IS NULL OR a._valid_to >= s.as_of + 1)
+    ORDER BY s.as_of, s.account_id
+"""
+
+
+def renewal_dates(r: Reader, days: int, first: date, last: date) -> list[date]:
+    """The dates ``days`` before each renewal on record, from ``first`` to ``last``."""
+    return [row["d"] for row in r.rows(
+        "SELECT DISTINCT renewal_date - CAST(? AS INTEGER) AS d FROM renewals "
+        "WHERE renewal_date - CAST(? AS INTEGER) BETWEEN ? AND ? ORDER BY 1",
+        [days, days, first, last])]
+
+
+def at_renewal(r: Reader, card: Card, days: int, first: date, last: date) -> pa.Table:
+    """Each renewal on record whose date less ``days`` falls from ``first`` to ``last``, with the
+    account's score on that date (renewals whose account was not scored then are left out):
+    the columns of :func:`observations`, every row observed, labelled by the renewal's own
+    outcome, plus its ``renewal_date``."""
+    return r.arrow(_AT_RENEWAL, [days, first, last, card.name, card.version, days])
+
+
 def measure_values(r: Reader, card: Card, dates: list[date]) -> pa.Table:
     """Each measure's raw value, score and effective weight for every account on ``dates``."""
     return r.arrow("""

@@ -19,11 +19,13 @@ import pandas as pd
 from healthscore.errors import InputError, NotFound
 from healthscore.read.dates import scored_dates
 from healthscore.read.outcomes import (
+    at_renewal,
     churn_histories,
     group_scores,
     measure_values,
     observations,
     outcome_span,
+    renewal_dates,
     timelines,
 )
 from healthscore.read.reader import Reader
@@ -80,10 +82,41 @@ def sample_dates(r: Reader, card: Card, *, start: date | None, end: date | None,
     return wanted
 
 
+def _at_renewal(r: Reader, card: Card, days: int, start: date | None, end: date | None
+                ) -> tuple[list[date], pd.DataFrame]:
+    """The dates ``days`` before the renewals in range, each scored (else :class:`NotFound`
+    naming the dates and the backfill that scores them), and their observations."""
+    if days < 0:
+        raise InputError("at_renewal", f"{days} is negative", hint="give 0 days or more")
+    scored = scored_dates(r, card)
+    if not scored:
+        raise NotFound(f"no {card.name} snapshots to backtest",
+                       hint="score a year of history first: healthscore backfill --days 365")
+    first, last = start or scored[0], end or scored[-1]
+    wanted = renewal_dates(r, days, first, last)
+    if not wanted:
+        raise NotFound(f"no renewal on record falls {days} days after a date from {first} to "
+                       f"{last}", hint="map the renewals export (docs/data.md) or widen "
+                                       "--from/--to")
+    have = set(scored)
+    missing = [d for d in wanted if d not in have]
+    if missing:
+        raise NotFound(
+            f"{len(missing)} of the {len(wanted)} dates {days} days before a renewal have no "
+            f"{card.name} snapshot (first: {missing[0]}, last: {missing[-1]})",
+            hint=f"score them: healthscore backfill --from {missing[0]} --to {missing[-1]}")
+    return wanted, at_renewal(r, card, days, first, last).to_pandas()
+
+
 def backtest(r: Reader, card: Card, *, horizon: int = 90, start: date | None = None,
              end: date | None = None, every: int = 30, resamples: int = 200,
-             drop: float = 15.0, lookback: int = 180) -> Backtest:
+             drop: float = 15.0, lookback: int = 180,
+             renewal_days: int | None = None) -> Backtest:
     """Backtest the card's stored scores against the churn that followed them.
+
+    With ``renewal_days`` N, each renewal on record is scored exactly N days before it (its
+    score on that date) and labelled by its own outcome, instead of sampling dates every
+    ``every`` days and looking ``horizon`` days ahead.
 
     Returns a :class:`Backtest`; raises :class:`NotFound` when outcomes or snapshots are
     missing, saying what to map or score.
@@ -98,11 +131,15 @@ def backtest(r: Reader, card: Card, *, horizon: int = 90, start: date | None = N
                             "renewal_date, outcome: renewed/churned/expanded/contracted) in "
                             "healthscore.yaml under sources:, or accounts.churned_at "
                             "(docs/data.md, docs/sources.md)")
-    dates = sample_dates(r, card, start=start, end=end, every=every)
-    obs = observations(r, card, dates, horizon).to_pandas()
+    if renewal_days is not None:
+        dates, obs = _at_renewal(r, card, renewal_days, start, end)
+        horizon = renewal_days
+    else:
+        dates = sample_dates(r, card, start=start, end=end, every=every)
+        obs = observations(r, card, dates, horizon).to_pandas()
     warnings = []
     last_outcome = max(d for d in (span["last"],) if d is not None) if span["last"] else None
-    if last_outcome is not None:
+    if last_outcome is not None and renewal_days is None:
         short = [d for d in dates if d + timedelta(days=horizon) > last_outcome]
         if short:
             warnings.append(
@@ -112,6 +149,7 @@ def backtest(r: Reader, card: Card, *, horizon: int = 90, start: date | None = N
     labelled = obs[obs["observed"]].reset_index(drop=True)
     summary = _metrics(labelled, resamples=resamples)
     summary.update(scorecard=card.name, version=card.version, horizon=horizon,
+                   at_renewal=renewal_days,
                    dates={"first": dates[0], "last": dates[-1], "count": len(dates)},
                    observations=int(len(obs)), censored=int((~obs["observed"]).sum()),
                    contracted=int(labelled["contracted"].sum()))
