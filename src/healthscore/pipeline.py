@@ -126,7 +126,7 @@ def score(workspace: Workspace, as_of: date, *, scorecards: list[str] | None = N
         with store.transaction():
             for sc, ev in zip(loaded, run.evaluations, strict=True):
                 write_evaluation(store, sc, ev, run_id=record.run_id, now=now)
-        store.tidy_series()
+        store.tidy_series(appended=1)  # one date, however many scorecards
         record.rows_loaded = sum(e.accounts.num_rows for e in run.evaluations)
         record.detail = {"as_of": str(as_of),
                          "scorecards": {sc.name: sc.scorecard.version for sc in loaded}}

@@ -156,7 +156,8 @@ TRENDS_VIEW = """CREATE OR REPLACE VIEW snapshot_trends AS
 # appended since): one account's year is then a few row groups, where in `snapshots` (stored
 # date by date) it touches every row group. A copy of the score columns of `snapshots`, written
 # in the same transactions; meta 'series_ready' says whether it holds every snapshot (a
-# backfill rebuilds it at its end), 'series_unsorted' how many dates were appended unsorted.
+# backfill rebuilds it at its end), 'series_unsorted' how many dates were appended unsorted
+# (counted by the writer, Store.tidy_series).
 SERIES_COLUMNS = "scorecard, version, account_id, as_of, variant, score, band, grade, coverage"
 SERIES_FILL = (f"CREATE OR REPLACE TABLE snapshot_series AS SELECT {SERIES_COLUMNS} "
                "FROM snapshots ORDER BY scorecard, version, account_id, as_of")

@@ -555,8 +555,6 @@ class Store:
                 self.con.execute(
                     "INSERT INTO snapshot_series SELECT ?, ?, account_id, ?, variant, score, "
                     "band, grade, coverage FROM _snap_accounts", key)
-                self.con.execute("UPDATE meta SET value = CAST(value::INT + 1 AS VARCHAR) "
-                                 "WHERE key = 'series_unsorted'")
         finally:
             for name in ("_snap_accounts", "_snap_measures", "_snap_groups"):
                 self.con.unregister(name)
@@ -585,9 +583,15 @@ class Store:
             self.con.execute("UPDATE meta SET value = CASE key WHEN 'series_ready' THEN 'true' "
                              "ELSE '0' END WHERE key IN ('series_ready', 'series_unsorted')")
 
-    def tidy_series(self) -> None:
-        """After a write: rebuild the series when it is not ready (an interrupted backfill), or
-        re-sort it when more than :data:`SERIES_UNSORTED_MAX` dates were appended unsorted."""
+    def tidy_series(self, appended: int = 0) -> None:
+        """After a write that appended ``appended`` dates to the series (whatever the number
+        of scorecards): rebuild it when it is not ready (an interrupted backfill), or re-sort
+        it when more than :data:`SERIES_UNSORTED_MAX` dates were appended since the last
+        sort."""
+        if appended:
+            with self.transaction():
+                self.con.execute("UPDATE meta SET value = CAST(value::INT + ? AS VARCHAR) "
+                                 "WHERE key = 'series_unsorted'", [appended])
         if not self.series_ready() or int(self._meta("series_unsorted") or 0) \
                 > self.SERIES_UNSORTED_MAX:
             self.rebuild_series()
