@@ -21,6 +21,7 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from healthscore import clock, read
@@ -366,14 +367,18 @@ async def add_pulse(request: Request, account_id: str) -> Response:
     pulse, errors = _parse_pulse(form)
     if not errors:
         workspace = _workspace(request)
-        try:
+
+        def save() -> None:
             with writing(workspace, touches=("pulses", "runs")) as store:
                 manual.add_pulse(store, account_id=account_id, at=clock.now(), kind="web-pulse",
                                  **pulse)
+
+        try:  # off the event loop: a write (or a store migration) must not stall other pages
+            await run_in_threadpool(save)
         except (SchemaError, NotFound) as exc:
             errors.append(exc.message + (f" ({exc.hint})" if exc.hint else ""))
     if errors:
-        ctx = _account_context(request, account_id)
+        ctx = await run_in_threadpool(_account_context, request, account_id)
         return render(request, "account.html", status=400, form=form, form_errors=errors,
                       added=False, **ctx)
     target = account_url(account_id, **kept_params(request), added="pulse") + "#pulses"
