@@ -12,9 +12,9 @@ import pytest
 from healthscore.sources import ingest
 from healthscore.workspace import CONFIG_FILE, Workspace
 
-#: Fixtures shared by several test folders: a served demo workspace (the REST API tests) and a
-#: small hand-built store of snapshots (the read and server tests).
-pytest_plugins = ("rest_server", "read_store")
+#: Fixtures shared by several test folders: a served demo workspace (the REST API tests), a
+#: small hand-built store of snapshots (the read and server tests), the browser set-up (web).
+pytest_plugins = ("rest_server", "read_store", "web_site")
 
 ROOT = Path(__file__).resolve().parents[1]
 
