@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from healthscore.read.reader import Reader
 from healthscore.read.scorecards import Card
+from healthscore.read.status import series_table
 
 _OBSERVATIONS = """
     WITH s AS (
@@ -122,8 +123,6 @@ def churn_histories(r: Reader, card: Card, *, first: date, last: date, lookback:
     """Each account's first churn between ``first`` and ``last`` (renewals and churned_at)
     that has scores in the ``lookback`` days before it: the churn date, its first red score
     and its first drop of ``drop`` points below its best score so far in that window."""
-    from healthscore.read.status import series_table
-
     return r.rows(f"""
         WITH churns AS (
             SELECT account_id, min(day) AS churn_date FROM (
@@ -153,8 +152,6 @@ def timelines(r: Reader, card: Card, churns: list[dict], lookback: int) -> list[
     band], ...]}`` — did the score tell the story?"""
     if not churns:
         return []
-    from healthscore.read.status import series_table
-
     ids = [c["account_id"] for c in churns]
     rows = r.rows(f"""
         SELECT account_id, as_of, score, band FROM {series_table(r)}

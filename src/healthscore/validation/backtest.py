@@ -63,23 +63,37 @@ def sample_dates(r: Reader, card: Card, *, start: date | None, end: date | None,
     backfill command that scores them."""
     if every < 1:
         raise InputError("every", f"{every} is not a positive number of days")
-    scored = scored_dates(r, card)
-    if not scored:
-        raise NotFound(f"no {card.name} snapshots to backtest",
-                       hint="score a year of history first: healthscore backfill --days 365")
+    scored = _scored(r, card)
     start, end = start or scored[0], end or scored[-1]
     if end < start:
         raise InputError("to", f"{end} is before --from {start}")
     wanted = [start + timedelta(days=k) for k in range(0, (end - start).days + 1, every)]
+    _all_scored(card, wanted, scored, "sample dates", f" --step {every}",
+                ", or sample only scored dates (--from/--to/--every)")
+    return wanted
+
+
+def _scored(r: Reader, card: Card) -> list[date]:
+    """The card's scored dates; :class:`NotFound` when there are none."""
+    scored = scored_dates(r, card)
+    if not scored:
+        raise NotFound(f"no {card.name} snapshots to backtest",
+                       hint="score a year of history first: healthscore backfill --days 365")
+    return scored
+
+
+def _all_scored(card: Card, wanted: list[date], scored: list[date], what: str,
+                step: str = "", more: str = "") -> None:
+    """:class:`NotFound` naming the ``wanted`` dates without a snapshot and the backfill that
+    scores them."""
     have = set(scored)
     missing = [d for d in wanted if d not in have]
     if missing:
         raise NotFound(
-            f"{len(missing)} of the {len(wanted)} sample dates have no {card.name} snapshot "
+            f"{len(missing)} of the {len(wanted)} {what} have no {card.name} snapshot "
             f"(first: {missing[0]}, last: {missing[-1]})",
-            hint=f"score them: healthscore backfill --from {missing[0]} --to {missing[-1]} "
-                 f"--step {every}, or sample only scored dates (--from/--to/--every)")
-    return wanted
+            hint=f"score them: healthscore backfill --from {missing[0]} --to {missing[-1]}"
+                 f"{step}{more}")
 
 
 def _at_renewal(r: Reader, card: Card, days: int, start: date | None, end: date | None
@@ -88,23 +102,14 @@ def _at_renewal(r: Reader, card: Card, days: int, start: date | None, end: date 
     naming the dates and the backfill that scores them), and their observations."""
     if days < 0:
         raise InputError("at_renewal", f"{days} is negative", hint="give 0 days or more")
-    scored = scored_dates(r, card)
-    if not scored:
-        raise NotFound(f"no {card.name} snapshots to backtest",
-                       hint="score a year of history first: healthscore backfill --days 365")
+    scored = _scored(r, card)
     first, last = start or scored[0], end or scored[-1]
     wanted = renewal_dates(r, days, first, last)
     if not wanted:
         raise NotFound(f"no renewal on record falls {days} days after a date from {first} to "
                        f"{last}", hint="map the renewals export (docs/data.md) or widen "
                                        "--from/--to")
-    have = set(scored)
-    missing = [d for d in wanted if d not in have]
-    if missing:
-        raise NotFound(
-            f"{len(missing)} of the {len(wanted)} dates {days} days before a renewal have no "
-            f"{card.name} snapshot (first: {missing[0]}, last: {missing[-1]})",
-            hint=f"score them: healthscore backfill --from {missing[0]} --to {missing[-1]}")
+    _all_scored(card, wanted, scored, f"dates {days} days before a renewal")
     return wanted, at_renewal(r, card, days, first, last).to_pandas()
 
 

@@ -8,7 +8,6 @@ so it opens offline and can be mailed.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from importlib import resources
 
@@ -142,4 +141,4 @@ def report_html(summary: dict, labels: dict[str, str] | None = None,
     return ENV.get_template("backtest_report.html").render(
         s=summary, figures=figures(summary, labels), labels=labels or {},
         title=title or f"Backtest of {summary['scorecard']}", plotly_js=plotly_js,
-        figures_js=static_text("figures.js"), css=static_text("app.css"), json=json)
+        figures_js=static_text("figures.js"), css=static_text("app.css"))
