@@ -39,7 +39,8 @@ install-test: $(VENV)/.installed-test
 
 ## demo: build the demo company (files + workspace), load it, show what it holds,
 ##       score its last 12 months daily, show today's scores and the month's movers,
-##       backtest the health scorecard against churn (report: demo/backtest-health.html),
+##       backtest health against churn and expansion against expansions (reports:
+##       demo/backtest-health.html, demo/backtest-expansion.html),
 ##       then serve the dashboard on http://localhost:8000/
 demo: install
 	$(BIN)/healthscore demo --out $(DEMO) --accounts $(ACCOUNTS) --seed $(SEED) --force
@@ -48,6 +49,7 @@ demo: install
 	$(BIN)/healthscore score -w $(DEMO) --lowest 5
 	$(BIN)/healthscore movers -w $(DEMO) --days 30 --limit 5
 	$(BIN)/healthscore backtest -w $(DEMO) -s health --html $(DEMO)/backtest-health.html
+	$(BIN)/healthscore backtest -w $(DEMO) -s expansion --html $(DEMO)/backtest-expansion.html
 	$(BIN)/healthscore serve -w $(DEMO) --port 8000
 
 ## test: the whole suite

@@ -311,8 +311,10 @@ def run_daily(workspace: Workspace, *, as_of: date | None = None, now: datetime 
 
 def backtest(workspace: Workspace, scorecard: str = "health", *, horizon: int = 90,
              start: date | None = None, end: date | None = None, every: int = 30,
-             renewal_days: int | None = None, now: datetime | None = None):
-    """Backtest a scorecard's stored scores against the churn that followed
+             renewal_days: int | None = None, target: str | None = None,
+             now: datetime | None = None):
+    """Backtest a scorecard's stored scores against what followed them — churn, or expansion
+    (``target``; default: what the scorecard ``predicts``) —
     (:func:`healthscore.validation.backtest`), recorded as a run of kind ``backtest`` whose
     detail holds the metrics and parameters. Returns the
     :class:`~healthscore.validation.Backtest`.
@@ -320,7 +322,7 @@ def backtest(workspace: Workspace, scorecard: str = "health", *, horizon: int = 
     Examples
     --------
     >>> b = backtest(Workspace.open("demo"), "health", horizon=90)    # doctest: +SKIP
-    >>> round(b.summary["auc"], 3), b.summary["churners"]             # doctest: +SKIP
+    >>> round(b.summary["auc"], 3), b.summary["events"]               # doctest: +SKIP
     (0.79, 334)
     """
     from healthscore.read import Card, StoreReader
@@ -330,7 +332,7 @@ def backtest(workspace: Workspace, scorecard: str = "health", *, horizon: int = 
     (loaded,) = workspace.scorecards([scorecard])
     with workspace.store() as store, store.recorded("backtest", now) as run:
         found = run_backtest(StoreReader(store), Card.of(loaded), horizon=horizon, start=start,
-                             end=end, every=every, renewal_days=renewal_days)
+                             end=end, every=every, renewal_days=renewal_days, target=target)
         run.rows_loaded = found.summary["labelled"]
         run.detail = jsonable(found.summary)
     found.run_id = run.run_id

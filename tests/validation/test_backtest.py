@@ -87,23 +87,75 @@ def test_a_hand_built_history_gives_the_written_out_answers(history, C):
     with read.open_reader(history) as r:
         b = backtest(r, C, horizon=90, start=D, end=D, every=30, resamples=50)
     s = b.summary
-    assert (s["labelled"], s["churners"], s["censored"], s["contracted"]) == (8, 3, 2, 1)
+    assert (s["labelled"], s["events"], s["censored"], s["contracted"]) == (8, 3, 2, 1)
     assert s["auc"] == pytest.approx(14 / 15, abs=1e-12)
     assert s["gini"] == pytest.approx(2 * 14 / 15 - 1)
-    assert [(x["band"], x["accounts"], x["churned"]) for x in s["bands"]] == [
+    assert [(x["band"], x["accounts"], x["events"]) for x in s["bands"]] == [
         ("red", 3, 2), ("yellow", 3, 1), ("green", 2, 0)]
-    assert s["bands"][0]["churned_arr"] == 3000 and s["risk_rises"] is True
-    assert (s["red"]["precision"], s["red"]["recall"]) == (pytest.approx(2 / 3),
+    assert s["bands"][0]["event_arr"] == 3000 and s["bands_ordered"] is True
+    assert (s["flag"]["precision"], s["flag"]["recall"]) == (pytest.approx(2 / 3),
                                                            pytest.approx(2 / 3))
-    assert (s["red_or_yellow"]["precision"], s["red_or_yellow"]["recall"]) == (0.5, 1.0)
-    assert s["deciles"][0] == {"decile": 1, "accounts": 1, "churned": 1, "churn_rate": 1.0,
+    assert (s["flag_wide"]["precision"], s["flag_wide"]["recall"]) == (0.5, 1.0)
+    assert s["deciles"][0] == {"decile": 1, "accounts": 1, "events": 1, "event_rate": 1.0,
                                "lift": pytest.approx(8 / 3)}
-    assert s["top_share_of_churners"] == pytest.approx(1 / 3)
-    assert s["top_share_of_churned_arr"] == pytest.approx(1000 / 7000)
+    assert s["top_share_of_events"] == pytest.approx(1 / 3)
+    assert s["top_share_of_event_arr"] == pytest.approx(1000 / 7000)
     assert any("leakage" in w for w in s["warnings"])  # 0.93 is too good to be true
-    assert any("only 3 churner(s)" in w for w in s["warnings"])
+    assert any("only 3 churned among 8" in w for w in s["warnings"])
     lo, hi = s["auc_interval"]
     assert lo <= s["auc"] <= hi <= 1
+
+
+def test_expansion_is_tested_against_expansions_with_a_high_score_as_the_flag(history, C):
+    """Against expansion the same history reads the other way. Labelled: B1..B8 (a churn is an
+    outcome too: B1, B2, B4 did not expand); the one event is B8 (expanded Jan 5, scored 80).
+    The rank is the score itself: B8 outranks all 7 others, AUC 7/7 = 1. Bands: green B7-B8
+    1 of 2 expanded, yellow 0 of 3, red 0 of 3: the rate rises from red to green. Green flags 2,
+    hits 1: precision 1/2, recall 1; green or yellow flags 5: precision 1/5. The top decile is
+    B8 alone: lift 1 / (1/8) = 8, all of the expanded ARR (8,000). Lead time: B8 was green on
+    D, 4 days before it expanded."""
+    with read.open_reader(history) as r:
+        b = backtest(r, C, horizon=90, start=D, end=D, resamples=20, target="expansion")
+    s = b.summary
+    assert b.target == "expansion" and s["target"]["flag"] == "green"
+    assert (s["labelled"], s["events"], s["censored"]) == (8, 1, 2)
+    assert s["auc"] == 1.0
+    assert [(x["band"], x["accounts"], x["events"]) for x in s["bands"]] == [
+        ("red", 3, 0), ("yellow", 3, 0), ("green", 2, 1)]
+    assert s["bands_ordered"] is True and s["bands"][2]["event_arr"] == 8000
+    assert (s["flag"]["precision"], s["flag"]["recall"]) == (0.5, 1.0)
+    assert (s["flag_wide"]["flagged"], s["flag_wide"]["precision"]) == (5, 0.2)
+    assert s["deciles"][0]["lift"] == pytest.approx(8.0)
+    assert s["top_share_of_event_arr"] == 1.0
+    lead = s["lead_time"]
+    assert (lead["events"], lead["ever_flagged"], lead["median_days_from_first_flag"]) == \
+        (1, 1, 4)
+    assert b.observations.loc[b.observations["event"], "account_id"].tolist() == ["B8"]
+    assert any("only 1 expanded among 8" in w for w in s["warnings"])
+    assert s["calibration"]["fit"]["method"] == "logistic regression of expansion on score"
+
+
+def test_a_scorecard_that_predicts_expansion_is_backtested_against_it(history):
+    """`predicts: expansion` picks the target (no --target needed) and leaves the version —
+    the hash of what the score means — unchanged: the stored snapshots still match."""
+    before = read.card(history, "health").version
+    (history.root / "scorecards" / "health.yaml").write_text(
+        SCORECARD.replace("bands:", "predicts: expansion\nbands:"), encoding="utf-8")
+    C = read.card(history, "health")
+    assert C.version == before
+    with read.open_reader(history) as r:
+        s = backtest(r, C, start=D, end=D, resamples=10).summary
+        assert s["target"]["name"] == "expansion" and s["events"] == 1
+        assert backtest(r, C, start=D, end=D, resamples=10,
+                        target="churn").summary["events"] == 3
+    result = CliRunner().invoke(cli, ["backtest", "-w", str(history.root), "--from",
+                                      "2026-01-01", "--to", "2026-01-01"])
+    assert result.exit_code == 0, result.output
+    assert "against expansion within 90 days" in result.output
+    assert "Expansion by band" in result.output and "Green flags: precision 50.0%" in \
+        result.output
+    result = CliRunner().invoke(cli, ["backtest", "-w", str(history.root), "--target", "upsell"])
+    assert result.exit_code != 0 and "churn or expansion" in result.output
 
 
 def test_retention_lead_time_and_calibration_of_the_hand_built_history(history, C):
@@ -118,7 +170,7 @@ def test_retention_lead_time_and_calibration_of_the_hand_built_history(history, 
 
     with read.open_reader(history) as r:
         s = backtest(r, C, horizon=90, start=D, end=D, every=30, resamples=20).summary
-    km = {b["band"]: b["retained"] for b in s["survival"]["bands"]}
+    km = {b["band"]: b["without_event"] for b in s["survival"]["bands"]}
     assert km["red"] == {"30": 1.0, "60": pytest.approx(2 / 3), "90": pytest.approx(1 / 3)}
     assert km["yellow"] == {"30": 1.0, "60": 1.0, "90": pytest.approx(2 / 3)}
     assert km["green"] == {"30": 1.0, "60": 1.0, "90": 1.0}
@@ -126,14 +178,14 @@ def test_retention_lead_time_and_calibration_of_the_hand_built_history(history, 
     event = [1, 1, 0, 1, 0, 0, 0, 0]
     bands = ["red"] * 3 + ["yellow"] * 3 + ["green"] * 2
     red = KaplanMeierFitter().fit(days[:3], event[:3])
-    assert s["survival"]["bands"][0]["curve"]["retained"] == pytest.approx(
+    assert s["survival"]["bands"][0]["curve"]["without_event"] == pytest.approx(
         list(red.survival_function_.iloc[:, 0]))
     assert s["survival"]["logrank"]["p_value"] == pytest.approx(
         multivariate_logrank_test(days, bands, event).p_value)
     lead = s["lead_time"]
-    assert (lead["churners"], lead["ever_red"], lead["median_days_from_first_red"]) == (3, 2, 52)
+    assert (lead["events"], lead["ever_flagged"], lead["median_days_from_first_flag"]) == (3, 2, 52)
     assert lead["flagged_ahead"] == {"60": pytest.approx(1 / 3), "90": 0.0}
-    assert lead["median_days_from_first_drop"] is None  # one score each: no drop to see
+    assert lead["median_days_from_first_move"] is None  # one score each: no drop to see
     cal = s["calibration"]
     assert cal["brier_constant"] == pytest.approx(3 / 8 * 5 / 8)
     fit = cal["fit"]
@@ -144,7 +196,33 @@ def test_retention_lead_time_and_calibration_of_the_hand_built_history(history, 
     assert cal["brier"] < cal["brier_constant"] and fit["slope"] > 0
     assert [b["name"] for b in s["baselines"]] == ["scorecard", "usage only", "recency only"]
     assert s["baselines"][0]["auc"] == pytest.approx(14 / 15)
-    assert s["baselines"][1]["note"] == "no 'usage' group scores stored on the sample dates"
+    assert s["baselines"][1]["note"] == "no usage measure scores stored on the sample dates"
+
+
+def test_the_baselines_read_the_usage_measures_and_the_days_since_last_activity(history, C):
+    """With the measure stored (a seam we own): days since the last activity 50, 45, 40, 55,
+    30, 25, 20, 15 for B1..B8 (B4 idle longest), scored linearly 60 → 0 days. Recency alone
+    against churn: the churners B1 50, B2 45, B4 55 against 40, 30, 25, 20, 15: every pair
+    right, AUC 1 (the scorecard, whose stored scores rank B4 below B3, has 14/15). The usage
+    measures alone (here the one usage measure: its score, 100 x (60 - days) / 60) rank the
+    same way: AUC 1. Against expansion the idle days read the other way: B8, the one expander,
+    was idle least: AUC 1."""
+    days = {1: 50, 2: 45, 3: 40, 4: 55, 5: 30, 6: 25, 7: 20, 8: 15, 9: 10, 10: 5}
+    with history.store() as store:
+        for i, d in days.items():
+            store.con.execute(
+                "INSERT INTO snapshot_measures VALUES ('health', ?, ?, ?, 'usage', "
+                "'days_since_last_activity', ?, ?, 1.0, ?, false, NULL)",
+                [C.version, D, f"B{i}", d, 100 * (60 - d) / 60, 100 * (60 - d) / 60])
+    with read.open_reader(history) as r:
+        churn = {b["name"]: b for b in backtest(r, C, start=D, end=D,
+                                                 resamples=10).summary["baselines"]}
+        grow = {b["name"]: b for b in backtest(r, C, start=D, end=D, resamples=10,
+                                                target="expansion").summary["baselines"]}
+    assert churn["scorecard"]["auc"] == pytest.approx(14 / 15)
+    assert churn["recency only"]["auc"] == 1.0 and churn["usage only"]["auc"] == 1.0
+    assert churn["usage only"]["measures"] == ["days_since_last_activity"]
+    assert grow["recency only"]["auc"] == 1.0 and grow["usage only"]["labelled"] == 8
 
 
 def test_missing_dates_and_missing_outcomes_say_what_to_do(history, C):
@@ -168,9 +246,9 @@ def test_at_renewal_scores_each_renewal_n_days_before_it(history, C):
     backfill that makes them."""
     with read.open_reader(history) as r:
         s = backtest(r, C, renewal_days=31, start=D, end=D, resamples=10).summary
-        assert (s["labelled"], s["churners"], s["at_renewal"]) == (1, 1, 31)
+        assert (s["labelled"], s["events"], s["at_renewal"]) == (1, 1, 31)
         assert s["auc"] != s["auc"]  # one class: no AUC, and the report says so
-        assert any("only 1 churner(s)" in w for w in s["warnings"])
+        assert any("only 1 churned among 1" in w for w in s["warnings"])
         with pytest.raises(NotFound) as err:
             backtest(r, C, renewal_days=10, start=date(2025, 12, 1), end=date(2026, 3, 31))
     assert "dates 10 days before a renewal have no health snapshot" in err.value.message
@@ -221,7 +299,7 @@ def test_the_cli_prints_records_and_writes_json(history, tmp_path):
     assert "ROC AUC 0.933" in result.output and "Churn by band" in result.output
     assert "AUC per segment" in result.output and "2026Q1" in result.output
     data = json.loads(out.read_text())
-    assert data["churners"] == 3 and data["dates"]["first"] == "2026-01-01"
+    assert data["events"] == 3 and data["dates"]["first"] == "2026-01-01"
     with history.store(read_only=True) as store:
         kind, status, detail = store.con.execute(
             "SELECT kind, status, detail FROM runs ORDER BY run_id DESC LIMIT 1").fetchall()[0]
@@ -238,13 +316,33 @@ def test_python_api_and_rest_api_list_and_show_recorded_backtests(history):
     from healthscore.server import create_app
 
     found = hs.backtest(history, "health", start=D, end=D)
-    assert found.run_id and found.summary["churners"] == 3
+    assert found.run_id and found.summary["events"] == 3
     client = TestClient(create_app(history.root))
     listed = client.get("/api/v1/backtests").json()
     assert listed["ok"] and [b["id"] for b in listed["backtests"]] == [found.run_id]
     assert listed["backtests"][0]["auc"] == pytest.approx(14 / 15)
     one = client.get(f"/api/v1/backtests/{found.run_id}").json()
-    assert one["bands"][0]["churned"] == 2 and one["horizon"] == 90
+    assert one["bands"][0]["events"] == 2 and one["horizon"] == 90
     missing = client.get("/api/v1/backtests/999")
     assert missing.status_code == 404 and missing.json()["ok"] is False
     assert client.get("/api/v1/backtests?scorecard=expansion").json()["backtests"] == []
+
+
+def test_a_backtest_recorded_before_expansion_backtests_is_listed_and_asks_for_a_rerun(history):
+    """A run whose detail has the old churn-only names (`churners`, no `target`) is listed as a
+    churn backtest with its count; its page is a 404 that says to run it again."""
+    from fastapi.testclient import TestClient
+
+    import healthscore as hs
+    from healthscore.server import create_app
+
+    found = hs.backtest(history, "health", start=D, end=D)
+    with history.store() as store:
+        store.con.execute("UPDATE runs SET detail = ? WHERE run_id = ?", [json.dumps(
+            {"scorecard": "health", "version": "v0", "churners": 3, "auc": 0.9}), found.run_id])
+    client = TestClient(create_app(history.root))
+    (row,) = client.get("/api/v1/backtests").json()["backtests"]
+    assert (row["target"], row["events"], row["auc"]) == ({"name": "churn"}, 3, 0.9)
+    one = client.get(f"/api/v1/backtests/{found.run_id}")
+    assert one.status_code == 404
+    assert "healthscore backtest -s health" in json.dumps(one.json())

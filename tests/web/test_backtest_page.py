@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import re
 import shutil
+from datetime import date
 from pathlib import Path
 
 import pytest
 
+from conftest import NOW
 from healthscore import pipeline
 from healthscore.workspace import Workspace
 from web_site import (
@@ -22,11 +24,16 @@ pytestmark = needs_chromium
 
 @pytest.fixture(scope="module")
 def backtested(demo_root, tmp_path_factory) -> tuple[Path, object]:
-    """A copy of the demo workspace with one backtest of `health` recorded (the other tests'
+    """A copy of the demo workspace with `expansion` scored too, one backtest of `health`
+    (against churn) and one of `expansion` (against expansions) recorded (the other tests'
     workspace stays as it is)."""
     root = tmp_path_factory.mktemp("web") / "backtested"
     shutil.copytree(demo_root, root)
-    found = pipeline.backtest(Workspace.open(root), "health", horizon=60, every=14)
+    ws = Workspace.open(root)
+    pipeline.backfill(ws, date(2026, 4, 1), date(2026, 5, 31), step=2, now=NOW,
+                      scorecards=["expansion"])
+    found = pipeline.backtest(ws, "health", horizon=60, every=14)
+    pipeline.backtest(ws, "expansion", horizon=60, every=14)
     return root, found
 
 
@@ -42,12 +49,20 @@ def test_the_backtest_page_and_the_html_report(backtested, page, shots, tmp_path
     try:
         page.goto(server.url + "/scorecards")  # each version links to its latest backtest
         link = page.locator("a.backtest-link")
-        assert link.count() == 1 and link.get_attribute("href") == f"/backtests/{found.run_id}"
+        hrefs = {link.nth(i).get_attribute("href") for i in range(link.count())}
+        assert len(hrefs) == 2 and f"/backtests/{found.run_id}" in hrefs
         page.goto(server.url + "/backtests")
-        row = page.locator("#backtests tbody tr")
-        assert row.count() == 1 and f"#{found.run_id}" in row.inner_text()
+        rows = page.locator("#backtests tbody tr")
+        assert rows.count() == 2  # newest first: expansion, then health
+        assert [rows.nth(i).locator("td.target").inner_text() for i in range(2)] == [
+            "expansion", "churn"]
         _shot(page, shots, "backtests")
-        row.locator("a").click()
+        rows.nth(0).locator("a").click()
+        page.locator(".js-plotly-plot").first.wait_for(timeout=20000)
+        assert "Expansion by band" in page.locator("main").inner_text()
+        assert page.locator(".stat-green .label").text_content() == "Green flags"
+        page.goto(server.url + "/backtests")
+        rows.nth(1).locator("a").click()
         page.wait_for_url(re.compile(rf"/backtests/{found.run_id}$"))
         summary = jsonable(found.summary)
         expected = f"{summary['auc']:.3f}" if summary["auc"] is not None else "–"

@@ -1,4 +1,4 @@
-"""``healthscore backtest``: does the stored score predict churn?"""
+"""``healthscore backtest``: does the stored score predict churn (or expansion)?"""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from healthscore import pipeline, read
 from healthscore.cli.common import WorkspaceOption, console, err_console, esc, n
 from healthscore.cli.score import fmt_band, parse_date
 from healthscore.formatting import pct
-from healthscore.validation.report import jsonable
+from healthscore.validation.report import jsonable, words
 from healthscore.workspace import Workspace
 
 
@@ -25,8 +25,10 @@ def _f3(value) -> str:
 def backtest(
     workspace: Path = WorkspaceOption,
     scorecard: str = typer.Option("health", "--scorecard", "-s", help="The scorecard."),
-    horizon: int = typer.Option(90, "--horizon", help="Days after each score to look for a "
-                                                      "churn."),
+    horizon: int = typer.Option(90, "--horizon", help="Days after each score to look for the "
+                                                      "event (a churn, an expansion)."),
+    target: str = typer.Option(None, "--target", help="churn or expansion (default: what the "
+                               "scorecard `predicts`, churn unless it says)."),
     start: str = typer.Option(None, "--from", help="First sample date (default: the first "
                                                    "scored date)."),
     end: str = typer.Option(None, "--to", help="Last sample date (default: the latest)."),
@@ -40,43 +42,47 @@ def backtest(
     html_out: Path = typer.Option(None, "--html", help="Also write a self-contained HTML "
                                                        "report here (opens offline)."),
 ) -> None:
-    """Backtest a scorecard's stored scores against the churn that followed: AUC with its
-    interval, churn by band, red-flag precision and recall, lift by decile, each measure alone.
+    """Backtest a scorecard's stored scores against what followed: churn (or expansion, for a
+    scorecard that `predicts: expansion`). AUC with its interval, the event rate by band, flag
+    precision and recall, lift by decile, each measure alone, baselines, lead time.
     Recorded as a run in the store."""
     ws = Workspace.open(workspace)
     card = read.card(ws, scorecard)
     found = pipeline.backtest(ws, card.name, horizon=horizon,
                               start=parse_date(start, "--from") if start else None,
                               end=parse_date(end, "--to") if end else None, every=every,
-                              renewal_days=at_renewal)
+                              renewal_days=at_renewal, target=target)
     s = found.summary
+    w = words(s)
     what = (f"each renewal's outcome, scored {at_renewal} days before it" if at_renewal
-            is not None else f"churn within {horizon} days")
+            is not None else f"{w['name']} within {horizon} days")
     console.print(
         f"[bold]{card.name}[/] (version {card.version}) against {what}, "
         f"{s['dates']['count']} sample dates {s['dates']['first']} … {s['dates']['last']}: "
-        f"{n(s['labelled'])} labelled observations, {n(s['churners'])} churned, "
+        f"{n(s['labelled'])} labelled observations, {n(s['events'])} {w['event']}, "
         f"{n(s['censored'])} censored (no outcome in the horizon)")
     lo, hi = s["auc_interval"]
     console.print(f"ROC AUC [bold]{_f3(s['auc'])}[/] (95% interval {_f3(lo)}–{_f3(hi)}), "
                   f"Gini {_f3(s['gini'])}; top-decile lift {_f3(s['top_lift'])}, holding "
-                  f"{pct(s['top_share_of_churners'])} of churners")
-    bands = Table(title="Churn by band", title_justify="left")
-    for col in ("band", "accounts", "churned", "churn rate", "ARR", "churned ARR"):
+                  f"{pct(s['top_share_of_events'])} of {w['events']}")
+    bands = Table(title=f"{w['Name']} by band", title_justify="left")
+    for col in ("band", "accounts", w["event"], f"{w['name']} rate", "ARR",
+                f"{w['event']} ARR"):
         bands.add_column(col, justify="left" if col == "band" else "right")
     for b in s["bands"]:
-        bands.add_row(fmt_band(b["band"]), n(b["accounts"]), n(b["churned"]),
-                      pct(b["churn_rate"], 1), n(round(b["arr"])), n(round(b["churned_arr"])))
+        bands.add_row(fmt_band(b["band"]), n(b["accounts"]), n(b["events"]),
+                      pct(b["event_rate"], 1), n(round(b["arr"])), n(round(b["event_arr"])))
     console.print(bands)
-    rises = {True: "yes", False: "[red]no[/]", None: "–"}[s["risk_rises"]]
-    console.print(f"Risk rises from green to red: {rises}. Red flags: precision "
-                  f"{pct(s['red']['precision'], 1)}, recall {pct(s['red']['recall'], 1)}; red "
-                  f"or yellow: precision {pct(s['red_or_yellow']['precision'], 1)}, recall "
-                  f"{pct(s['red_or_yellow']['recall'], 1)}")
+    ordered = {True: "yes", False: "[red]no[/]", None: "–"}[s["bands_ordered"]]
+    console.print(f"{w['Name']} rises from {w['order']}: {ordered}. {w['Flag']} flags: "
+                  f"precision {pct(s['flag']['precision'], 1)}, recall "
+                  f"{pct(s['flag']['recall'], 1)}; {w['wide']}: precision "
+                  f"{pct(s['flag_wide']['precision'], 1)}, recall "
+                  f"{pct(s['flag_wide']['recall'], 1)}")
     power = Table(title="Each measure alone", title_justify="left")
     for col in ("measure", "AUC alone", "higher means", "coverage", "weight"):
         power.add_column(col, justify="left" if col in ("measure", "higher means") else "right")
-    for x in s["measures"]:  # the AUC of the measure read the way it predicts churn
+    for x in s["measures"]:  # the AUC of the measure read the way it predicts the event
         power.add_row(esc(card.labels.get(x["measure"], x["measure"])), _f3(x["power"]),
                       x["higher_means"] or "–", pct(x["coverage"]), pct(x["weight"], 1))
     console.print(power)
@@ -84,10 +90,10 @@ def backtest(
         for key, title in (("segments", "segment"), ("variants", "variant"),
                            ("quarters", "quarter")):
             table = Table(title=f"AUC per {title}", title_justify="left")
-            for col in (title, "labelled", "churned", "AUC"):
+            for col in (title, "labelled", w["event"], "AUC"):
                 table.add_column(col, justify="left" if col == title else "right")
             for row in s[key]:
-                table.add_row(esc(row[title]), n(row["labelled"]), n(row["churners"]),
+                table.add_row(esc(row[title]), n(row["labelled"]), n(row["events"]),
                               _f3(row["auc"]))
             console.print(table)
     console.print("Baselines: " + "; ".join(
@@ -101,20 +107,21 @@ def backtest(
                       f"{cal['brier_constant']:.4f}), probabilities from a "
                       f"{cal['fit']['method']}")
     lead = s["lead_time"]
-    if lead["churners"]:
+    if lead["events"]:
         console.print(
-            f"Lead time: {lead['ever_red']} of {lead['churners']} churners were red in the "
-            f"{lead['lookback_days']} days before; median {lead['median_days_from_first_red']} "
-            f"days from the first red to the churn; red at least 60 / 90 days ahead: "
+            f"Lead time: {lead['ever_flagged']} of {lead['events']} {w['events']} were "
+            f"{w['flag']} in the {lead['lookback_days']} days before; median "
+            f"{lead['median_days_from_first_flag']} days from the first {w['flag']} to the "
+            f"{w['name']}; {w['flag']} at least 60 / 90 days ahead: "
             f"{pct(lead['flagged_ahead']['60'])} / {pct(lead['flagged_ahead']['90'])}")
     km = s["survival"]
     if km["bands"]:
-        console.print("Still customers after 30 / 60 / 90 days (Kaplan–Meier): " + "; ".join(
-            f"{b['band']} " + " / ".join(pct(b["retained"][t]) for t in ("30", "60", "90"))
+        console.print(f"{w['without']} after 30 / 60 / 90 days (Kaplan–Meier): " + "; ".join(
+            f"{b['band']} " + " / ".join(pct(b["without_event"][t]) for t in ("30", "60", "90"))
             for b in km["bands"]) + (f"; log-rank p = {km['logrank']['p_value']:.2g}"
                                      if km["logrank"] else ""))
-    for w in s["warnings"]:
-        err_console.print(f"[yellow]warning:[/] {esc(w)}")
+    for warning in s["warnings"]:
+        err_console.print(f"[yellow]warning:[/] {esc(warning)}")
     if json_out is not None:
         json_out.write_text(json.dumps(jsonable(s), indent=2), encoding="utf-8")
         console.print(f"Metrics written to {json_out}")

@@ -269,6 +269,10 @@ class Scorecard(_Model):
     name: str = Field(pattern=r"^[a-z][a-z0-9_-]*$",
                       description="Identifier (lower case), e.g. `health` or `expansion`.")
     description: str = Field("", description="What question the score answers.")
+    predicts: Literal["churn", "expansion"] = Field(
+        "churn", description="What a backtest tests the score against: `churn` (a low score "
+        "should come before a churn) or `expansion` (a high score should come before an "
+        "expansion). Not part of the version: it changes no score.")
     bands: Bands = Field(default_factory=Bands, description="Red / yellow / green thresholds.")
     grades: dict[str, float] = Field(
         default_factory=lambda: dict(DEFAULT_GRADES),
@@ -315,7 +319,8 @@ class Scorecard(_Model):
     @property
     def version(self) -> str:
         """Content hash of the scorecard's meaning (not its comments or layout)."""
-        canonical = json.dumps(self.model_dump(mode="json", by_alias=True), sort_keys=True)
+        canonical = json.dumps(self.model_dump(mode="json", by_alias=True,
+                                               exclude={"predicts"}), sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
     def resolve(self, variant: str = "base") -> ResolvedScorecard:

@@ -8,8 +8,8 @@ import json
 from healthscore.errors import NotFound
 from healthscore.read.reader import Reader
 
-_HEAD = ("scorecard", "version", "horizon", "dates", "labelled", "churners", "censored", "auc",
-         "auc_interval", "gini", "top_lift", "risk_rises", "warnings")
+_HEAD = ("scorecard", "version", "target", "horizon", "dates", "labelled", "events", "censored",
+         "auc", "auc_interval", "gini", "top_lift", "bands_ordered", "warnings")
 
 
 def backtests(r: Reader, scorecard: str | None = None) -> list[dict]:
@@ -21,6 +21,8 @@ def backtests(r: Reader, scorecard: str | None = None) -> list[dict]:
         detail = json.loads(row["detail"] or "{}")
         if scorecard is not None and detail.get("scorecard") != scorecard:
             continue
+        if "target" not in detail:  # recorded before expansion backtests: churn only
+            detail |= {"target": {"name": "churn"}, "events": detail.get("churners")}
         out.append({"id": row["run_id"], "ran_at": row["started_at"],
                     **{k: detail.get(k) for k in _HEAD}})
     return out
@@ -33,4 +35,9 @@ def backtest_run(r: Reader, run_id: int) -> dict:
     if not found:
         raise NotFound(f"no backtest {run_id}",
                        hint="list them with GET /api/v1/backtests, or run healthscore backtest")
-    return {"id": run_id, "ran_at": found[0]["started_at"], **json.loads(found[0]["detail"])}
+    detail = json.loads(found[0]["detail"])
+    if "target" not in detail:
+        raise NotFound(f"backtest {run_id} was recorded by an earlier healthscore, in a format "
+                       "this one does not show",
+                       hint=f"run it again: healthscore backtest -s {detail.get('scorecard')}")
+    return {"id": run_id, "ran_at": found[0]["started_at"], **detail}

@@ -6,12 +6,13 @@ the store directly and keeps nothing; the server's reader (:mod:`healthscore.ser
 keeps values in memory until the store file changes. The read functions have one code path
 either way: they never know which reader they have.
 
-SQL is parameterised (``?``); nothing from a request becomes SQL text.
+SQL is parameterised (``?`` with a list, or ``$name`` with a dict: :data:`Params`); nothing
+from a request becomes SQL text.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol, TypeVar
 
@@ -23,14 +24,22 @@ from healthscore.workspace import Workspace
 
 T = TypeVar("T")
 
+#: A query's parameters: a list for ``?`` placeholders, a dict for ``$name`` ones.
+Params = Sequence[Any] | Mapping[str, Any]
+
+
+def bound(params: Params) -> list | dict:
+    """``params`` as DuckDB takes them (a list, or a dict for named parameters)."""
+    return dict(params) if isinstance(params, Mapping) else list(params)
+
 
 class Reader(Protocol):
     """What the read functions need of a store."""
 
-    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict]:
+    def rows(self, sql: str, params: Params = ()) -> list[dict]:
         """The rows of a query as dicts."""
 
-    def arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
+    def arrow(self, sql: str, params: Params = ()) -> pa.Table:
         """The result of a query as an Arrow table."""
 
     def kept(self, key: tuple, build: Callable[[], T]) -> T:
@@ -45,19 +54,19 @@ class StoreReader:
     def __init__(self, store: Store):
         self.store = store
 
-    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict]:
-        return dict_rows(self.store.con.execute(sql, list(params)))
+    def rows(self, sql: str, params: Params = ()) -> list[dict]:
+        return dict_rows(self.store.con.execute(sql, bound(params)))
 
-    def arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
+    def arrow(self, sql: str, params: Params = ()) -> pa.Table:
         return arrow_of(self.store.con, sql, params)
 
     def kept(self, key: tuple, build: Callable[[], T]) -> T:
         return build()
 
 
-def arrow_of(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()) -> pa.Table:
+def arrow_of(con: duckdb.DuckDBPyConnection, sql: str, params: Params = ()) -> pa.Table:
     """A query's result as an Arrow table."""
-    return con.sql(sql, params=list(params)).to_arrow_table()
+    return con.sql(sql, params=bound(params)).to_arrow_table()
 
 
 @contextmanager
@@ -74,11 +83,11 @@ def open_reader(workspace: Workspace) -> Iterator[StoreReader]:
 _MEMORY = duckdb.connect(":memory:")
 
 
-def query_table(table: pa.Table, sql: str, params: Sequence[Any] = ()) -> list[dict]:
+def query_table(table: pa.Table, sql: str, params: Params = ()) -> list[dict]:
     """``sql`` over an Arrow ``table`` (named ``t`` in it), run by an in-memory DuckDB."""
     cur = _MEMORY.cursor()
     try:
         cur.register("t", table)
-        return dict_rows(cur.execute(sql, list(params)))
+        return dict_rows(cur.execute(sql, bound(params)))
     finally:
         cur.close()

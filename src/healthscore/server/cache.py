@@ -22,14 +22,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pyarrow as pa
 
 from healthscore.errors import StoreBusy
-from healthscore.read.reader import arrow_of
+from healthscore.read.reader import Params, arrow_of, bound
 from healthscore.store.store import Store, dict_rows, writers_waiting
 from healthscore.workspace import Workspace
 
@@ -207,10 +207,10 @@ class CachedReader:
             self._store = HELD.cursor(self.workspace)
         return self._store
 
-    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict]:
-        return dict_rows(self.open().con.execute(sql, list(params)))
+    def rows(self, sql: str, params: Params = ()) -> list[dict]:
+        return dict_rows(self.open().con.execute(sql, bound(params)))
 
-    def arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
+    def arrow(self, sql: str, params: Params = ()) -> pa.Table:
         return arrow_of(self.open().con, sql, params)
 
     def kept(self, key: tuple, build: Callable[[], T]) -> T:

@@ -19,3 +19,20 @@ def jsonable(value):
     if hasattr(value, "item"):  # numpy scalars
         return jsonable(value.item())
     return value
+
+
+def words(summary: dict) -> dict:
+    """The words a report uses for a backtest's target (churn, expansion), from its summary:
+    what the event is called, which band flags it, what a Kaplan–Meier curve shows."""
+    target = summary.get("target") or {"name": "churn"}
+    name = target["name"]
+    churn = name == "churn"
+    flag = target.get("flag", "red")
+    return {"name": name, "Name": name.capitalize(),
+            "event": "churned" if churn else "expanded",
+            "events": "churners" if churn else "expanded accounts",
+            "flag": flag, "Flag": flag.capitalize(), "wide": f"{flag} or yellow",
+            "order": "green to red" if churn else "red to green",
+            "rank": "riskiest" if churn else "highest-scored",
+            "move": "drop" if churn else "rise",
+            "without": "Still customers" if churn else "Not yet expanded"}

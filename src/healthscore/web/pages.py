@@ -410,6 +410,7 @@ def backtests_page(request: Request) -> HTMLResponse:
 
 @router.get("/backtests/{run_id:int}", response_class=HTMLResponse)
 def backtest_page(request: Request, run_id: int) -> HTMLResponse:
+    from healthscore.validation.report import words
     from healthscore.web.report import figures
 
     workspace, card, ctx = _base(request, "backtests")
@@ -419,5 +420,5 @@ def backtest_page(request: Request, run_id: int) -> HTMLResponse:
     cards = {c.name: c for c in _load_scorecards(workspace)}
     if found.get("scorecard") in cards:
         labels = Card.of(cards[found["scorecard"]]).labels
-    return render(request, "backtest.html", s=found, run_id=run_id,
+    return render(request, "backtest.html", s=found, w=words(found), run_id=run_id,
                   figures=figures(found, labels), labels=labels, **ctx)

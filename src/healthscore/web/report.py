@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from importlib import resources
 
+from healthscore.validation.report import words
 from healthscore.web.render import ENV, static_text
 
 BAND_COLOURS = {"red": "#d64545", "yellow": "#e0a526", "green": "#2f9e6b"}
@@ -28,6 +29,7 @@ def _fig(data: list[dict], **layout) -> dict:
 def figures(summary: dict, labels: dict[str, str] | None = None) -> list[dict]:
     """The report's charts: ``{"id", "title", "caption", "figure"}`` each, in reading order."""
     labels = labels or {}
+    w = words(summary)
     out = []
     rocs = [({"name": "scorecard", "roc": summary.get("roc"), "auc": summary.get("auc")})] + [
         b for b in summary.get("baselines", []) if b["name"] != "scorecard"]
@@ -38,33 +40,33 @@ def figures(summary: dict, labels: dict[str, str] | None = None) -> list[dict]:
             traces.append({"x": b["roc"]["fpr"], "y": b["roc"]["tpr"], "mode": "lines",
                            "name": f"{b['name']} (AUC {b['auc']:.3f})"})
     out.append({"id": "roc", "title": "ROC: the scorecard against the obvious",
-                "caption": "How many churners are caught (up) for how many false alarms "
-                           "(right), at every threshold.",
+                "caption": f"How many {w['events']} are caught (up) for how many false "
+                           "alarms (right), at every threshold.",
                 "figure": _fig(traces, xaxis={"title": {"text": "false positive rate"}},
                                yaxis={"title": {"text": "true positive rate"}})})
     bands = summary.get("bands", [])
-    out.append({"id": "bands", "title": "Churn rate by band", "caption": "Should rise from "
-                "green to red.", "figure": _fig([{
+    out.append({"id": "bands", "title": f"{w['Name']} rate by band",
+                "caption": f"Should rise from {w['order']}.", "figure": _fig([{
                     "type": "bar", "x": [b["band"] for b in bands],
-                    "y": [b["churn_rate"] or 0 for b in bands],
+                    "y": [b["event_rate"] or 0 for b in bands],
                     "marker": {"color": [BAND_COLOURS[b["band"]] for b in bands]},
-                    "text": [f"{b['churned']} of {b['accounts']}" for b in bands],
+                    "text": [f"{b['events']} of {b['accounts']}" for b in bands],
                     "hovertemplate": "%{x}: %{y:.1%} (%{text})<extra></extra>"}],
                     yaxis={"tickformat": ".0%", "rangemode": "tozero"}, showlegend=False)})
     deciles = summary.get("deciles", [])
-    out.append({"id": "lift", "title": "Lift by decile of risk",
-                "caption": "Decile 1 is the riskiest tenth; a lift of 3 churns three times as "
-                           "often as average.",
+    out.append({"id": "lift", "title": "Lift by decile",
+                "caption": f"Decile 1 is the {w['rank']} tenth; a lift of 3 means three times "
+                           f"the average {w['name']} rate.",
                 "figure": _fig([{"type": "bar", "x": [d["decile"] for d in deciles],
                                  "y": [d["lift"] or 0 for d in deciles], "name": "lift"}],
-                               xaxis={"title": {"text": "decile (1 = riskiest)"},
+                               xaxis={"title": {"text": f"decile (1 = {w['rank']})"},
                                       "dtick": 1},
                                yaxis={"title": {"text": "lift"}}, showlegend=False)})
     cal = summary.get("calibration") or {}
     if cal.get("deciles"):
         top = max(max(d["predicted"], d["observed"]) for d in cal["deciles"]) or 1
         out.append({"id": "calibration", "title": "Calibration",
-                    "caption": f"Predicted against observed churn per decile; Brier score "
+                    "caption": f"Predicted against observed {w['name']} per decile; Brier score "
                                f"{cal['brier']:.4f} (a constant guess: "
                                f"{cal['brier_constant']:.4f}).",
                     "figure": _fig([
@@ -78,10 +80,10 @@ def figures(summary: dict, labels: dict[str, str] | None = None) -> list[dict]:
     km = (summary.get("survival") or {}).get("bands", [])
     if km:
         p = (summary["survival"].get("logrank") or {}).get("p_value")
-        out.append({"id": "survival", "title": "Still customers (Kaplan–Meier)",
+        out.append({"id": "survival", "title": f"{w['without']} (Kaplan–Meier)",
                     "caption": "Days after the score." + (f" Log-rank p = {p:.2g}."
                                                          if p is not None else ""),
-                    "figure": _fig([{"x": b["curve"]["days"], "y": b["curve"]["retained"],
+                    "figure": _fig([{"x": b["curve"]["days"], "y": b["curve"]["without_event"],
                                      "mode": "lines", "line": {"shape": "hv",
                                                               "color": BAND_COLOURS[b["band"]]},
                                      "name": f"{b['band']} ({b['accounts']})"} for b in km],
@@ -111,16 +113,17 @@ def figures(summary: dict, labels: dict[str, str] | None = None) -> list[dict]:
         for t in lines:
             if not t["points"]:
                 continue
-            churn = _day(t["churn_date"])
-            traces.append({"x": [(_day(p[0]) - churn).days for p in t["points"]],
+            day = _day(t["event_date"])
+            traces.append({"x": [(_day(p[0]) - day).days for p in t["points"]],
                            "y": [p[1] for p in t["points"]], "mode": "lines",
                            "name": t["account_id"], "opacity": 0.7,
                            "hovertemplate": t["account_id"] + ": %{y:.0f}, %{x} days<extra>"
                                             "</extra>"})
         out.append({"id": "timelines", "title": "Did the score tell the story?",
-                    "caption": f"The scores of the {len(lines)} latest churned accounts in the "
-                               "days before each churned (0 = the churn).",
-                    "figure": _fig(traces, xaxis={"title": {"text": "days before the churn"}},
+                    "caption": f"The scores of the {len(lines)} latest {w['events']} in the "
+                               f"days before each {w['name']} (0 = the {w['name']}).",
+                    "figure": _fig(traces, xaxis={"title": {"text": f"days before the "
+                                                                    f"{w['name']}"}},
                                    yaxis={"title": {"text": "score"}, "range": [0, 100]},
                                    showlegend=False)})
     return out
@@ -139,6 +142,6 @@ def report_html(summary: dict, labels: dict[str, str] | None = None,
     plotly_js = (resources.files("plotly") / "package_data" / "plotly.min.js").read_text(
         encoding="utf-8")
     return ENV.get_template("backtest_report.html").render(
-        s=summary, figures=figures(summary, labels), labels=labels or {},
+        s=summary, w=words(summary), figures=figures(summary, labels), labels=labels or {},
         title=title or f"Backtest of {summary['scorecard']}", plotly_js=plotly_js,
         figures_js=static_text("figures.js"), css=static_text("app.css"))
