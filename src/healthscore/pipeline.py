@@ -26,6 +26,7 @@ import ibis
 from healthscore import clock
 from healthscore.config.scorecard import LoadedScorecard
 from healthscore.engine import Evaluator, check_scorecard
+from healthscore.engine.freshness import data_end, freshness
 from healthscore.errors import ConfigError
 from healthscore.scoring.frame import Evaluation
 from healthscore.sources import IngestReport, ingest
@@ -42,6 +43,8 @@ class ScoreRun:
     run_id: int
     as_of: date
     evaluations: list[Evaluation] = field(default_factory=list)
+    #: what the user should know (a table that stopped, a stale date scored anyway)
+    warnings: list[str] = field(default_factory=list)
 
     def evaluation(self, scorecard: str) -> Evaluation:
         return next(e for e in self.evaluations if e.scorecard.name == scorecard)
@@ -93,8 +96,16 @@ def write_evaluation(store: Store, sc: LoadedScorecard, ev: Evaluation, *, run_i
 # -- one date ----------------------------------------------------------------------------------
 
 
+def last_data_date(workspace: Workspace) -> date | None:
+    """The last date the store has activity for (events, tickets, invoices …): what
+    ``score`` and ``backfill`` default to, rather than the clock. None for an empty store."""
+    with workspace.store(read_only=True) as store:
+        return data_end(store.con)
+
+
 def score(workspace: Workspace, as_of: date, *, scorecards: list[str] | None = None,
-          now: datetime | None = None, progress: Progress | None = None) -> ScoreRun:
+          now: datetime | None = None, progress: Progress | None = None,
+          allow_stale: bool = False) -> ScoreRun:
     """Score every active account as of the end of ``as_of`` and store the snapshots.
 
     Parameters
@@ -106,6 +117,10 @@ def score(workspace: Workspace, as_of: date, *, scorecards: list[str] | None = N
     now
         The current time (default :func:`healthscore.clock.now`); ``as_of`` may not be after
         its date.
+    allow_stale
+        Score ``as_of`` even when it lies days after the last data the scorecards read
+        (:mod:`healthscore.engine.freshness`; otherwise an :class:`InputError` naming the
+        tables' last dates, and nothing is written).
 
     Examples
     --------
@@ -118,6 +133,8 @@ def score(workspace: Workspace, as_of: date, *, scorecards: list[str] | None = N
     loaded = _checked(workspace, scorecards)
     with workspace.store() as store, store.recorded("score", now) as record:
         run = ScoreRun(record.run_id, as_of)
+        run.warnings = freshness(store.con, [sc.scorecard for sc in loaded], as_of,
+                                 allow_stale=allow_stale)
         backend = ibis.duckdb.from_connection(store.con)
         for i, sc in enumerate(loaded):
             run.evaluations.append(Evaluator(backend, sc.scorecard).evaluate(as_of))
@@ -129,8 +146,45 @@ def score(workspace: Workspace, as_of: date, *, scorecards: list[str] | None = N
         store.tidy_series(appended=1)  # one date, however many scorecards
         record.rows_loaded = sum(e.accounts.num_rows for e in run.evaluations)
         record.detail = {"as_of": str(as_of),
-                         "scorecards": {sc.name: sc.scorecard.version for sc in loaded}}
+                         "scorecards": {sc.name: sc.scorecard.version for sc in loaded},
+                         "warnings": run.warnings}
     return run
+
+
+def forget(workspace: Workspace, as_of: date, scorecards: list[str] | None = None, *,
+           now: datetime | None = None) -> dict[str, dict[str, int]]:
+    """Remove the snapshots of ``as_of`` (every version; default every scorecard of the
+    workspace) — a date scored by mistake, e.g. after the exports had stopped. Recorded as a
+    run of kind ``forget`` naming the date and what went, so history never changes silently.
+    Returns scorecard → version → accounts removed; raises :class:`NotFound` (naming the
+    scored dates around it) when no scorecard has a snapshot that day."""
+    from healthscore.errors import NotFound
+
+    names = scorecards or [sc.name for sc in workspace.scorecards()]
+    with workspace.store() as store:
+        found = store.con.execute(
+            "SELECT DISTINCT scorecard FROM snapshots WHERE as_of = ? AND "
+            "list_contains(?, scorecard)", [as_of, names]).fetchall()
+        if not found:
+            near = store.con.execute(
+                "SELECT max(as_of) FILTER (WHERE as_of < ?), min(as_of) FILTER (WHERE as_of > ?)"
+                " FROM snapshots WHERE list_contains(?, scorecard)",
+                [as_of, as_of, names]).fetchall()[0]
+            around = ", ".join(f"{w} {d}" for w, d in zip(("before:", "after:"), near,
+                                                          strict=True) if d) or "none"
+            raise NotFound(f"no snapshot of {', '.join(names)} on {as_of} to forget",
+                           hint=f"scored dates nearest it — {around}", param="as_of")
+    with workspace.store() as store, store.recorded("forget", now) as record:
+        removed = {}
+        with store.transaction():
+            for name in names:
+                gone = store.forget_snapshot(name, as_of)
+                if gone:
+                    removed[name] = gone
+        store.tidy_series()
+        record.rows_loaded = sum(sum(v.values()) for v in removed.values())
+        record.detail = {"as_of": str(as_of), "removed": removed}
+    return removed
 
 
 # -- a range of dates --------------------------------------------------------------------------
@@ -146,6 +200,7 @@ class BackfillReport:
     scored: dict[str, int] = field(default_factory=dict)
     skipped: dict[str, int] = field(default_factory=dict)
     accounts: int = 0
+    warnings: list[str] = field(default_factory=list)
 
 
 def date_range(start: date, end: date, step: int = 1) -> list[date]:
@@ -165,7 +220,7 @@ def _snapshot_dates(store: Store, scorecard: str, version: str) -> set[date]:
 def backfill(workspace: Workspace, start: date, end: date, *, step: int = 1,
              scorecards: list[str] | None = None, force: bool = False,
              now: datetime | None = None, progress: Progress | None = None,
-             chunk: int = 64) -> BackfillReport:
+             chunk: int = 64, allow_stale: bool = False) -> BackfillReport:
     """Score every ``step``-th date from ``start`` to ``end`` with each scorecard.
 
     Dates that already have a snapshot of the current scorecard version are skipped (so an
@@ -175,6 +230,8 @@ def backfill(workspace: Workspace, start: date, end: date, *, step: int = 1,
     The usage measures are computed set-based for ``chunk`` dates at a time (daily roll-ups,
     sliding windows, island sweeps: see :mod:`healthscore.measures.rollup`); the measures of
     the small tables run per date from SQL compiled once.
+
+    The range's last date is checked against the data like ``score``'s date (``allow_stale``).
     """
     now = clock.now(now)
     _not_future(end, now, "--to")
@@ -183,8 +240,11 @@ def backfill(workspace: Workspace, start: date, end: date, *, step: int = 1,
     with workspace.store() as store, store.recorded("backfill", now) as record, \
             _Writer(store) as writer:
         report = BackfillReport(record.run_id, start, end)
+        report.warnings = freshness(store.con, [sc.scorecard for sc in loaded], dates[-1],
+                                    allow_stale=allow_stale, option="--to")
         record.detail = {"from": str(start), "to": str(end), "step": step,
-                         "scored": report.scored, "skipped": report.skipped}
+                         "scored": report.scored, "skipped": report.skipped,
+                         "warnings": report.warnings}
         backend = ibis.duckdb.from_connection(store.con)
         evaluators = {sc.name: Evaluator(backend, sc.scorecard) for sc in loaded}
         done = {sc.name: set() if force else
@@ -276,12 +336,14 @@ class DailyRun:
 
 
 def run_daily(workspace: Workspace, *, as_of: date | None = None, now: datetime | None = None,
-              progress: Progress | None = None) -> DailyRun:
+              progress: Progress | None = None, allow_stale: bool = False) -> DailyRun:
     """The daily job: ingest what is new, then score ``as_of`` (default today).
 
     Safe to run again: ingest skips what it already has and the score replaces the same
     date's snapshot. If ingest fails nothing is scored, and yesterday's results stay as they
-    were; the failure is recorded in ``runs`` with its reason.
+    were; the failure is recorded in ``runs`` with its reason. Today, not the last date with
+    data, is the default here on purpose: when the exports stop, the job fails (the data is
+    stale) instead of quietly re-scoring an old date every morning.
     """
     now = clock.now(now)
     day = as_of or now.date()
@@ -292,7 +354,7 @@ def run_daily(workspace: Workspace, *, as_of: date | None = None, now: datetime 
     try:
         report = ingest(workspace, now=now, progress=progress) if workspace.config.sources \
             else None
-        scored = score(workspace, day, now=now)
+        scored = score(workspace, day, now=now, allow_stale=allow_stale)
     except BaseException as exc:
         with workspace.store() as store:
             store.fail(run, exc)

@@ -182,7 +182,7 @@ def test_pulse_and_override_show_in_explain(client, workspace, write_token):
     today = datetime.now(UTC).date().isoformat()
     runner = CliRunner()
     scored = runner.invoke(cli, ["score", "-w", str(workspace.root), "--as-of", today,
-                                 "-s", "health"])
+                                 "-s", "health", "--allow-stale"])  # the demo data ended
     assert scored.exit_code == 0, scored.output
     shown = runner.invoke(cli, ["explain", a, "-w", str(workspace.root), "--as-of", today,
                                 "-s", "health"])

@@ -61,7 +61,12 @@ def test_pulse_and_override_show_in_explain(demo):
     result = hs("override", account, "-w", str(demo), "--measure", "nps_average", "--score",
                 "15", "--comment", "survey outage", "--author", "maria", "-s", "health")
     assert result.exit_code == 0, result.output
-    assert hs("score", "-w", str(demo), "-s", "health", "--lowest", "0").exit_code == 0
+    # the override applies from now on: score today, months after the demo's data ended
+    result = hs("score", "-w", str(demo), "-s", "health", "--lowest", "0", "--as-of", "today")
+    assert result.exit_code == 2 and "--allow-stale" in result.output
+    result = hs("score", "-w", str(demo), "-s", "health", "--lowest", "0", "--as-of", "today",
+                "--allow-stale")
+    assert result.exit_code == 0 and "days after the last data health reads" in result.output
     result = hs("explain", account, "-w", str(demo), "-s", "health")
     if "no snapshot" not in result.output:  # the account may have churned by today
         assert "score overridden by maria" in result.output

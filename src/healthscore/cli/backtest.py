@@ -10,8 +10,8 @@ import typer
 from rich.table import Table
 
 from healthscore import pipeline, read
-from healthscore.cli.common import WorkspaceOption, console, err_console, esc, n
-from healthscore.cli.score import fmt_band, parse_date
+from healthscore.cli.common import WorkspaceOption, console, esc, n
+from healthscore.cli.score import fmt_band, parse_date, warn
 from healthscore.formatting import pct
 from healthscore.validation.report import jsonable, words
 from healthscore.workspace import Workspace
@@ -120,8 +120,7 @@ def backtest(
             f"{b['band']} " + " / ".join(pct(b["without_event"][t]) for t in ("30", "60", "90"))
             for b in km["bands"]) + (f"; log-rank p = {km['logrank']['p_value']:.2g}"
                                      if km["logrank"] else ""))
-    for warning in s["warnings"]:
-        err_console.print(f"[yellow]warning:[/] {esc(warning)}")
+    warn(s["warnings"])
     if json_out is not None:
         json_out.write_text(json.dumps(jsonable(s), indent=2), encoding="utf-8")
         console.print(f"Metrics written to {json_out}")

@@ -19,7 +19,7 @@ from rich.table import Table
 from healthscore import pipeline, read
 from healthscore.cli.common import WorkspaceOption, console, err_console, esc, n
 from healthscore.cli.ingest import print_report
-from healthscore.cli.score import f1, fmt_band, parse_date
+from healthscore.cli.score import data_date, f1, fmt_band, parse_date, warn
 from healthscore.formatting import delta as fmt_points
 from healthscore.formatting import raw_value as fmt_value
 from healthscore.workspace import Workspace
@@ -39,7 +39,7 @@ def _bar():
 def backfill(
     workspace: Path = WorkspaceOption,
     start: str = typer.Option(None, "--from", help="First date (YYYY-MM-DD)."),
-    end: str = typer.Option(None, "--to", help="Last date (default today)."),
+    end: str = typer.Option(None, "--to", help="Last date (default: the last date with data)."),
     days: int = typer.Option(None, "--days", help="Instead of --from: the last N days up to "
                              "--to."),
     step: int = typer.Option(1, "--step", help="Days between snapshots."),
@@ -47,18 +47,22 @@ def backfill(
                                         help="Only this scorecard (repeatable)."),
     force: bool = typer.Option(False, "--force",
                                help="Re-score dates that already have a snapshot."),
+    allow_stale: bool = typer.Option(False, "--allow-stale", help="Score up to --to even when "
+                                     "it lies days after the last data."),
 ) -> None:
     """Score every day (or --step) of a range; resumable: scored dates are skipped."""
     if (start is None) == (days is None):
         raise typer.BadParameter("give --from or --days (one of them)", param_hint="--from")
-    last = parse_date(end, "--to")
-    first = parse_date(start, "--from") if start else last - timedelta(days=days - 1)
     ws = Workspace.open(workspace)
+    last = data_date(ws, end, "--to")
+    first = parse_date(start, "--from") if start else last - timedelta(days=days - 1)
     with _bar() as bar:
         task = bar.add_task("backfill", total=None)
         report = pipeline.backfill(
             ws, first, last, step=step, scorecards=scorecard or None, force=force,
+            allow_stale=allow_stale,
             progress=lambda d, t, w: bar.update(task, completed=d, total=t, description=w))
+    warn(report.warnings)
     for name in sorted(set(report.scored) | set(report.skipped)):
         console.print(f"{name}: {n(report.scored.get(name, 0))} dates scored, "
                       f"{n(report.skipped.get(name, 0))} already there (from {first} to {last})")
@@ -68,12 +72,17 @@ def backfill(
 def run(
     workspace: Path = WorkspaceOption,
     as_of: str = typer.Option(None, "--as-of", help="Score this date (default today)."),
+    allow_stale: bool = typer.Option(False, "--allow-stale", help="Score even when the data "
+                                     "stopped days before the date (otherwise the job fails)."),
 ) -> None:
-    """The daily job: ingest what is new, score today. Safe to run again (cron)."""
+    """The daily job: ingest what is new, score today. Safe to run again (cron); fails when the
+    data stopped arriving days ago (stale exports), leaving the last scores as they were."""
     ws = Workspace.open(workspace)
-    result = pipeline.run_daily(ws, as_of=parse_date(as_of) if as_of else None)
+    result = pipeline.run_daily(ws, as_of=parse_date(as_of) if as_of else None,
+                                allow_stale=allow_stale)
     if result.ingest is not None:
         print_report(result.ingest)
+    warn(result.score.warnings)
     for ev in result.score.evaluations:
         bands = {}
         for b in ev.accounts.column("band").to_pylist():

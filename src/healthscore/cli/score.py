@@ -9,9 +9,11 @@ import typer
 from rich.table import Table
 
 from healthscore import clock, read
-from healthscore.cli.common import WorkspaceOption, console, esc, n
+from healthscore.cli.common import WorkspaceOption, console, err_console, esc, n
 from healthscore.formatting import score as score_text
 from healthscore.pipeline import check as check_scorecards
+from healthscore.pipeline import forget as forget_dates
+from healthscore.pipeline import last_data_date
 from healthscore.pipeline import score as run_score
 from healthscore.workspace import Workspace
 
@@ -28,6 +30,24 @@ def parse_date(value: str | None, option: str = "--as-of") -> date:
                                  param_hint=option) from None
 
 
+def data_date(ws: Workspace, value: str | None, option: str = "--as-of") -> date:
+    """The date given, else the last date the store has data for (said on stderr), else
+    today."""
+    if value is not None:
+        return parse_date(value, option)
+    last = last_data_date(ws)
+    if last is None or last > clock.today():
+        return clock.today()
+    err_console.print(f"{option} {last}: the last date with data ({option} to choose another)")
+    return last
+
+
+def warn(warnings: list[str]) -> None:
+    """Print each warning on stderr."""
+    for w in warnings:
+        err_console.print(f"[yellow]warning:[/] {esc(w)}")
+
+
 def fmt_band(band: str | None) -> str:
     return f"[{BAND_STYLE[band]}]{band}[/]" if band in BAND_STYLE else "–"
 
@@ -39,15 +59,18 @@ f1 = score_text
 def score(
     workspace: Path = WorkspaceOption,
     as_of: str = typer.Option(None, "--as-of", help="Score as of the end of this date "
-                              "(YYYY-MM-DD; default today)."),
+                              "(YYYY-MM-DD, or today; default: the last date with data)."),
     scorecard: list[str] = typer.Option(None, "--scorecard", "-s",
                                         help="Only this scorecard (repeatable)."),
     lowest: int = typer.Option(10, "--lowest", help="How many of the lowest accounts to list."),
+    allow_stale: bool = typer.Option(False, "--allow-stale", help="Score the date even when it "
+                                     "lies days after the last data the scorecard reads."),
 ) -> None:
     """Score every active account as of a date; store the snapshot; show bands and the lowest."""
     ws = Workspace.open(workspace)
-    day = parse_date(as_of)
-    run = run_score(ws, day, scorecards=scorecard or None)
+    day = data_date(ws, as_of)
+    run = run_score(ws, day, scorecards=scorecard or None, allow_stale=allow_stale)
+    warn(run.warnings)
     with read.open_reader(ws) as r:
         for ev in run.evaluations:
             sc = ev.scorecard
@@ -83,6 +106,23 @@ def score(
                   f"{workspace} <account_id> --as-of {day}")
 
 
+def forget(
+    workspace: Path = WorkspaceOption,
+    as_of: str = typer.Option(..., "--as-of", help="The date whose snapshots to remove."),
+    scorecard: list[str] = typer.Option(None, "--scorecard", "-s",
+                                        help="Only this scorecard (repeatable; default all)."),
+) -> None:
+    """Remove a date's snapshots scored by mistake (e.g. after the exports stopped); recorded
+    as a run, so the history never changes silently."""
+    ws = Workspace.open(workspace)
+    day = parse_date(as_of)
+    removed = forget_dates(ws, day, scorecard or None)
+    for name, versions in removed.items():
+        for version, accounts in versions.items():
+            console.print(f"{name} (version {version}) on {day}: {n(accounts)} account scores "
+                          "removed")
+
+
 def check(
     workspace: Path = WorkspaceOption,
 ) -> None:
@@ -100,4 +140,5 @@ def check(
 
 def register(app: typer.Typer) -> None:
     app.command("score")(score)
+    app.command("forget")(forget)
     app.command("check")(check)

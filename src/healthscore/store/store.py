@@ -560,6 +560,18 @@ class Store:
                 self.con.unregister(name)
         return accounts.num_rows
 
+    def forget_snapshot(self, scorecard: str, as_of) -> dict[str, int]:
+        """Delete every version's snapshot of ``scorecard`` on ``as_of`` (scores, measures,
+        groups, the account-ordered series); returns the accounts removed per version. Call
+        inside :meth:`transaction`."""
+        key = [scorecard, as_of]
+        removed = dict(self.con.execute(
+            "SELECT version, count(*) FROM snapshots WHERE scorecard = ? AND as_of = ? "
+            "GROUP BY version ORDER BY version", key).fetchall())
+        for table in self.SNAPSHOT_TABLES + ("snapshot_series",):
+            self.con.execute(f"DELETE FROM {table} WHERE scorecard = ? AND as_of = ?", key)
+        return removed
+
     # -- the account-ordered series ------------------------------------------------------------
 
     def _meta(self, key: str) -> str | None:

@@ -1,0 +1,92 @@
+"""How fresh the data is: the last date each activity table has rows for, the date scoring
+defaults to, and whether a date to score lies after the data a scorecard reads has ended.
+
+A score of a date after the exports stopped is a wrong score that looks right: every account
+seems inactive and turns red. So ``score`` defaults to the last date with data, and scoring a
+date more than :data:`STALE_AFTER_DAYS` after the last activity the scorecard reads stops with
+the tables' last dates named (``--allow-stale`` goes on anyway); a table that ended more than
+:data:`ENDED_AFTER_DAYS` before the date, while others go on, gets a warning.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+
+from healthscore.config.scorecard import Scorecard
+from healthscore.engine.evaluate import measure_tables
+from healthscore.errors import InputError
+from healthscore.schemas import TABLES
+
+#: The tables whose rows are dated activity: events and dated entities (tickets, invoices).
+#: Renewals are left out (their dates lie ahead), and so are pulses (the product's own input).
+ACTIVITY = tuple(t.name for t in TABLES.values()
+                 if t.kind in ("event", "entity") and t.time
+                 and t.name not in ("renewals", "pulses"))
+
+#: Scoring a date more than this many days after the last activity a scorecard reads stops.
+STALE_AFTER_DAYS = 3
+
+#: A table a scorecard reads whose last row is more than this many days before the date scored
+#: gets a warning (its measures see nothing newer).
+ENDED_AFTER_DAYS = 30
+
+
+def table_ends(con: duckdb.DuckDBPyConnection, tables=ACTIVITY) -> dict[str, date]:
+    """The last date (UTC) each of ``tables`` has a row for; tables without rows are left
+    out."""
+    parts = [f"SELECT '{name}' AS t, CAST(max(\"{TABLES[name].time}\") AS DATE) AS d "
+             f"FROM \"{name}\"" for name in tables if name in ACTIVITY]
+    if not parts:
+        return {}
+    rows = con.execute(" UNION ALL ".join(parts)).fetchall()
+    return {t: d for t, d in rows if d is not None}
+
+
+def data_end(con: duckdb.DuckDBPyConnection) -> date | None:
+    """The last date the store has activity for (None when it has none)."""
+    ends = table_ends(con)
+    return max(ends.values()) if ends else None
+
+
+def scorecard_tables(sc: Scorecard) -> set[str]:
+    """The activity tables a scorecard's measures read (over every variant)."""
+    out: set[str] = set()
+    for variant in sc.variant_names():
+        for _, mid, cfg in sc.resolve(variant).measures():
+            out.update(t for t in measure_tables(mid, cfg) if t in ACTIVITY)
+    return out
+
+
+def freshness(con: duckdb.DuckDBPyConnection, scorecards: list[Scorecard], as_of: date, *,
+              allow_stale: bool = False, option: str = "--as-of") -> list[str]:
+    """Check that ``as_of`` is not after the data the scorecards read: raises
+    :class:`InputError` when it is more than :data:`STALE_AFTER_DAYS` after the last activity
+    of every table they read (unless ``allow_stale``: then that is the first warning); returns
+    warnings for single tables that ended more than :data:`ENDED_AFTER_DAYS` before it."""
+    warnings: list[str] = []
+    for sc in scorecards:
+        ends = table_ends(con, sorted(scorecard_tables(sc)))
+        if not ends:
+            continue
+        last = max(ends.values())
+        listed = ", ".join(f"{t} {d}" for t, d in sorted(ends.items(), key=lambda x: x[1]))
+        if (as_of - last).days > STALE_AFTER_DAYS:
+            message = (f"{as_of} is {(as_of - last).days} days after the last data "
+                       f"{sc.name} reads ({last}; last rows: {listed}): every account would "
+                       "look inactive")
+            if not allow_stale:
+                raise InputError(option.lstrip("-").replace("-", "_"), message,
+                                 hint=f"score the last day with data ({option} {last}), load "
+                                      "newer exports first (healthscore ingest), or pass "
+                                      "--allow-stale to score it anyway")
+            warnings.append(message)
+            continue
+        for table, end in sorted(ends.items()):
+            if (as_of - end).days > ENDED_AFTER_DAYS:
+                warnings.append(
+                    f"{sc.name}: {table} has no rows after {end}, {(as_of - end).days} days "
+                    f"before {as_of}: its measures see nothing newer (is its export still "
+                    "running?)")
+    return warnings
