@@ -49,7 +49,7 @@ def _accounts_sql(n: int) -> str:
                ['smb', 'mid-market', 'enterprise'][1 + (i // 3) % 3], 'adopted',
                1000 + (i * 7919) % 90000, 5 + i % 200, 'csm-' || (i % 40),
                DATE '2026-11-01' + CAST(i % 365 AS INTEGER), DATE '2024-01-01', 'software',
-               NULL, hash(i)::UHUGEINT, TIMESTAMP '2024-01-01', NULL, NULL, 'bench', 1,
+               NULL, hash(i)::UHUGEINT::UUID, TIMESTAMP '2024-01-01', NULL, NULL, 'bench', 1,
                TIMESTAMP '2026-11-01'
         FROM range(1, {n} + 1) t(i)
     """
@@ -83,12 +83,12 @@ def build(root: Path, accounts: int, days: int) -> None:
                 SELECT 'T-' || i || '-' || k, printf('ACC-%06d', i),
                        TIMESTAMP '2026-10-01' - INTERVAL (k * 17) DAY,
                        TIMESTAMP '2026-10-02' - INTERVAL (k * 17) DAY, 'normal', 4,
-                       hash(i, k)::UHUGEINT, 'bench', 1, TIMESTAMP '2026-11-01'
+                       hash(i, k)::UHUGEINT::UUID, 'bench', 1, TIMESTAMP '2026-11-01'
                 FROM range(1, {accounts} + 1) a(i), range(10) b(k) ORDER BY i""")
             con.execute(f"""INSERT INTO touchpoints (account_id, kind, occurred_at, author,
                                                      _hash, _source, _run_id, _ingested_at)
                 SELECT printf('ACC-%06d', i), 'call', TIMESTAMP '2026-10-30' - INTERVAL (k * 9) DAY,
-                       'csm', hash(i, k, 1)::UHUGEINT, 'bench', 1, TIMESTAMP '2026-11-01'
+                       'csm', hash(i, k, 1)::UHUGEINT::UUID, 'bench', 1, TIMESTAMP '2026-11-01'
                 FROM range(1, {accounts} + 1) a(i), range(40) b(k) ORDER BY i""")
         print(f"accounts, tickets, touchpoints: {time.perf_counter() - t0:.1f} s", flush=True)
         active = f"FROM range(1, {accounts} + 1) t(i) WHERE i % 100 < 87"
@@ -144,7 +144,7 @@ def add_renewals(root: Path) -> None:
             SELECT printf('ACC-%06d', i), DATE '2025-11-15' + CAST(i % 340 AS INTEGER),
                    CASE WHEN (hash(i) % 70) + (hash(i, 7) % 40) < 40 THEN 'churned'
                         ELSE 'renewed' END, 1000 + (i * 7919) % 90000, NULL,
-                   hash(i, 9)::UHUGEINT, 'bench', 1, TIMESTAMP '2026-11-01'
+                   hash(i, 9)::UHUGEINT::UUID, 'bench', 1, TIMESTAMP '2026-11-01'
             FROM range(1, {n} + 1) t(i)""")
         churned = store.con.execute("SELECT count(*) FROM renewals WHERE outcome = 'churned'"
                                     ).fetchall()[0][0]

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
 
-ColumnType = Literal["string", "integer", "number", "date", "timestamp", "boolean"]
+ColumnType = Literal["string", "integer", "number", "date", "timestamp", "boolean", "json"]
 TableKind = Literal["state", "entity", "event"]
 
 #: DuckDB type of each canonical column type.
@@ -37,6 +37,7 @@ DUCKDB_TYPES: Mapping[str, str] = MappingProxyType(
         "date": "DATE",
         "timestamp": "TIMESTAMP",
         "boolean": "BOOLEAN",
+        "json": "JSON",
     }
 )
 
@@ -64,6 +65,12 @@ class Column:
     #: The value only exists once this other (time) column has happened: a ticket's CSAT is
     #: given when it is closed. Point-in-time reads hide it before then.
     known_with: str | None = None
+    #: A column added after rows were stored: it joins a row's content hash only when it has
+    #: a value, so the rows stored before it keep their hash (and a re-ingest finds them).
+    added: bool = False
+    #: The row's identity when set (an event's own id): the row is the source's event of that
+    #: id, whatever else it carries; a re-sent event loads once.
+    identity: bool = False
 
     @property
     def duckdb_type(self) -> str:
@@ -188,6 +195,15 @@ TABLES: Mapping[str, Table] = MappingProxyType({t.name: t for t in (
                example="2026-06-30T14:02:11Z"),
             _c("quantity", "number", "How many times (for pre-aggregated exports); 1 if absent.",
                unit="events", min=0, example="1"),
+            _c("event_id", "string", "The event's own id (an analytics message id, an order "
+               "number). When mapped, an event is its source plus this id: a re-sent event "
+               "loads once, and two different events with equal content are both kept.",
+               example="9f1c2e0a-77b1-4c55-a0f3-2b8d0c6e1f42", added=True, identity=True),
+            _c("value", "number", "An amount the event carries (order value, revenue, credits "
+               "used), summed by the `usage_value` measure.", example="129.90", added=True),
+            _c("properties", "json", "Anything else about the event, as a JSON object (kept "
+               "with it, for queries of the store; no measure reads it yet).", example='{"plan": "pro"}',
+               added=True),
         ),
     ),
     Table(
@@ -408,16 +424,24 @@ def _fmt_range(col: Column) -> str:
     return "; ".join(parts)
 
 
+def _event_key(t: Table) -> str:
+    ids = [c.name for c in t.columns if c.identity]
+    return f"source + {ids[0]}, else content hash" if ids else "content hash"
+
+
 def render_markdown() -> str:
     """The data-contract reference page (``docs/data.md``) as Markdown."""
     out = [_INTRO]
     out.append("| table | kind | key | signal |\n|---|---|---|---|")
     for t in TABLES.values():
-        key = ", ".join(t.key) if t.key else "content hash"
+        key = ", ".join(t.key) if t.key else _event_key(t)
         out.append(f"| [{t.name}](#{t.name}) | {t.kind} | {key} | {t.signal} |")
     for t in TABLES.values():
         out.append(f"\n## {t.name}\n\n{t.description}\n")
-        key = ", ".join(f"`{k}`" for k in t.key) if t.key else "a hash of all columns"
+        ids = [c.name for c in t.columns if c.identity]
+        key = (", ".join(f"`{k}`" for k in t.key) if t.key else
+               f"the source and `{ids[0]}` when it has one, else a hash of all columns" if ids
+               else "a hash of all columns")
         out.append(f"Kind: **{t.kind}**. Key: {key}.\n")
         out.append("| column | type | required | unit | rules | meaning | example |")
         out.append("|---|---|---|---|---|---|---|")

@@ -33,14 +33,16 @@ def test_fresh_workspace_init_ingest_reingest_status_quarantine(tmp_path):
           events: {table: usage_events, path: data/events.csv}"""))
     (root / "healthscore.yaml").write_text(cfg)
 
-    result = hs("ingest", "-w", str(root))
-    assert result.exit_code == 0, result.output
+    result = hs("ingest", "-w", str(root))  # 1 of 3 accounts rejected: over the 10 % allowed
+    assert result.exit_code == 1, result.output
     assert ("4 rows accepted (4 new, 0 changed, 0 already stored), 1 rejected."
             in result.output)
     assert "data/accounts.csv:3 name = None: required value is empty" in result.output
+    assert "source 'crm': 1 of 3 rows rejected (33%)" in result.output
+    assert "The accepted rows were loaded" in result.output
 
     result = hs("ingest", "-w", str(root))  # same files again: nothing new
-    assert result.exit_code == 0
+    assert result.exit_code == 1
     # unchanged files are skipped, but the one with a rejected row is read again
     assert "1 rows accepted" not in result.output
     assert "(0 new, 0 changed, 2 already stored), 1 rejected." in result.output

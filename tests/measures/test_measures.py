@@ -56,27 +56,27 @@ FILES = {
         X1,A5,admin,2025-01-01T00:00:00Z,
         """,
     "usage_events": """\
-        account_id,user_id,event,timestamp,quantity
-        A1,U1,login,2026-06-02T09:00:00Z,
-        A1,U1,report.created,2026-06-02T10:00:00Z,2
-        A1,U1,login,2026-06-10T09:00:00Z,
-        A1,U2,login,2026-06-10T11:00:00Z,
-        A1,U2,export,2026-06-20T11:00:00Z,3
-        A1,U3,login,2026-06-30T23:30:00Z,
-        A1,,api.call,2026-06-15T00:00:00Z,4
-        A1,U4,login,2026-07-01T08:00:00Z,
-        A1,U1,login,2026-05-20T09:00:00Z,
-        A1,U2,report.created,2026-05-25T09:00:00Z,5
-        A1,U1,login,2026-04-01T09:00:00Z,
-        A2,V1,login,2026-06-25T10:00:00Z,
-        A2,V1,login,2026-06-25T15:00:00Z,
-        A2,V1,dashboard.viewed,2026-06-26T10:00:00Z,0
-        A2,V2,login,2026-05-10T10:00:00Z,
-        A2,V2,login,2026-05-11T10:00:00Z,
-        A2,V2,login,2026-05-12T10:00:00Z,
-        A2,V2,login,2026-05-13T10:00:00Z,
-        A4,,login,2026-06-20T10:00:00Z,
-        A5,X1,login,2026-06-10T10:00:00Z,
+        account_id,user_id,event,timestamp,quantity,value
+        A1,U1,login,2026-06-02T09:00:00Z,,
+        A1,U1,report.created,2026-06-02T10:00:00Z,2,120.5
+        A1,U1,login,2026-06-10T09:00:00Z,,
+        A1,U2,login,2026-06-10T11:00:00Z,,
+        A1,U2,export,2026-06-20T11:00:00Z,3,30
+        A1,U3,login,2026-06-30T23:30:00Z,,
+        A1,,api.call,2026-06-15T00:00:00Z,4,
+        A1,U4,login,2026-07-01T08:00:00Z,,50
+        A1,U1,login,2026-05-20T09:00:00Z,,
+        A1,U2,report.created,2026-05-25T09:00:00Z,5,999
+        A1,U1,login,2026-04-01T09:00:00Z,,
+        A2,V1,login,2026-06-25T10:00:00Z,,
+        A2,V1,login,2026-06-25T15:00:00Z,,
+        A2,V1,dashboard.viewed,2026-06-26T10:00:00Z,0,10
+        A2,V2,login,2026-05-10T10:00:00Z,,
+        A2,V2,login,2026-05-11T10:00:00Z,,
+        A2,V2,login,2026-05-12T10:00:00Z,,
+        A2,V2,login,2026-05-13T10:00:00Z,,
+        A4,,login,2026-06-20T10:00:00Z,,
+        A5,X1,login,2026-06-10T10:00:00Z,,
         """,
     "tickets": """\
         ticket_id,account_id,opened_at,closed_at,priority,csat
@@ -268,6 +268,15 @@ def test_events_per_active_user(backend):
     """Events by identified users ÷ those users. A1: 1+2+1+1+3+1 = 9 (the user-less api.call ×4
     is left out) / 3 = 3. A2: 1+1+0 = 2 / 1 = 2."""
     check(values(backend, "events_per_active_user"), {"A1": 3.0, "A2": 2.0, "A3": 0, "A6": 0})
+
+
+def test_usage_value(backend):
+    """The events' value in 06-01..06-30: A1 120.5 (06-02) + 30 (06-20) = 150.5 (the 50 of
+    07-01 is after the cutoff, the 999 of 05-25 before the window); A2 10; A3, A6 none: 0. Over
+    60 days (from 05-02) A1 adds the 999: 1,149.5."""
+    check(values(backend, "usage_value"), {"A1": 150.5, "A2": 10.0, "A3": 0, "A6": 0})
+    check(values(backend, "usage_value", window_days=60),
+          {"A1": 1149.5, "A2": 10.0, "A3": 0, "A6": 0})
 
 
 # -- support --------------------------------------------------------------------------------
@@ -524,7 +533,7 @@ class _SparkOptions(ibis.config.Config):
 
 
 _IBIS_TYPES = {"string": "string", "integer": "int64", "number": "float64", "date": "date",
-               "timestamp": "timestamp", "boolean": "boolean"}
+               "timestamp": "timestamp", "boolean": "boolean", "json": "json"}
 
 
 class _UnboundStore:

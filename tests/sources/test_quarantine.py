@@ -82,7 +82,10 @@ def test_negative_amount_and_out_of_range_scores(ws):
     ]
 
 
-def test_exact_duplicate_events_are_quarantined_not_silently_merged(ws):
+def test_an_event_sent_twice_loads_once_and_says_so(ws):
+    """Without an event id, a row equal to an earlier one in the file is the same event sent
+    twice (`duplicates: drop`, the default): loaded once, counted with its reason, not
+    quarantined."""
     ws.file("data/accounts.csv", ACCOUNTS_CSV)
     ws.file("data/events.csv", "account_id,event,timestamp\n"
                                "A1,login,2026-06-01T10:00:00Z\n"
@@ -90,10 +93,79 @@ def test_exact_duplicate_events_are_quarantined_not_silently_merged(ws):
                                "A1,login,2026-06-01T10:00:01Z\n")
     ws.config(ACCOUNTS_SOURCE, "events: {table: usage_events, path: data/events.csv}")
     report = ws.ingest()
-    assert report.rows_rejected == 1
+    assert (report.rows_rejected, report.rows_duplicate, report.rows_loaded) == (0, 1, 4)
+    assert report.duplicates == [("events", "usage_events", "data/events.csv", 2,
+                                  "exact duplicate of data/events.csv:1")]
     assert ws.query("SELECT count(*) FROM usage_events") == [(2,)]
-    assert ws.query('SELECT "row", reason FROM quarantine') == [
-        (2, "exact duplicate of data/events.csv:1")]
+    assert ws.query("SELECT count(*) FROM quarantine") == [(0,)]
+
+
+PURCHASES = """\
+order_id,account_id,event,timestamp,amount
+O-1,A1,purchase,2026-06-01T10:00:00Z,49.00
+O-2,A1,purchase,2026-06-01T10:00:00Z,49.00
+O-3,A1,purchase,2026-06-01T10:00:00Z,99.00
+O-1,A1,purchase,2026-06-01T10:00:00Z,49.00
+"""
+
+
+def test_event_ids_tell_equal_events_apart_and_a_resent_one_loads_once(ws):
+    """O-1 and O-2 are two purchases with equal content: both kept, told apart by their id;
+    O-1 sent again (row 4) loads once; a re-sent file, or O-1 again in a later file, adds
+    nothing. The amount is the event's value."""
+    ws.file("data/accounts.csv", ACCOUNTS_CSV)
+    ws.file("data/orders/1.csv", PURCHASES)
+    ws.config(ACCOUNTS_SOURCE, "orders:\n  table: usage_events\n  path: data/orders/*.csv\n"
+              "  columns: {event_id: order_id, value: amount}")
+    report = ws.ingest()
+    assert (report.rows_duplicate, report.rows_rejected) == (1, 0)
+    assert report.duplicates[0][4] == "event_id O-1 already at data/orders/1.csv:1"
+    assert ws.query("SELECT event_id, value FROM usage_events ORDER BY event_id") == [
+        ("O-1", 49.0), ("O-2", 49.0), ("O-3", 99.0)]
+    ws.file("data/orders/2.csv", "order_id,account_id,event,timestamp,amount\n"
+                                 "O-1,A1,purchase,2026-06-01T10:00:00Z,49.00\n"
+                                 "O-4,A1,purchase,2026-06-02T09:00:00Z,10.00\n")
+    ws.ingest(full=True)
+    assert ws.query("SELECT count(*), sum(value) FROM usage_events") == [(4, 207.0)]
+
+
+def test_without_an_id_the_amount_tells_purchases_apart_and_keep_loads_equal_rows(ws):
+    """Without an event id, the whole row is the identity, amount included: 49 and 99 are two
+    events. With `duplicates: keep`, the two equal 49s are two purchases; a re-ingest of the
+    same file finds all three already stored."""
+    ws.file("data/accounts.csv", ACCOUNTS_CSV)
+    ws.file("data/orders.csv", PURCHASES.replace("O-1,", "").replace("O-2,", "")
+            .replace("O-3,", "").replace("order_id,", ""))
+    ws.config(ACCOUNTS_SOURCE, "orders:\n  table: usage_events\n  path: data/orders.csv\n"
+              "  duplicates: keep\n  columns: {value: amount}")
+    report = ws.ingest()
+    # rows: 49, 49, 99, 49 — all kept (three 49s: occurrences 1, 2, 3 in the file)
+    assert (report.rows_duplicate, report.by_table()["usage_events"].written.inserted) == (0, 4)
+    again = ws.ingest(full=True).by_table()["usage_events"].written
+    assert (again.inserted, again.unchanged) == (0, 4)
+    assert ws.query("SELECT count(*), sum(value) FROM usage_events") == [(4, 246.0)]
+
+
+def test_event_properties_are_kept_as_json(ws):
+    """A JSON-lines export's nested object lands in `properties` as JSON; a CSV's text that
+    is not JSON is refused with its reason."""
+    ws.file("data/accounts.csv", ACCOUNTS_CSV)
+    ws.file("data/track.jsonl",
+            '{"messageId": "m-1", "userId": "u1", "accountId": "A1", "event": "export", '
+            '"timestamp": "2026-06-01T10:00:00Z", "properties": {"rows": 120, "format": "csv"}}\n'
+            '{"messageId": "m-1", "userId": "u1", "accountId": "A1", "event": "export", '
+            '"timestamp": "2026-06-01T10:00:00Z", "properties": {"rows": 120, "format": "csv"}}\n')
+    ws.file("data/e.csv", "account_id,event,timestamp,properties\nA1,x,2026-06-01,{oops\n")
+    ws.config(ACCOUNTS_SOURCE,
+              "track:\n  table: usage_events\n  path: data/track.jsonl\n  columns: "
+              "{event_id: messageId, user_id: userId, account_id: accountId}",
+              "csv: {table: usage_events, path: data/e.csv}")
+    report = ws.ingest()
+    assert report.rows_duplicate == 1
+    assert ws.query("SELECT event_id, properties->>'format', CAST(properties->'rows' AS INT) "
+                    "FROM usage_events") == [("m-1", "csv", 120)]
+    assert ws.query('SELECT "column", value, reason FROM quarantine') == [
+        ("properties", "{oops", 'not valid JSON (a JSON object like {"plan": "pro"})')]
 
 
 def test_malformed_csv_record_and_invalid_json_line(ws):

@@ -181,11 +181,43 @@ def test_a_version_1_store_is_migrated_when_opened(tmp_path):
         assert store.schema_version() == 1
         assert [(r["kind"], r["status"]) for r in store.runs()] == [("ingest", "ok")]
     with Store(path) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 6
+        assert store.schema_version() == SCHEMA_VERSION == 7
         assert store.series_ready()
         assert store.con.execute("SELECT count(*) FROM snapshots").fetchall() == [(0,)]
         assert store.con.execute("SELECT count(*) FROM api_tokens").fetchall() == [(0,)]
         assert store.con.execute("SELECT name FROM accounts").fetchall() == [("kept",)]
+
+
+def test_a_version_6_store_keeps_its_events_and_reads_in_pandas_after_migrating(ws):
+    """Schema 6 stored the hash as UHUGEINT (pandas cannot read it) and events had no id, value
+    or properties. Migrated: the hash is a UUID of the same 128 bits, the new columns are
+    empty, a re-ingest of the same files finds every row already stored, and `SELECT *` of
+    every table reads in pandas and pyarrow."""
+    from conftest import ACCOUNTS_CSV, ACCOUNTS_SOURCE
+    from healthscore.schemas import TABLES
+
+    ws.file("data/accounts.csv", ACCOUNTS_CSV)
+    ws.file("data/events.csv", "account_id,event,timestamp,quantity\n"
+                               "A1,login,2026-06-01T10:00:00Z,2\nA2,login,2026-06-02T10:00:00Z,\n")
+    ws.config(ACCOUNTS_SOURCE, "events: {table: usage_events, path: data/events.csv}")
+    ws.ingest()
+    with ws.open().store() as store:  # back to schema 6, as that release left it
+        for t in TABLES.values():
+            store.con.execute(f'ALTER TABLE "{t.name}" ALTER _hash SET DATA TYPE UHUGEINT')
+        for c in ("event_id", "value", "properties"):
+            store.con.execute(f"ALTER TABLE usage_events DROP COLUMN {c}")
+        store.con.execute("UPDATE meta SET value = '6' WHERE key = 'schema_version'")
+    again = ws.ingest(full=True)
+    assert again.by_table()["usage_events"].written.inserted == 0
+    assert again.by_table()["usage_events"].written.unchanged == 2
+    with ws.open().store(read_only=True) as store:
+        assert store.schema_version() == 7
+        for t in TABLES:
+            frame = store.con.execute(f'SELECT * FROM "{t}"').df()
+            assert "_hash" in frame.columns
+            store.con.sql(f'SELECT * FROM "{t}"').to_arrow_table()
+        events = store.con.execute("SELECT * FROM usage_events ORDER BY account_id").df()
+    assert events["quantity"].tolist()[0] == 2 and events["event_id"].isna().all()
 
 
 def test_a_command_waits_for_a_store_another_process_holds_for_a_moment(tmp_path):

@@ -18,7 +18,7 @@ from rich.table import Table
 
 from healthscore import pipeline, read
 from healthscore.cli.common import WorkspaceOption, console, err_console, esc, n
-from healthscore.cli.ingest import print_report
+from healthscore.cli.ingest import fail_if_over_limit, print_report
 from healthscore.cli.score import data_date, f1, fmt_band, parse_date, warn
 from healthscore.formatting import delta as fmt_points
 from healthscore.formatting import raw_value as fmt_value
@@ -89,6 +89,8 @@ def run(
             bands[b] = bands.get(b, 0) + 1
         console.print(f"{ev.scorecard.name} as of {ev.as_of}: " + ", ".join(
             f"{fmt_band(b)} {n(bands.get(b, 0))}" for b in ("red", "yellow", "green")))
+    if result.ingest is not None:  # scored, but a source mostly failed: cron must hear of it
+        fail_if_over_limit(result.ingest, workspace)
     console.print(f"Run {result.run_id} ok.")
 
 

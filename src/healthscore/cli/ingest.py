@@ -30,6 +30,12 @@ def print_report(report: IngestReport) -> None:
     console.print(f"{n(report.rows_loaded)} rows accepted ({n(w.inserted)} new, {n(w.updated)} "
                   f"changed, {n(w.unchanged)} already stored), {n(report.rows_rejected)} "
                   "rejected.")
+    if report.rows_duplicate:
+        console.print(f"{n(report.rows_duplicate)} event row(s) seen twice, loaded once "
+                      "(`duplicates: keep` on a source loads exact duplicate rows of a file as "
+                      "distinct events; an `event_id` tells events apart):")
+        for source, _table, file, row, why in report.duplicates[:5]:
+            console.print(f"  {esc(f'{file}:{row}')} ({esc(source)}): {esc(why)}")
     if report.reasons:
         why = Table(title="Rejected rows by reason", title_justify="left")
         for col in ("table", "column", "reason", "rows"):
@@ -74,6 +80,21 @@ def ingest(
                 print_report(exc.report)
             raise
     print_report(report)
+    fail_if_over_limit(report, workspace)
+
+
+def fail_if_over_limit(report: IngestReport, workspace: Path) -> None:
+    """Exit 1 when a source rejected more than its ``max_rejected`` share (its accepted rows
+    are loaded): a source whose rows mostly fail is a mapping to fix, not a success."""
+    over = report.over_limit()
+    if not over:
+        return
+    for line in over:
+        err_console.print(f"[red]error:[/] {esc(line)}")
+    err_console.print(f"The accepted rows were loaded. Fix the mapping or the file (every "
+                      f"rejected row: healthscore quarantine -w {esc(str(workspace))}), or "
+                      "raise the source's max_rejected in healthscore.yaml.")
+    raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:

@@ -5,6 +5,7 @@ The models validate the YAML, produce the JSON Schema and the reference in docs/
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -37,6 +38,25 @@ def _check_timezone(tz: str | None) -> str | None:
     return tz
 
 
+#: The common spellings of date parts (spreadsheets, Java, moment.js) and their strptime codes.
+_SPELLED = {"YYYY": "%Y", "yyyy": "%Y", "YY": "%y", "yy": "%y", "MM": "%m", "M": "%m",
+            "DD": "%d", "dd": "%d", "D": "%d", "d": "%d", "HH": "%H", "H": "%H", "hh": "%H",
+            "mm": "%M", "ss": "%S"}
+_SPELLED_RE = re.compile("|".join(sorted(_SPELLED, key=len, reverse=True)))
+
+
+def strptime_format(value: str) -> str:
+    """A date format as strptime wants it: ``MM/DD/YYYY`` becomes ``%m/%d/%Y``; a format
+    with ``%`` codes, or a special one (``iso``, ``epoch_ms`` …), is left as it is."""
+    if "%" in value or value in SPECIAL_FORMATS:
+        return value
+    converted = _SPELLED_RE.sub(lambda m: _SPELLED[m.group(0)], value)
+    if converted == value or re.search(r"[A-SU-Za-z]", re.sub(r"%[A-Za-z]", "", converted)):
+        raise ValueError(f"format {value!r} is neither a strptime format (`%m/%d/%Y`) nor a "
+                         "spelling like MM/DD/YYYY, nor iso, epoch_s or epoch_ms")
+    return converted
+
+
 class ColumnMap(_Model):
     """Where a canonical column's values come from in a source."""
 
@@ -48,13 +68,21 @@ class ColumnMap(_Model):
         "(e.g. `kind: {value: nps}`).")
     format: str | list[str] | None = Field(
         None, description="For dates and timestamps: a strptime format such as `%m/%d/%Y` (or a "
-        "list tried in order), or `iso`, `epoch_s`, `epoch_ms`. Default: ISO 8601 or Unix epoch "
-        "digits.")
+        "list tried in order), the common spelling of one (`MM/DD/YYYY`, `DD.MM.YYYY HH:mm`: "
+        "YYYY YY MM M DD D HH H mm ss, MM the month, mm minutes), or `iso`, `epoch_s`, "
+        "`epoch_ms`. Default: ISO 8601 or Unix epoch digits.")
     map: dict[str, Scalar] | None = Field(
         None, description="Source value → canonical value, applied before type parsing "
         "(`{good: 5, bad: 1}`); map a value to an empty string to mean 'no value'. Values not "
         "listed pass through unchanged.")
     default: Scalar = Field(None, description="Value used where the source value is empty.")
+
+    @field_validator("format")
+    @classmethod
+    def _strptime(cls, value: str | list[str] | None) -> str | list[str] | None:
+        if isinstance(value, list):
+            return [strptime_format(v) for v in value]
+        return None if value is None else strptime_format(value)
 
     @model_validator(mode="after")
     def _one_origin(self) -> ColumnMap:
@@ -94,6 +122,15 @@ class Source(_Model):
     valid_from: ColumnMap | None = Field(
         None, description="State tables only: the column saying from when each row's values "
         "hold (e.g. a CRM snapshot date). Default: the moment of ingest.")
+    max_rejected: float = Field(
+        0.1, ge=0, le=1, description="The share of a source's rows that may be rejected before "
+        "the ingest fails (exit code 1, after loading the accepted rows; `--strict` loads "
+        "nothing when any row is rejected). 0.1 = 10 %.")
+    duplicates: Literal["drop", "keep"] = Field(
+        "drop", description="Event tables: what exact duplicate rows within one file are — "
+        "`drop`: the same event sent twice (loaded once, counted in the ingest summary); "
+        "`keep`: distinct events that look alike (two equal purchases). Rows with an "
+        "`event_id` are told apart by it either way.")
     columns: dict[str, Annotated[ColumnMap | str, Field(union_mode="left_to_right")]] = Field(
         default_factory=dict,
         description="Canonical column → source column name (or a ColumnMap). A canonical column "

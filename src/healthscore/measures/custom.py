@@ -53,7 +53,7 @@ _ARGS: dict[type, set[str]] = {
     exp.Div: {"typed", "safe"}, exp.In: {"expressions"}, exp.Between: {"low", "high"},
     exp.Like: {"negate"}, exp.ILike: {"negate"}, exp.Coalesce: {"expressions"}}
 _KINDS = {"string": "string", "integer": "number", "number": "number", "date": "date",
-          "timestamp": "timestamp", "boolean": "boolean"}
+          "timestamp": "timestamp", "boolean": "boolean", "json": "json"}
 _ROW_FUNCS = "coalesce, abs, lower, upper"
 _AGG_FUNCS = "count, sum, avg, min, max, count(DISTINCT …)"
 _GRAMMAR = ("columns, literals, + - * /, comparisons, AND/OR/NOT, IN (…), BETWEEN, "

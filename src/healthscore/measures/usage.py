@@ -157,3 +157,17 @@ def events_per_active_user(ctx: MeasureContext, p: Window):
     e = e.filter(e.user_id.notnull())
     return e.group_by("account_id").aggregate(
         value=_quantity(e).sum() / e.user_id.nunique())
+
+
+@measure("usage_value", family="usage", unit="the events' value (e.g. currency)",
+         params=Window, tables=("usage_events",), absent=0.0)
+def usage_value(ctx: MeasureContext, p: Window):
+    """Spend, revenue or credits: the sum of the events' ``value`` in the window.
+
+    Unit: whatever the mapped ``value`` holds (an order's amount, credits used). Events
+    without a value add nothing; 0 for an account with none in the window. Map the amount
+    column of a purchase log or billing-events export onto ``usage_events.value``.
+    """
+    e = _window(ctx, p.window_days)
+    e = e.filter(e.value.notnull())
+    return e.group_by("account_id").aggregate(value=e.value.sum())

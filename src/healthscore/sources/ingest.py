@@ -17,7 +17,7 @@ from healthscore import clock
 from healthscore.errors import QuarantineError
 from healthscore.schemas import TABLE_ORDER, TABLES, Table
 from healthscore.sources.files import SourceFile, read_source, resolve_files
-from healthscore.sources.parse import ParseContext, ident, lit, parse_query
+from healthscore.sources.parse import ParseContext, check_json_paths, ident, lit, parse_query
 from healthscore.store import Store, WriteCounts
 from healthscore.store.schema import hash_expr
 from healthscore.workspace import Workspace
@@ -36,11 +36,21 @@ class SourceReport:
     files_skipped: int = 0
     rows_read: int = 0
     rows_rejected: int = 0
+    #: events already there (the same event_id, or the same content), not loaded again
+    duplicates: int = 0
     written: WriteCounts = field(default_factory=WriteCounts)
+    #: the share of rows that may be rejected (the source's ``max_rejected``)
+    max_rejected: float = 1.0
+    #: the most frequent reason for its rejected rows: (column, reason, rows)
+    top_reason: tuple[str | None, str, int] | None = None
+
+    @property
+    def too_many_rejected(self) -> bool:
+        return bool(self.rows_read) and self.rows_rejected / self.rows_read > self.max_rejected
 
     @property
     def rows_loaded(self) -> int:
-        return self.rows_read - self.rows_rejected
+        return self.rows_read - self.rows_rejected - self.duplicates
 
 
 @dataclass
@@ -52,6 +62,8 @@ class IngestReport:
     sources: list[SourceReport] = field(default_factory=list)
     problems: list[dict] = field(default_factory=list)
     reasons: list[tuple[str, str, str, int]] = field(default_factory=list)
+    #: a sample of the events not loaded twice: (source, table, file, row, why)
+    duplicates: list[tuple[str, str, str, int, str]] = field(default_factory=list)
     finished_at: datetime | None = None
 
     @property
@@ -67,6 +79,25 @@ class IngestReport:
         return sum(s.rows_rejected for s in self.sources)
 
     @property
+    def rows_duplicate(self) -> int:
+        return sum(s.duplicates for s in self.sources)
+
+    def over_limit(self) -> list[str]:
+        """One sentence per source that rejected more than its ``max_rejected`` share."""
+        out = []
+        for s in self.sources:
+            if not s.too_many_rejected:
+                continue
+            top = ""
+            if s.top_reason:
+                column, reason, rows = s.top_reason
+                top = f"; most often {column + ': ' if column else ''}{reason} ({rows:,} rows)"
+            out.append(f"source {s.source!r}: {s.rows_rejected:,} of {s.rows_read:,} rows "
+                       f"rejected ({s.rows_rejected / s.rows_read:.0%}), more than its "
+                       f"max_rejected of {s.max_rejected:.0%}{top}")
+        return out
+
+    @property
     def written(self) -> WriteCounts:
         return sum((s.written for s in self.sources), WriteCounts())
 
@@ -78,6 +109,7 @@ class IngestReport:
             agg.files_skipped += s.files_skipped
             agg.rows_read += s.rows_read
             agg.rows_rejected += s.rows_rejected
+            agg.duplicates += s.duplicates
             agg.written = agg.written + s.written
         return out
 
@@ -85,10 +117,11 @@ class IngestReport:
         return {
             "run_id": self.run_id,
             "rows_read": self.rows_read, "rows_loaded": self.rows_loaded,
-            "rows_rejected": self.rows_rejected,
+            "rows_rejected": self.rows_rejected, "rows_duplicate": self.rows_duplicate,
             "sources": [{"source": s.source, "table": s.table, "files_read": s.files_read,
                          "files_skipped": s.files_skipped, "rows_read": s.rows_read,
-                         "rows_rejected": s.rows_rejected, "inserted": s.written.inserted,
+                         "rows_rejected": s.rows_rejected, "duplicates": s.duplicates,
+                         "inserted": s.written.inserted,
                          "updated": s.written.updated, "unchanged": s.written.unchanged}
                         for s in self.sources],
         }
@@ -171,7 +204,8 @@ def _ingest_all(workspace: Workspace, store: Store, report: IngestReport, *, now
             states = store.file_states(name)
             to_read = [f for f in files if full or _needs_read(f, states, cfg_hash)]
             sr = SourceReport(source=name, table=table_name, files_read=len(to_read),
-                              files_skipped=len(files) - len(to_read))
+                              files_skipped=len(files) - len(to_read),
+                              max_rejected=source.max_rejected)
             sources[name] = sr
             report.sources.append(sr)
             # Quarantine rows of files that no longer exist are stale.
@@ -180,6 +214,7 @@ def _ingest_all(workspace: Workspace, store: Store, report: IngestReport, *, now
             if to_read:
                 view = f"_raw_{len(report.sources)}"
                 rel = read_source(con, name, source, to_read, view)
+                check_json_paths(con, table, name, source, rel)
                 src_ctx = ParseContext(ctx.timezone, source.decimal, ctx.now_sql)
                 parts.append(parse_query(table, name, source, rel, src_ctx,
                                          source_order=order))
@@ -191,17 +226,23 @@ def _ingest_all(workspace: Workspace, store: Store, report: IngestReport, *, now
                 progress(done, total, f"{name} → {table_name}")
         if not parts:
             continue
-        stage(store, table, parts, now=now)
+        stage(store, table, parts, now=now,
+              keep=[n for n, s in feeding if s.duplicates == "keep" and n in read_meta])
         for kind, view in raw_views:
             con.execute(f"DROP {kind} {view}")
         _write_table(store, table, report, sources, read_meta, now=now)
     con.execute("DROP TABLE IF EXISTS _stage")
 
 
-def stage(store: Store, table: Table, parts: list[str], *, now: datetime) -> None:
+def stage(store: Store, table: Table, parts: list[str], *, now: datetime,
+          keep: list[str] | None = None) -> None:
     """Parse every source read into the temp table ``_stage`` (one pass, no intermediate
     copies) and add the problems that span rows. A row is identified by (``_source``,
-    ``_file``, ``_row``). Files (here) and the REST API's records (``records.py``) share it."""
+    ``_file``, ``_row``). Files (here) and the REST API's records (``records.py``) share it.
+
+    Events seen twice are not loaded twice: ``_dropped`` says why (:func:`_drop_duplicates`;
+    ``keep`` names the sources whose exact duplicate rows within a file are distinct events).
+    Rows with ``_problems`` are rejected (quarantined)."""
     con = store.con
     union = " UNION ALL BY NAME ".join(f"({q})" for q in parts)
     con.execute(f"CREATE OR REPLACE TEMP TABLE _stage AS SELECT *, "
@@ -218,31 +259,63 @@ def stage(store: Store, table: Table, parts: list[str], *, now: datetime) -> Non
                     "(SELECT DISTINCT account_id FROM accounts)",
                     "account_id", "account_id",
                     "'unknown account_id: not in accounts (load the account first)'")
+    con.execute("ALTER TABLE _stage ADD COLUMN _dropped VARCHAR")
     if table.kind == "event":
-        keys, what = ["_hash"], "'exact duplicate of ' || d._first"
-        prefilter = ("AND _hash IN (SELECT _hash FROM _stage WHERE _problems IS NULL "
-                     "GROUP BY _hash HAVING count(*) > 1)")
-    else:
-        keys = list(table.key) + (["_known_from"] if table.kind == "state" else [])
-        what = (f"'duplicate {', '.join(table.key)} (first at ' || d._first || ')'")
-        prefilter = ""
+        _drop_duplicates(con, table, keep or [])
+        return
+    keys = list(table.key) + (["_known_from"] if table.kind == "state" else [])
+    what = (f"'duplicate {', '.join(table.key)} (first at ' || d._first || ')'")
     part_keys = ", ".join(ident(k) if not k.startswith("_") else k for k in keys)
     not_null = " AND ".join(f"{ident(k)} IS NOT NULL" for k in keys if not k.startswith("_"))
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _dupes AS
         SELECT _source, _file, _row, first_value(_file || ':' || _row) OVER w AS _first
-        FROM _stage WHERE _problems IS NULL {('AND ' + not_null) if not_null else ''} {prefilter}
+        FROM _stage WHERE _problems IS NULL {('AND ' + not_null) if not_null else ''}
         WINDOW w AS (PARTITION BY {part_keys} ORDER BY _order, _file, _row)
         QUALIFY row_number() OVER w > 1
     """)
-    col = table.key[0] if table.key else None
+    col = table.key[0]
     con.execute(
         f"UPDATE _stage SET _problems = list_append(coalesce(_problems, []), "
-        f"{{'column': {lit(col) if col else 'NULL'}, "
-        f"'value': {('CAST(_stage.' + ident(col) + ' AS VARCHAR)') if col else 'NULL'}, "
+        f"{{'column': {lit(col)}, 'value': CAST(_stage.{ident(col)} AS VARCHAR), "
         f"'reason': {what}}}) FROM _dupes d WHERE _stage._source = d._source "
         f"AND _stage._file = d._file AND _stage._row = d._row")
     con.execute("DROP TABLE _dupes")
+
+
+def _drop_duplicates(con, table: Table, keep: list[str]) -> None:
+    """Mark the events of ``_stage`` that are already there (``_dropped``): a second row with
+    the identity of an earlier one — the same ``event_id`` from the same source, or, without
+    one, the same content. Exact duplicate rows within one file of a ``keep`` source are
+    distinct events instead: the second, third … get their own identity (the content's plus
+    its occurrence), the same on every re-read, so a re-ingest still finds them."""
+    key = next((c.name for c in table.columns if c.identity), None)
+    no_id = "true" if key is None else f'"{key}" IS NULL'
+    if keep:
+        con.execute(f"""
+            UPDATE _stage SET _hash = CAST(md5_number(CAST(_stage._hash AS VARCHAR) || chr(31)
+                                                      || d.k) AS UUID)
+            FROM (SELECT _source, _file, _row, row_number() OVER (
+                      PARTITION BY _source, _file, _hash ORDER BY _row) AS k
+                  FROM _stage WHERE _problems IS NULL AND {no_id}
+                    AND list_contains(?, _source)
+                  QUALIFY k > 1) d
+            WHERE _stage._source = d._source AND _stage._file = d._file
+              AND _stage._row = d._row""", [keep])
+    if key is None:
+        why = "'exact duplicate of ' || d._first"
+    else:
+        why = (f"CASE WHEN _stage.\"{key}\" IS NULL THEN 'exact duplicate of ' || d._first "
+               f"ELSE '{key} ' || _stage.\"{key}\" || ' already at ' || d._first END")
+    con.execute(f"""
+        UPDATE _stage SET _dropped = {why}
+        FROM (SELECT _source, _file, _row, first_value(_file || ':' || _row) OVER w AS _first
+              FROM _stage WHERE _problems IS NULL AND _hash IN (
+                  SELECT _hash FROM _stage WHERE _problems IS NULL GROUP BY _hash
+                  HAVING count(*) > 1)
+              WINDOW w AS (PARTITION BY _hash ORDER BY _order, _file, _row)
+              QUALIFY row_number() OVER w > 1) d
+        WHERE _stage._source = d._source AND _stage._file = d._file AND _stage._row = d._row""")
 
 
 def _write_table(store: Store, table: Table, report: IngestReport,
@@ -253,14 +326,24 @@ def _write_table(store: Store, table: Table, report: IngestReport,
     cols = ", ".join(ident(c) for c in table.column_names)
     extra = ", _known_from" if table.kind == "state" else ""
     con.execute(f"CREATE OR REPLACE TEMP VIEW _valid AS SELECT {cols}, _hash, _source{extra} "
-                f"FROM _stage WHERE _problems IS NULL")
+                f"FROM _stage WHERE _problems IS NULL AND _dropped IS NULL")
     # Per-source counts and per-file stats.
     stats = con.execute(
-        "SELECT _source, _file, count(*), count(*) FILTER (WHERE _problems IS NOT NULL) "
-        "FROM _stage GROUP BY ALL").fetchall()
-    for source, _file, n, bad in stats:
+        "SELECT _source, _file, count(*), count(*) FILTER (WHERE _problems IS NOT NULL), "
+        "count(*) FILTER (WHERE _dropped IS NOT NULL) FROM _stage GROUP BY ALL").fetchall()
+    for source, _file, n, bad, dropped in stats:
         sources[source].rows_read += n
         sources[source].rows_rejected += bad
+        sources[source].duplicates += dropped
+    for source, column, reason, rows in con.execute(
+            "SELECT _source, p.column, regexp_replace(p.reason, ' \\(first at .*', '') AS r, "
+            "count(*) AS n FROM (SELECT _source, unnest(_problems) AS p FROM _stage "
+            "WHERE _problems IS NOT NULL) GROUP BY 1, 2, 3 "
+            "QUALIFY row_number() OVER (PARTITION BY _source ORDER BY n DESC, r) = 1").fetchall():
+        sources[source].top_reason = (column, reason, rows)
+    report.duplicates += con.execute(
+        f"SELECT _source, {lit(table.name)}, _file, _row, _dropped FROM _stage "
+        f"WHERE _dropped IS NOT NULL ORDER BY _source, _file, _row LIMIT {SAMPLE}").fetchall()
     for name in read_meta:
         con.execute(f"CREATE OR REPLACE TEMP VIEW _valid_src AS SELECT * FROM _valid "
                     f"WHERE _source = {lit(name)}")
@@ -284,10 +367,10 @@ def _write_table(store: Store, table: Table, report: IngestReport,
     report.problems += [dict(source=s, table=table.name, file=f, row=r, column=c, value=v,
                              reason=why) for s, f, r, c, v, why in sample]
     report.reasons += con.execute(
-        f"SELECT {lit(table.name)}, p.column, regexp_replace(p.reason, ' \\(first at .*|"
-        f"exact duplicate of .*', ''), count(*) FROM (SELECT unnest(_problems) AS p FROM _stage "
+        f"SELECT {lit(table.name)}, p.column, regexp_replace(p.reason, ' \\(first at .*', ''),"
+        f" count(*) FROM (SELECT unnest(_problems) AS p FROM _stage "
         f"WHERE _problems IS NOT NULL) GROUP BY ALL ORDER BY 4 DESC").fetchall()
-    per_file = {(source, file): (n, bad) for source, file, n, bad in stats}
+    per_file = {(source, file): (n, bad) for source, file, n, bad, _ in stats}
     for name, (meta, cfg_hash) in read_meta.items():
         store.record_files(
             name, [(file, size, mtime, *per_file.get((name, file), (0, 0)))

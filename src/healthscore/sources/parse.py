@@ -48,8 +48,7 @@ def _raw_expr(rel: RawRelation, spec: ColumnMap, canonical: str, source_name: st
         parts = col.split(".")
         if parts[0] not in rel.columns and col not in rel.columns:
             return None
-        path = "$." + ".".join('"' + p.replace('"', '\\"') + '"' for p in
-                               ([col] if col in rel.columns else parts))
+        path = _json_path([col] if col in rel.columns else parts)
         return (f"CASE WHEN _json_ok THEN json_extract_string(_line, {lit(path)}) END",
                 "VARCHAR")
     if col in rel.columns:
@@ -154,6 +153,10 @@ def _typed(col: Column, text: str, raw: str | None, raw_type: str | None,
         if native and (rt == "DATE" or rt.startswith("TIMESTAMP")):
             return f"CAST({raw} AS DATE)"
         return _text_to_date(text, formats)
+    if col.type == "json":
+        if native and rt != "JSON":  # a struct, map or list read from Parquet or JSON
+            return f"to_json({raw})"
+        return f"(CASE WHEN json_valid({text}) THEN CAST({text} AS JSON) END)"
     if col.type == "boolean":
         if native and rt == "BOOLEAN":
             return raw
@@ -172,12 +175,15 @@ def _original(raw: str | None, spec: ColumnMap) -> str:
 def _text(col: Column, raw: str | None, spec: ColumnMap) -> str:
     """SQL of the value as text after the source's map, the table's aliases and defaults."""
     text = _original(raw, spec)
-    if spec.map:
+    if spec.map:  # keys match whatever their case and surrounding spaces
+        keys: dict[str, object] = {}
+        for k, v in spec.map.items():
+            keys.setdefault(str(k).strip().lower(), v)
         whens = " ".join(
             f"WHEN {lit(k)} THEN "
             + ("NULL" if v is None or str(v) == "" else lit(v))
-            for k, v in spec.map.items())
-        text = f"(CASE {text} {whens} ELSE {text} END)"
+            for k, v in keys.items())
+        text = f"(CASE lower({text}) {whens} ELSE {text} END)"
     if col.allowed or col.aliases:
         low = f"lower({text})"
         if col.aliases:
@@ -200,6 +206,8 @@ def _type_hint(col: Column, spec: ColumnMap) -> str:
         return "not a whole number"
     if col.type == "number":
         return "not a number"
+    if col.type == "json":
+        return "not valid JSON (a JSON object like {\"plan\": \"pro\"})"
     return f"not a valid {col.type}"
 
 
@@ -334,3 +342,53 @@ def _check_per_file(rel: RawRelation, spec: ColumnMap, col: Column, source_name:
                 f"{shown}: no column {top!r} (needed for {col.name} by source "
                 f"{source_name!r}); this file has: {', '.join(sorted(cols)) or '(no columns)'}",
                 hint="fix the export or the mapping in healthscore.yaml")
+
+
+def check_json_paths(con, table: Table, source_name: str, source: Source,
+                     rel: RawRelation) -> None:
+    """A mapped (or required) dotted JSON path that matches nothing in any line stops the
+    source, naming the keys found where the path turned away and the nearest of them — not
+    thousands of rows quarantined as "required value is empty"."""
+    import difflib
+
+    if not rel.json:
+        return
+    total = con.execute(f"SELECT count(*) FROM {rel.view} WHERE _json_ok").fetchall()[0][0]
+    if not total:
+        return
+    for col in table.columns:
+        spec = source.column_map(col.name)
+        if spec.column is None or spec.value is not None or spec.column in rel.columns:
+            continue
+        if not (col.name in source.columns or col.required):
+            continue
+        parts = spec.column.split(".")
+        if len(parts) < 2 or parts[0] not in rel.columns:
+            continue  # a missing top-level key is refused by parse_query with the keys found
+        found = con.execute(
+            f"SELECT count(*) FROM {rel.view} WHERE _json_ok AND "
+            f"json_extract(_line, {lit(_json_path(parts))}) IS NOT NULL").fetchall()[0][0]
+        if found:
+            continue
+        # walk down to the deepest part of the path that exists, and list its keys
+        depth = 1
+        while depth < len(parts) - 1 and con.execute(
+                f"SELECT count(*) FROM {rel.view} WHERE _json_ok AND json_extract(_line, "
+                f"{lit(_json_path(parts[:depth + 1]))}) IS NOT NULL").fetchall()[0][0]:
+            depth += 1
+        keys = [k for (k,) in con.execute(
+            f"SELECT DISTINCT unnest(json_keys(_line, {lit(_json_path(parts[:depth]))})) AS k "
+            f"FROM {rel.view} WHERE _json_ok ORDER BY k LIMIT 200").fetchall()]
+        near = difflib.get_close_matches(parts[depth], keys, n=3, cutoff=0.5)
+        where = ".".join(parts[:depth])
+        raise SourceError(
+            f"source {source_name!r}: the JSON path {spec.column!r} (for {table.name}."
+            f"{col.name}) matches nothing in {total:,} lines: {where!r} has the keys "
+            f"{', '.join(keys) or '(none)'}"
+            + (f"; did you mean {', '.join(where + '.' + k for k in near)}?" if near else ""),
+            hint=f"fix sources.{source_name}.columns.{col.name} in healthscore.yaml")
+
+
+def _json_path(parts: list[str]) -> str:
+    return "$." + ".".join('"' + p.replace('"', '\\"') + '"' for p in parts)
+

@@ -40,6 +40,8 @@ class RecordsReport:
     label: str
     rows_read: int = 0
     rows_rejected: int = 0
+    #: records of an event already in the batch (the same event_id, or the same content)
+    duplicates: int = 0
     written: WriteCounts = field(default_factory=WriteCounts)
     problems: list[dict] = field(default_factory=list)
     problem_count: int = 0
@@ -47,12 +49,13 @@ class RecordsReport:
 
     @property
     def rows_loaded(self) -> int:
-        return self.rows_read - self.rows_rejected
+        return self.rows_read - self.rows_rejected - self.duplicates
 
     def as_dict(self) -> dict:
         return {"run_id": self.run_id, "table": self.table, "batch": self.label,
                 "rows_read": self.rows_read, "rows_loaded": self.rows_loaded,
-                "rows_rejected": self.rows_rejected, "inserted": self.written.inserted,
+                "rows_rejected": self.rows_rejected, "duplicates": self.duplicates,
+                "inserted": self.written.inserted,
                 "updated": self.written.updated, "unchanged": self.written.unchanged,
                 "ignored_fields": self.ignored_fields}
 
@@ -180,13 +183,13 @@ def _load(store: Store, table: Table, texts: list[str], label: str, report: Reco
 def _write(store: Store, table: Table, label: str, report: RecordsReport, *,
            now: datetime) -> None:
     con = store.con
-    report.rows_read, report.rows_rejected = con.execute(
-        "SELECT count(*), count(*) FILTER (WHERE _problems IS NOT NULL) FROM _stage"
-    ).fetchall()[0]
+    report.rows_read, report.rows_rejected, report.duplicates = con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE _problems IS NOT NULL), "
+        "count(*) FILTER (WHERE _dropped IS NOT NULL) FROM _stage").fetchall()[0]
     cols = ", ".join(ident(c) for c in table.column_names)
     extra = ", _known_from" if table.kind == "state" else ""
     con.execute(f"CREATE OR REPLACE TEMP VIEW _api_valid AS SELECT {cols}, _hash, _source{extra}"
-                f" FROM _stage WHERE _problems IS NULL")
+                f" FROM _stage WHERE _problems IS NULL AND _dropped IS NULL")
     try:
         report.written = store.write(table, "_api_valid", run_id=report.run_id,
                                      ingested_at=now)

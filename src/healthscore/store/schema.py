@@ -2,7 +2,8 @@
 
 Canonical tables carry their contract columns (``healthscore.schemas``) plus lineage columns:
 
-``_hash``         content hash (events: the row's identity; state/entity: change detection)
+``_hash``         content hash as a UUID (events: the row's identity — its source and
+                  ``event_id`` when it has one; state/entity: change detection)
 ``_known_from``   state tables: when this version was first seen to hold (snapshot date or ingest)
 ``_valid_from``   state tables: start of validity; NULL for a key's first version ("always")
 ``_valid_to``     state tables: end of validity (exclusive); NULL while current
@@ -16,13 +17,13 @@ from __future__ import annotations
 from healthscore.schemas import TABLES, Table
 
 #: Bump when the store layout changes, and add the step to MIGRATIONS.
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 LINEAGE = {
-    "state": [("_hash", "UHUGEINT"), ("_known_from", "TIMESTAMP"), ("_valid_from", "TIMESTAMP"),
+    "state": [("_hash", "UUID"), ("_known_from", "TIMESTAMP"), ("_valid_from", "TIMESTAMP"),
               ("_valid_to", "TIMESTAMP")],
-    "entity": [("_hash", "UHUGEINT")],
-    "event": [("_hash", "UHUGEINT")],
+    "entity": [("_hash", "UUID")],
+    "event": [("_hash", "UUID")],
 }
 COMMON_LINEAGE = [("_source", "VARCHAR"), ("_run_id", "BIGINT"), ("_ingested_at", "TIMESTAMP")]
 
@@ -218,6 +219,11 @@ MIGRATIONS: dict[int, list[str]] = {
     ],
     6: SERIES_DDL + [SERIES_FILL,  # each account's scores in account order (fast history)
                      "INSERT INTO meta VALUES ('series_ready', 'true'), ('series_unsorted', '0')"],
+    # the hash as a UUID (pandas and pyarrow read it; the 128-bit value is the same), and
+    # events' own id, amount and properties (added columns: stored rows keep their hash)
+    7: [f'ALTER TABLE "{t.name}" ALTER COLUMN _hash SET DATA TYPE UUID' for t in TABLES.values()]
+       + [f'ALTER TABLE "{t.name}" ADD COLUMN IF NOT EXISTS "{c.name}" {c.duckdb_type}'
+          for t in TABLES.values() for c in t.columns if c.added],
 }
 
 
@@ -226,20 +232,36 @@ MIGRATIONS: dict[int, list[str]] = {
 HASH_SCHEME = 1
 
 
+def _hash_text(col) -> str:
+    ref = f'"{col.name}"'
+    if col.type == "timestamp":
+        return f"CAST(epoch_us({ref}) AS VARCHAR)"
+    if col.type == "string":
+        return ref
+    return f"CAST({ref} AS VARCHAR)"
+
+
 def hash_expr(table: Table) -> str:
-    """SQL for a 128-bit content hash of a canonical row (NULL-safe, order-sensitive).
+    """SQL for a 128-bit content hash of a canonical row as a UUID (NULL-safe,
+    order-sensitive).
 
     Each value is spelled in a stable text form (timestamps as epoch microseconds, dates as ISO)
-    so the hash does not depend on display settings.
+    so the hash does not depend on display settings. Columns added to a table later join the
+    text only when they have a value, so rows stored before keep their hash. A row with an
+    identity column set (an event's ``event_id``) is identified by its source and that id.
     """
-    parts = []
-    for col in table.columns:
-        ref = f'"{col.name}"'
-        if col.type == "timestamp":
-            text = f"CAST(epoch_us({ref}) AS VARCHAR)"
-        elif col.type == "string":
-            text = ref
-        else:
-            text = f"CAST({ref} AS VARCHAR)"
-        parts.append(f"coalesce({text}, chr(0))")
-    return f"md5_number(concat_ws(chr(31), {', '.join(parts)}))"
+    base = [f"coalesce({_hash_text(c)}, chr(0))" for c in table.columns
+            if not c.added and not c.identity]
+    extra = "".join(f" || coalesce(chr(31) || {lit(c.name)} || chr(30) || {_hash_text(c)}, '')"
+                    for c in table.columns if c.added and not c.identity)
+    content = f"CAST(md5_number(concat_ws(chr(31), {', '.join(base)}){extra}) AS UUID)"
+    ident = [c for c in table.columns if c.identity]
+    if not ident:
+        return content
+    key = f'"{ident[0].name}"'
+    return (f"CASE WHEN {key} IS NOT NULL THEN CAST(md5_number(concat_ws(chr(31), "
+            f"{lit(ident[0].name)}, _source, {key})) AS UUID) ELSE {content} END")
+
+
+def lit(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
