@@ -77,3 +77,19 @@ def test_map_keys_match_whatever_their_case_and_dates_take_common_spellings(ws):
     with pytest.raises(ConfigError) as err:
         ws.open()
     assert "format 'Month DD' is neither a strptime format" in str(err.value)
+
+
+def test_rows_of_an_account_that_was_itself_rejected_point_at_its_row(ws):
+    """A3's CRM row has no name, so A3 is rejected; its events do not say "load the account
+    first" (it was in the file) but where it went: data/accounts.csv, row 3."""
+    ws.file("data/accounts.csv", ACCOUNTS_CSV + "A3,,starter,1,1,2027-01-01,2025-01-01\n")
+    ws.file("data/events.csv", "account_id,event,timestamp\nA3,login,2026-06-01T10:00:00Z\n"
+            "ZZ,login,2026-06-01T10:00:00Z\n")
+    ws.config(ACCOUNTS_SOURCE, "events: {table: usage_events, path: data/events.csv, "
+                               "max_rejected: 1}")
+    ws.ingest()
+    assert ws.query("SELECT value, reason FROM quarantine WHERE \"table\" = 'usage_events' "
+                    "ORDER BY \"row\"") == [
+        ("A3", "account A3 was itself rejected (data/accounts.csv:3 name: required value is "
+               "empty): fix that row and ingest again"),
+        ("ZZ", "unknown account_id: not in accounts (load the account first)")]

@@ -254,11 +254,15 @@ def stage(store: Store, table: Table, parts: list[str], *, now: datetime,
             f"{{'column': {lit(column)}, 'value': CAST({value} AS VARCHAR), 'reason': {reason}}})"
             f" WHERE {where}")
 
-    if table.has_account:
+    if table.has_account:  # an account rejected itself is named with its file and line
         add_problem("account_id IS NOT NULL AND account_id NOT IN "
                     "(SELECT DISTINCT account_id FROM accounts)",
                     "account_id", "account_id",
-                    "'unknown account_id: not in accounts (load the account first)'")
+                    "coalesce((SELECT 'account ' || q.key || ' was itself rejected (' || q.file "
+                    "|| ':' || q.row || coalesce(' ' || q.column, '') || ': ' || q.reason || "
+                    "'): fix that row and ingest again' FROM quarantine q WHERE q.table = "
+                    "'accounts' AND q.key = _stage.account_id ORDER BY q.file, q.row LIMIT 1), "
+                    "'unknown account_id: not in accounts (load the account first)')")
     con.execute("ALTER TABLE _stage ADD COLUMN _dropped VARCHAR")
     if table.kind == "event":
         _drop_duplicates(con, table, keep or [])
@@ -281,6 +285,11 @@ def stage(store: Store, table: Table, parts: list[str], *, now: datetime,
         f"'reason': {what}}}) FROM _dupes d WHERE _stage._source = d._source "
         f"AND _stage._file = d._file AND _stage._row = d._row")
     con.execute("DROP TABLE _dupes")
+
+
+def quarantine_key(table: Table) -> str:
+    """SQL of a staged row's key as text (an account's id), kept with its quarantine rows."""
+    return f"CAST({ident(table.key[0])} AS VARCHAR)" if table.key else "NULL::VARCHAR"
 
 
 def _drop_duplicates(con, table: Table, keep: list[str]) -> None:
@@ -354,8 +363,10 @@ def _write_table(store: Store, table: Table, report: IngestReport,
             CREATE OR REPLACE TEMP VIEW _problems_src AS
             SELECT {report.run_id} AS run_id, _source AS source, {lit(table.name)} AS "table",
                    _file AS file, _row AS "row", p.column AS "column", p.value AS value,
-                   p.reason AS reason, TIMESTAMP {lit(now.isoformat(sep=' '))} AS quarantined_at
-            FROM (SELECT _source, _file, _row, unnest(_problems) AS p FROM _stage
+                   p.reason AS reason, TIMESTAMP {lit(now.isoformat(sep=' '))} AS quarantined_at,
+                   "key"
+            FROM (SELECT _source, _file, _row, {quarantine_key(table)} AS "key",
+                         unnest(_problems) AS p FROM _stage
                   WHERE _problems IS NOT NULL AND _source = {lit(name)})
         """)
         store.replace_quarantine(name, list(read_meta[name][0]), "_problems_src")

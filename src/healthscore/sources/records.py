@@ -21,7 +21,7 @@ from healthscore.config.models import Source
 from healthscore.errors import QuarantineError, SchemaError
 from healthscore.schemas import TABLES, Table
 from healthscore.sources.files import RawRelation, register_json_lines
-from healthscore.sources.ingest import stage
+from healthscore.sources.ingest import quarantine_key, stage
 from healthscore.sources.parse import ParseContext, ident, lit, parse_query
 from healthscore.store import Store, WriteCounts
 
@@ -198,9 +198,10 @@ def _write(store: Store, table: Table, label: str, report: RecordsReport, *,
     problems = (
         f"SELECT {report.run_id} AS run_id, _source AS source, {lit(table.name)} AS \"table\", "
         f"_file AS file, _row AS \"row\", p.column AS \"column\", p.value AS value, "
-        f"replace(p.reason, '; set `format:` in the mapping', '') AS reason, TIMESTAMP {lit(now.isoformat(sep=' '))} AS quarantined_at "
-        f"FROM (SELECT _source, _file, _row, unnest(_problems) AS p FROM _stage "
-        f"WHERE _problems IS NOT NULL)")
+        f"replace(p.reason, '; set `format:` in the mapping', '') AS reason, "
+        f"TIMESTAMP {lit(now.isoformat(sep=' '))} AS quarantined_at, \"key\" "
+        f"FROM (SELECT _source, _file, _row, {quarantine_key(table)} AS \"key\", "
+        f"unnest(_problems) AS p FROM _stage WHERE _problems IS NOT NULL)")
     con.execute(f"CREATE OR REPLACE TEMP VIEW _api_problems AS {problems}")
     try:
         store.replace_quarantine(API_SOURCE, [label], "_api_problems")

@@ -17,7 +17,7 @@ from __future__ import annotations
 from healthscore.schemas import TABLES, Table
 
 #: Bump when the store layout changes, and add the step to MIGRATIONS.
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 LINEAGE = {
     "state": [("_hash", "UUID"), ("_known_from", "TIMESTAMP"), ("_valid_from", "TIMESTAMP"),
@@ -66,7 +66,8 @@ BOOKKEEPING_DDL = [
         "column" VARCHAR,
         value VARCHAR,
         reason VARCHAR NOT NULL,
-        quarantined_at TIMESTAMP NOT NULL
+        quarantined_at TIMESTAMP NOT NULL,
+        "key" VARCHAR
     )""",
     """CREATE TABLE IF NOT EXISTS ingested_files (
         source VARCHAR NOT NULL,
@@ -224,6 +225,8 @@ MIGRATIONS: dict[int, list[str]] = {
     7: [f'ALTER TABLE "{t.name}" ALTER COLUMN _hash SET DATA TYPE UUID' for t in TABLES.values()]
        + [f'ALTER TABLE "{t.name}" ADD COLUMN IF NOT EXISTS "{c.name}" {c.duckdb_type}'
           for t in TABLES.values() for c in t.columns if c.added],
+    # a rejected row's key (an account's id), so rows pointing at it can say where it went
+    8: ['ALTER TABLE quarantine ADD COLUMN IF NOT EXISTS "key" VARCHAR'],
 }
 
 

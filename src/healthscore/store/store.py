@@ -319,14 +319,14 @@ class Store:
 
     def replace_quarantine(self, source: str, files: list[str], problems_view: str) -> None:
         """Replace the quarantine rows of ``files`` of ``source`` with those in ``problems_view``
-        (columns: table, file, row, column, value, reason, run_id, quarantined_at)."""
+        (columns: table, file, row, column, value, reason, run_id, quarantined_at, key)."""
         if files:
             self.con.execute(
                 "DELETE FROM quarantine WHERE source = ? AND list_contains(?, file)",
                 [source, files])
         self.con.execute(
             f"INSERT INTO quarantine SELECT run_id, source, \"table\", file, \"row\", \"column\","
-            f" value, reason, quarantined_at FROM {problems_view}")
+            f" value, reason, quarantined_at, \"key\" FROM {problems_view}")
 
     # -- canonical tables ------------------------------------------------------------------
 
