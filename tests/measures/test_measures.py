@@ -279,6 +279,22 @@ def test_usage_value(backend):
           {"A1": 1149.5, "A2": 10.0, "A3": 0, "A6": 0})
 
 
+def test_usage_measures_limited_to_some_events_or_all_history(backend):
+    """`events:` keeps some events (names or globs) in any usage measure; `window_days: all`
+    reads all history. Users with a report.* event in June: A1 U1 (06-02) = 1, A2 0. Days since
+    the last export: A1 06-20 11:00 → 10 days 13 h before the cutoff (07-01 00:00); A2 never
+    exported: missing. Features among *.created and export: A1 2, A2 0. Value over all
+    history: A1 120.5 + 30 + 999 = 1,149.5 (the 07-01 50 is after the cutoff), A2 10."""
+    check(values(backend, "active_users", events=["report.*"]),
+          {"A1": 1, "A2": 0, "A3": 0, "A6": 0})
+    check(values(backend, "days_since_last_activity", events=["export"]),
+          {"A1": 10 + 13 / 24, "A2": None, "A3": None, "A6": None})
+    check(values(backend, "feature_breadth", events=["*.created", "export"]),
+          {"A1": 2, "A2": 0, "A3": 0, "A6": 0})
+    check(values(backend, "usage_value", window_days="all"),
+          {"A1": 1149.5, "A2": 10.0, "A3": 0, "A6": 0})
+
+
 # -- support --------------------------------------------------------------------------------
 
 

@@ -33,6 +33,40 @@ def test_linear_rising_and_falling_are_clamped():
     assert _same(down, [100, 75, 0, 0, 100])
 
 
+def test_log_scores_each_tenfold_alike_either_way_and_clamps():
+    """from 1 → 0, to 1,000 → 100: ln 10 / ln 1000 = 1/3, so 10 scores 33.3 and 100 scores 66.7;
+    0 and 0.5 are at or below the smaller bound (1) and score 0; 5,000 clamps to 100; NaN stays.
+    Falling, from 1,000 to 10: 100 is half way in log space (50); 1 is below 10 and scores 100."""
+    up = score_values(np.array([0, 0.5, 1, 10, 100, 1000, 5000, nan]),
+                      _scoring({"log": {"from": 1, "to": 1000}}))
+    assert _same(up, [0, 0, 0, 100 / 3, 200 / 3, 100, 100, nan])
+    down = score_values(np.array([1000, 100, 10, 1, -5]),
+                        _scoring({"log": {"from": 1000, "to": 10}}))
+    assert _same(down, [0, 50, 100, 100, 100])
+    with pytest.raises(ValueError, match="greater than 0"):
+        _scoring({"log": {"from": 0, "to": 10}})
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.floats(0.01, 1e4), st.floats(0.01, 1e4),
+       st.lists(st.floats(-10, 1e6, allow_nan=False), min_size=1, max_size=30))
+def test_log_scoring_is_linear_scoring_of_the_logarithm(lo, hi, values):
+    """For values above both bounds' minimum, log scoring equals linear scoring of ln(value)
+    between ln(from) and ln(to); it stays within 0-100 and is monotone in the value."""
+    if abs(np.log(hi) - np.log(lo)) < 1e-6:
+        return
+    v = np.array(values)
+    got = score_values(v, _scoring({"log": {"from": lo, "to": hi}}))
+    assert ((got >= 0) & (got <= 100)).all()
+    above = v > min(lo, hi)
+    lin = score_values(np.log(v[above]), _scoring({"linear": {"from": float(np.log(lo)),
+                                                              "to": float(np.log(hi))}}))
+    assert np.allclose(got[above], lin, atol=1e-9)
+    order = np.argsort(v, kind="stable")
+    steps = np.diff(got[order])
+    assert (steps >= -1e-9).all() if hi > lo else (steps <= 1e-9).all()
+
+
 def test_tiers_first_match_wins_and_no_match_is_missing():
     """Tiers ≥10 → 100, ≥5 → 60, ≤−1 → 0: 12 and 10 hit the first, 7 the second, −3 the third;
     0 matches none → NaN (missing); a catch-all tier last gives 0 its score (20)."""

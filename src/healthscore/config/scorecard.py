@@ -48,10 +48,21 @@ class Linear(_Model):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     @model_validator(mode="after")
-    def _distinct(self) -> Linear:
+    def _distinct(self):
         if self.from_ == self.to:
             raise ValueError("`from` and `to` must differ")
         return self
+
+
+class Log(Linear):
+    """Logarithmic between two positive bounds, clamped: ``from`` scores 0, ``to`` scores 100,
+    and each doubling of the value adds the same points — for counts and amounts that span
+    orders of magnitude (10 → 100 exports is worth what 100 → 1,000 is). Either direction.
+    Values at or below the smaller bound (0 included) score as that bound.
+    """
+
+    from_: float = Field(alias="from", gt=0, description="The raw value that scores 0 (> 0).")
+    to: float = Field(gt=0, description="The raw value that scores 100 (> 0).")
 
 
 class Tier(_Model):
@@ -99,10 +110,16 @@ class Boolean(_Model):
         return data
 
 
+#: The scoring functions, in the order the reference lists them.
+SCORINGS = ("linear", "log", "tiers", "percentile", "boolean", "map")
+
+
 class Scoring(_Model):
     """How a raw value becomes a 0-100 measure score: exactly one of the keys below."""
 
     linear: Linear | None = Field(None, description="Linear between two bounds, clamped.")
+    log: Log | None = Field(None, description="Logarithmic between two positive bounds, "
+                            "clamped (counts and amounts spanning orders of magnitude).")
     tiers: list[Tier] | None = Field(
         None, description="Thresholds: the first tier whose `at_least`/`at_most` holds; a tier "
         "with neither always holds (put it last as the catch-all).")
@@ -115,10 +132,9 @@ class Scoring(_Model):
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Scoring:
-        given = [k for k in ("linear", "tiers", "percentile", "boolean", "map")
-                 if getattr(self, k) is not None]
+        given = [k for k in SCORINGS if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError("give exactly one of linear, tiers, percentile, boolean, map "
+            raise ValueError("give exactly one of linear, log, tiers, percentile, boolean, map "
                              f"(got {', '.join(given) or 'none'})")
         if self.tiers is not None and not self.tiers:
             raise ValueError("`tiers` needs at least one tier")
@@ -130,8 +146,7 @@ class Scoring(_Model):
 
     @property
     def kind(self) -> str:
-        return next(k for k in ("linear", "tiers", "percentile", "boolean", "map")
-                    if getattr(self, k) is not None)
+        return next(k for k in SCORINGS if getattr(self, k) is not None)
 
 
 # -- measures, groups, scorecard ------------------------------------------------------------

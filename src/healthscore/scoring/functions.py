@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from healthscore.config.scorecard import Boolean, Linear, Percentile, Scoring, Tier
+from healthscore.config.scorecard import Boolean, Linear, Log, Percentile, Scoring, Tier
 
 __all__ = ["score_values"]
 
@@ -24,7 +24,7 @@ def score_values(values: np.ndarray, scoring: Scoring, *,
     values : numpy.ndarray
         Raw values, one per account, shape ``(n,)``; NaN means the account has no data.
     scoring : Scoring
-        The measure's scoring: exactly one of ``linear``, ``tiers``, ``percentile``,
+        The measure's scoring: exactly one of ``linear``, ``log``, ``tiers``, ``percentile``,
         ``boolean``, ``map``.
     within : numpy.ndarray, optional
         For ``percentile`` only: the segment of each account, shape ``(n,)``, any labels
@@ -41,6 +41,8 @@ def score_values(values: np.ndarray, scoring: Scoring, *,
     Notes
     -----
     - ``linear``: ``from`` scores 0, ``to`` scores 100, linear between, clamped outside.
+    - ``log``: the same on ``ln(value)`` between ``ln(from)`` and ``ln(to)``; values at or
+      below the smaller bound score as that bound.
     - ``tiers``: the first tier whose ``at_least`` (value ≥) or ``at_most`` (value ≤) holds;
       a tier with neither holds for every non-missing value.
     - ``percentile``: ``100 × (lower + ½ × equal) / (n − 1)``, where ``lower`` counts accounts of
@@ -66,6 +68,8 @@ def score_values(values: np.ndarray, scoring: Scoring, *,
     kind = scoring.kind
     if kind == "linear":
         return _linear(v, scoring.linear)
+    if kind == "log":
+        return _log(v, scoring.log)
     if kind == "tiers":
         return _tiers(v, scoring.tiers)
     if kind == "percentile":
@@ -79,6 +83,14 @@ def _linear(v: np.ndarray, p: Linear) -> np.ndarray:
     with np.errstate(invalid="ignore", over="ignore"):
         # np.clip keeps NaN, so missing stays missing.
         return np.clip((v - p.from_) / (p.to - p.from_) * 100.0, 0.0, 100.0)
+
+
+def _log(v: np.ndarray, p: Log) -> np.ndarray:
+    low = min(p.from_, p.to)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        x = np.log(np.where(np.isnan(v), np.nan, np.maximum(v, low)))
+        return np.clip((x - np.log(p.from_)) / (np.log(p.to) - np.log(p.from_)) * 100.0,
+                       0.0, 100.0)
 
 
 def _tiers(v: np.ndarray, tiers: list[Tier]) -> np.ndarray:
