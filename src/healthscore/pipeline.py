@@ -65,6 +65,58 @@ def check(workspace: Workspace, scorecards: list[str] | None = None) -> list[Loa
     return loaded
 
 
+@dataclass
+class MeasurePreview:
+    """One measure of a scorecard evaluated on a date, before anything is stored."""
+
+    scorecard: str
+    measure: str
+    group: str
+    accounts: int        #: accounts the measure applies to (its variants')
+    with_data: int       #: of those, how many have a value
+    distinct: int        #: distinct measure scores among them
+    low: float | None    #: lowest and highest measure score
+    high: float | None
+    warning: str | None = None
+
+    @property
+    def coverage(self) -> float:
+        return self.with_data / self.accounts if self.accounts else 0.0
+
+
+def preview(workspace: Workspace, loaded: list[LoadedScorecard],
+            as_of: date) -> list[MeasurePreview]:
+    """Evaluate each scorecard on ``as_of`` without storing anything: per measure, how many
+    accounts have data and how varied its scores are — with a warning for a measure that is
+    missing for every account, or gives every account the same score (it separates nobody:
+    its weight only moves every score alike)."""
+    out: list[MeasurePreview] = []
+    with workspace.store(read_only=True) as store:
+        backend = ibis.duckdb.from_connection(store.con)
+        for sc in loaded:
+            ev = Evaluator(backend, sc.scorecard).evaluate(as_of)
+            rows = ev.measures.to_pandas()
+            if rows.empty:
+                continue
+            for (group, mid), part in rows.groupby(["group", "measure"], sort=False):
+                known = part[~part["missing"]]
+                scores = known["score"].dropna()
+                item = MeasurePreview(sc.name, mid, group, len(part), len(known),
+                                      int(scores.nunique()),
+                                      float(scores.min()) if len(scores) else None,
+                                      float(scores.max()) if len(scores) else None)
+                if not len(known):
+                    item.warning = (f"missing for all {len(part):,} accounts on {as_of}: "
+                                    "its table has no rows then, or none match (check its "
+                                    "params and the mapping)")
+                elif len(scores) > 1 and item.distinct == 1:
+                    item.warning = (f"the same score ({item.low:g}) for all {len(scores):,} "
+                                    "accounts with data: it separates nobody (check its "
+                                    "scoring bounds against the values)")
+                out.append(item)
+    return out
+
+
 def _checked(workspace: Workspace, scorecards: list[str] | None) -> list[LoadedScorecard]:
     loaded = check(workspace, scorecards)
     if not loaded:

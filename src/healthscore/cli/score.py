@@ -14,6 +14,7 @@ from healthscore.formatting import score as score_text
 from healthscore.pipeline import check as check_scorecards
 from healthscore.pipeline import forget as forget_dates
 from healthscore.pipeline import last_data_date
+from healthscore.pipeline import preview as preview_measures
 from healthscore.pipeline import score as run_score
 from healthscore.workspace import Workspace
 
@@ -125,8 +126,14 @@ def forget(
 
 def check(
     workspace: Path = WorkspaceOption,
+    as_of: str = typer.Option(None, "--as-of", help="Preview the measures on this date "
+                              "(default: the last date with data)."),
+    no_preview: bool = typer.Option(False, "--no-preview", help="Validate only: do not "
+                                    "evaluate the measures."),
 ) -> None:
-    """Validate healthscore.yaml and every scorecard (measures, params, variants); no scoring."""
+    """Validate healthscore.yaml and every scorecard (measures, params, variants), then preview
+    each measure on the last date with data: coverage, how varied its scores are, and a
+    warning for a measure missing for every account or the same for all. Nothing is stored."""
     ws = Workspace.open(workspace)
     loaded = check_scorecards(ws)
     console.print(f"{ws.config_path}: ok ({len(ws.config.sources)} sources)")
@@ -136,6 +143,27 @@ def check(
         console.print(f"{esc(sc.path)}: ok — scorecard [bold]{s.name}[/] version {s.version}: "
                       f"{len(s.groups)} groups, {measures} measures, variants: "
                       f"{', '.join(s.variant_names())}")
+    day = None if no_preview else (parse_date(as_of) if as_of else last_data_date(ws))
+    if day is None or not loaded:
+        return
+    items = preview_measures(ws, loaded, day)
+    for sc in loaded:
+        mine = [x for x in items if x.scorecard == sc.name]
+        if not mine:
+            continue
+        table = Table(title=f"{sc.name} measures on {day} (nothing stored)",
+                      title_justify="left")
+        for col in ("group", "measure", "coverage", "scores", "distinct"):
+            table.add_column(col, justify="left" if col in ("group", "measure") else "right")
+        card = read.Card.of(sc)
+        for x in mine:
+            span = "–" if x.low is None else f"{x.low:.0f}–{x.high:.0f}"
+            style = "yellow" if x.warning else ""
+            table.add_row(esc(x.group), esc(card.labels.get(x.measure, x.measure)),
+                          f"[{style}]{100 * x.coverage:.0f}%[/]" if style else
+                          f"{100 * x.coverage:.0f}%", span, n(x.distinct))
+        console.print(table)
+    warn([f"{x.scorecard}: {x.measure} is {x.warning}" for x in items if x.warning])
 
 
 def register(app: typer.Typer) -> None:

@@ -334,8 +334,9 @@ class Scorecard(_Model):
     @property
     def version(self) -> str:
         """Content hash of the scorecard's meaning (not its comments or layout)."""
-        canonical = json.dumps(self.model_dump(mode="json", by_alias=True,
-                                               exclude={"predicts"}), sort_keys=True)
+        dumped = _without_later_nulls(self.model_dump(mode="json", by_alias=True,
+                                                      exclude={"predicts"}))
+        canonical = json.dumps(dumped, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
     def resolve(self, variant: str = "base") -> ResolvedScorecard:
@@ -378,6 +379,20 @@ class ResolvedScorecard:
         """(group id, measure id, config) of every measure, in file order."""
         return [(g, m, cfg) for g, group in self.groups.items()
                 for m, cfg in group.measures.items()]
+
+
+#: Keys added to the scorecard model after versions were stored: left out of the version
+#: while unset, so a file that does not use them keeps its version (and its history).
+_ADDED_LATER = frozenset({"log"})
+
+
+def _without_later_nulls(value):
+    if isinstance(value, dict):
+        return {k: _without_later_nulls(v) for k, v in value.items()
+                if not (k in _ADDED_LATER and v is None)}
+    if isinstance(value, list):
+        return [_without_later_nulls(v) for v in value]
+    return value
 
 
 class LoadedScorecard:

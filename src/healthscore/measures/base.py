@@ -26,6 +26,11 @@ from healthscore.schemas import TABLES, Table
 RESULT_COLUMNS = ("account_id", "value")
 
 
+#: Ibis types of the canonical column types (for columns a store does not have yet).
+_IBIS_TYPES = {"string": "string", "integer": "int64", "number": "float64", "date": "date",
+               "timestamp": "timestamp", "boolean": "boolean", "json": "json"}
+
+
 class NoParams(BaseModel):
     """This measure takes no parameters."""
 
@@ -143,6 +148,9 @@ class MeasureContext:
                 later = t[w.name] >= cut if w.type == "timestamp" else t[w.name] > day
                 unknown = t[w.name].isnull() | later
                 hidden[c.name] = ibis.ifelse(unknown, ibis.null(t[c.name].type()), t[c.name])
+        # a store not migrated yet (opened read-only) lacks the columns added later: empty
+        hidden |= {c.name: ibis.null(_IBIS_TYPES[c.type]) for c in spec.columns
+                   if c.added and c.name not in t.columns}
         t = t.mutate(**hidden) if hidden else t
         return t.select(*spec.column_names)
 
