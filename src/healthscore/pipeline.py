@@ -117,12 +117,45 @@ def preview(workspace: Workspace, loaded: list[LoadedScorecard],
     return out
 
 
+def suggest_scorecard(workspace: Workspace, name: str = "health", *, out=None,
+                      force: bool = False):
+    """Write a first scorecard from what the workspace has loaded
+    (:mod:`healthscore.engine.suggest`) to ``out`` (default ``scorecards/<name>.yaml``),
+    validated like any other; refuses to overwrite a file unless ``force``. Returns the path
+    and the measures chosen."""
+    from pathlib import Path
+
+    from healthscore.config.scorecard import load_scorecard
+    from healthscore.engine.suggest import picks, scorecard_yaml
+    from healthscore.errors import InputError, NotFound
+
+    path = Path(out) if out is not None else workspace.root / "scorecards" / f"{name}.yaml"
+    if path.exists() and not force:
+        raise InputError("out", f"{path} exists", hint="choose another --out, or --force to "
+                                                       "replace it")
+    with workspace.store(read_only=True) as store:
+        chosen = picks(store.con)
+    if not chosen:
+        raise NotFound("no data to suggest measures from: the store has no usage events, "
+                       "tickets, surveys, touchpoints, contacts, invoices or trainings yet",
+                       hint="map your exports in healthscore.yaml and run healthscore ingest "
+                            "(docs/sources.md)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(scorecard_yaml(chosen, name), encoding="utf-8")
+    check_scorecard(load_scorecard(tmp))  # a suggestion that does not load is our bug
+    tmp.replace(path)
+    return path, chosen
+
+
 def _checked(workspace: Workspace, scorecards: list[str] | None) -> list[LoadedScorecard]:
     loaded = check(workspace, scorecards)
     if not loaded:
         raise ConfigError(f"{workspace.root}: no scorecards found "
                           f"(patterns: {', '.join(workspace.config.scorecards)})",
-                          hint="add one to scorecards/ (docs/scorecards.md)")
+                          hint=f"write a first one from your loaded data: healthscore "
+                               f"scorecard suggest -w {workspace.root} (or see "
+                               "docs/scorecards.md)")
     return loaded
 
 

@@ -60,13 +60,14 @@ def _register() -> None:
         manual,
         quarantine,
         score,
+        scorecard,
         serve,
         status,
         token,
     )
 
-    for module in (init, ingest, status, quarantine, score, explain, history, backtest, manual,
-                   export, demo, token, serve):
+    for module in (init, ingest, status, quarantine, score, scorecard, explain, history,
+                   backtest, manual, export, demo, token, serve):
         module.register(app)
 
 

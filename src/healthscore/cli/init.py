@@ -19,7 +19,9 @@ def init(
     console.print(f"Created workspace [bold]{ws.config.name}[/] in {ws.root}/")
     console.print(f"  {ws.config_path}  — add your sources here (see docs/sources.md)")
     console.print(f"  {ws.store_path}  — the store (DuckDB)")
-    console.print(f"Next: edit healthscore.yaml, then [bold]healthscore ingest -w {path}[/]")
+    console.print(f"Next: edit healthscore.yaml, then [bold]healthscore ingest -w {path}[/], "
+                  f"then [bold]healthscore scorecard suggest -w {path}[/] writes a first "
+                  "scorecard from what loaded (docs/scorecards.md)")
 
 
 def register(app: typer.Typer) -> None:
