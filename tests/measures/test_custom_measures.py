@@ -102,6 +102,27 @@ def test_sum_per_distinct_user(store):
     assert got == {"A1": 2.5, "A3": 6.0}
 
 
+def test_numeric_date_and_cast_functions(store):
+    """Over the rows up to the cutoff. ln(1 + sum(quantity)) of the report rows: A1 2 + 3 (+
+    NULL) = 5 → ln 6, A3 6 → ln 7. The most days from an event to 06-30, by date_diff: A1 60
+    (05-01), A2 20 (06-10), A3 2 (06-28), A4 15 (06-15). greatest(sum(quantity), 3): A1 6 → 6,
+    A2 5, A3 6, A4 1 → 3. log10 of A3's 6; round(avg, 1) of A1's 2, 3, 1 = 2.0; a cast."""
+    import math
+
+    assert values(store, aggregate="ln(1 + sum(quantity))", where=REPORTS) == {
+        "A1": math.log(6), "A3": math.log(7)}
+    assert values(store, aggregate="max(date_diff('day', timestamp, '2026-06-30'))") == {
+        "A1": 60, "A2": 20, "A3": 2, "A4": 15}
+    assert values(store, aggregate="greatest(sum(quantity), 3)") == {
+        "A1": 6, "A2": 5, "A3": 6, "A4": 3}
+    assert values(store, aggregate="LOG10(sum(quantity))", where="account_id = 'A3'") == {
+        "A3": math.log10(6)}
+    assert values(store, aggregate="round(avg(quantity), 1)", where="account_id = 'A1'") == {
+        "A1": 2.0}
+    assert values(store, aggregate="sum(CAST(quantity AS BIGINT))", where="quantity::INT > 2"
+                  ) == {"A1": 3, "A2": 4, "A3": 6}
+
+
 def test_window_days(store):
     # 7 days up to 2026-06-30: from 2026-06-24 00:00. A1 rows 1 (06-29) and 3 (06-25);
     # A2 row 6 (06-30 23:00); A3 row 8 (06-28); A4's 06-15 is outside the window
@@ -224,7 +245,12 @@ def refused(**spec) -> list[str]:
     ({"aggregate": "sum(quantity) OVER (PARTITION BY user_id)"}, "window functions"),
     ({"aggregate": "row_number() OVER ()"}, "window functions"),
     ({"aggregate": "sum(*)"}, "`*` is only allowed in count(*)"),
-    ({"aggregate": "CAST(count(*) AS JSON)"}, "casts are not allowed"),
+    ({"aggregate": "CAST(count(*) AS JSON)"}, "cast to json is not allowed; cast to DOUBLE"),
+    ({"where": "LOG1P(quantity) > 0"}, "where: function 'LOG1P' is not allowed"),
+    ({"where": "len(event) > 3"}, "where: function 'len' is not allowed"),
+    ({"aggregate": "round(sum(quantity), quantity)"}, "round() takes a whole number"),
+    ({"where": "date_diff('fortnight', timestamp, '2026-06-30') < 2"},
+     "date_diff takes a unit first"),
     ({"where": "user_id = ?"}, "query parameters"),
     ({"where": "event LIKE 'a' ESCAPE '!'"}, "is not allowed; allowed: columns, literals"),
     ({"aggregate": "quantity"}, "column 'quantity' must be inside an aggregate"),

@@ -179,7 +179,11 @@ class CustomMeasure(_Model):
     table: str = Field(description="The canonical table to aggregate (docs/data.md).")
     aggregate: str = Field(
         description="The aggregate per account, e.g. `count(*)`, `count(DISTINCT user_id)`, "
-        "`sum(quantity)`, `avg(score)`.")
+        "`sum(quantity)`, `avg(score)`, `ln(1 + sum(value))`. Both expressions take columns, "
+        "literals, `+ - * /`, comparisons, AND/OR/NOT, IN, BETWEEN, IS NULL, LIKE/ILIKE, "
+        "`coalesce abs lower upper ln log log10 log2 sqrt round floor ceil greatest least`, "
+        "casts (`CAST(x AS DOUBLE)`, `x::DATE`, TRY_CAST) and `date_diff('day', start, end)`, "
+        "`epoch(time)`; anything else is refused, naming the function as written.")
     where: str | None = Field(
         None, description="A row filter, e.g. `event IN ('report.created', 'report.shared')`.")
     window_days: int | None = Field(

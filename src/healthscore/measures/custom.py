@@ -8,9 +8,12 @@ refused before any data is read.
 
 Grammar. Both keys: the table's columns, number / string / TRUE / FALSE literals, ``+ - * /``,
 unary minus, ``= <> != < <= > >=``, ``AND OR NOT``, ``IN (literal, …)``, ``BETWEEN``,
-``IS [NOT] NULL``, ``[NOT] LIKE`` / ``ILIKE``, parentheses and ``coalesce abs lower upper``
-(NULL only in ``IS [NOT] NULL`` and ``coalesce``); a date or time column compares with an ISO
-string (``timestamp >= '2026-06-01'``). ``where`` is one condition on a row. ``aggregate`` is
+``IS [NOT] NULL``, ``[NOT] LIKE`` / ``ILIKE``, parentheses, ``coalesce abs lower upper``, the
+numeric functions ``ln log log10 log2 sqrt round floor ceil greatest least``, casts
+(``CAST(x AS DOUBLE)``, ``x::DATE``, ``TRY_CAST``; to a number, integer, text, date, time or
+boolean) and the date functions ``date_diff('day', start, end)`` and ``epoch(time)`` (NULL only
+in ``IS [NOT] NULL`` and ``coalesce``); a date or time column compares with an ISO string
+(``timestamp >= '2026-06-01'``). A function outside the grammar is named as it was written. ``where`` is one condition on a row. ``aggregate`` is
 one number built from ``count(*)``, ``count(x)``, ``count(DISTINCT x)``, ``sum(x)``, ``avg(x)``,
 ``min(x)``, ``max(x)`` (``x`` a row expression over a column), literals, arithmetic and those
 functions, e.g. ``sum(quantity) / count(DISTINCT user_id)``. Division by zero gives NULL.
@@ -19,6 +22,7 @@ functions, e.g. ``sum(quantity) / count(DISTINCT user_id)``. Division by zero gi
 from __future__ import annotations
 
 import operator
+import re
 from datetime import datetime
 from typing import Any
 
@@ -41,6 +45,22 @@ _MAX_CHARS = 1000
 _AGGREGATES = {exp.Count: "count", exp.Sum: "sum", exp.Avg: "avg", exp.Min: "min",
                exp.Max: "max"}
 _SCALARS = {exp.Coalesce: "coalesce", exp.Abs: "abs", exp.Lower: "lower", exp.Upper: "upper"}
+#: Numeric functions: numbers in, a number out.
+_MATH = {exp.Ln: "ln", exp.Log: "log", exp.Sqrt: "sqrt", exp.Round: "round",
+         exp.Floor: "floor", exp.Ceil: "ceil", exp.Greatest: "greatest", exp.Least: "least"}
+#: Cast targets: the SQL type names a cast may name, and the kind and Ibis type they give.
+_CASTS = {"DOUBLE": ("number", "float64"), "FLOAT": ("number", "float64"),
+          "DECIMAL": ("number", "float64"), "REAL": ("number", "float64"),
+          "BIGINT": ("number", "int64"), "INT": ("number", "int64"),
+          "SMALLINT": ("number", "int64"), "VARCHAR": ("string", "string"),
+          "TEXT": ("string", "string"), "DATE": ("date", "date"),
+          "TIMESTAMP": ("timestamp", "timestamp"), "BOOLEAN": ("boolean", "boolean")}
+_DATE_UNITS = ("year", "quarter", "month", "week", "day", "hour", "minute", "second")
+#: Every function name the grammar knows, as a user may write it.
+_FUNCTION_NAMES = frozenset({
+    "count", "sum", "avg", "min", "max", "coalesce", "abs", "lower", "upper", "ln", "log",
+    "log10", "log2", "sqrt", "round", "floor", "ceil", "ceiling", "greatest", "least", "cast",
+    "try_cast", "date_diff", "datediff", "epoch", "distinct"})
 _ARITH = {exp.Add: operator.add, exp.Sub: operator.sub, exp.Mul: operator.mul,
           exp.Div: lambda a, b: a / b.nullif(0)}
 _COMPARE = {exp.EQ: operator.eq, exp.NEQ: operator.ne, exp.LT: operator.lt,
@@ -51,10 +71,14 @@ _LOGIC = {exp.And: operator.and_, exp.Or: operator.or_}
 _ARGS: dict[type, set[str]] = {
     exp.Column: {"table"}, exp.Literal: {"is_string"}, exp.Count: {"big_int"},
     exp.Div: {"typed", "safe"}, exp.In: {"expressions"}, exp.Between: {"low", "high"},
-    exp.Like: {"negate"}, exp.ILike: {"negate"}, exp.Coalesce: {"expressions"}}
+    exp.Like: {"negate"}, exp.ILike: {"negate"}, exp.Coalesce: {"expressions"},
+    exp.Round: {"decimals"}, exp.Greatest: {"expressions", "ignore_nulls"},
+    exp.Least: {"expressions", "ignore_nulls"}, exp.Cast: {"to"}, exp.TryCast: {"to", "safe"},
+    exp.DateDiff: {"unit", "date_part_boundary"}}
 _KINDS = {"string": "string", "integer": "number", "number": "number", "date": "date",
           "timestamp": "timestamp", "boolean": "boolean", "json": "json"}
-_ROW_FUNCS = "coalesce, abs, lower, upper"
+_ROW_FUNCS = ("coalesce, abs, lower, upper, ln, log, log10, log2, sqrt, round, floor, ceil, "
+              "greatest, least, CAST/TRY_CAST/::, date_diff('day', start, end), epoch")
 _AGG_FUNCS = "count, sum, avg, min, max, count(DISTINCT …)"
 _GRAMMAR = ("columns, literals, + - * /, comparisons, AND/OR/NOT, IN (…), BETWEEN, "
             "IS [NOT] NULL, LIKE/ILIKE, " + _ROW_FUNCS)
@@ -79,8 +103,8 @@ class _Checker:
     allowed, bare columns not) or ``inside`` (the argument of an aggregate).
     """
 
-    def __init__(self, key: str, spec: Table):
-        self.key, self.spec = key, spec
+    def __init__(self, key: str, spec: Table, text: str = ""):
+        self.key, self.spec, self.text = key, spec, text
         self.problems: list[str] = []
 
     def fail(self, message: str) -> None:
@@ -132,6 +156,36 @@ class _Checker:
         if t in _SCALARS:
             kind = "number" if t is exp.Abs else "string"
             return self.expect(node, operands, level, kind, f"{_SCALARS[t]}()", kind)
+        if t in _MATH:
+            digits = node.args.get("decimals")
+            if digits is not None and not (isinstance(digits, exp.Literal)
+                                           and digits.this.isdigit()):
+                self.fail(f"`{_sql(node)}`: round() takes a whole number of decimals, e.g. "
+                          "round(x, 2)")
+            args = operands + list(node.expressions)
+            return self.expect(node, args, level, "number", f"{_MATH[t]}()", "number")
+        if t in (exp.Cast, exp.TryCast):
+            target = node.args["to"].this.name if node.args.get("to") else ""
+            if target not in _CASTS:
+                self.fail(f"`{_sql(node)}`: cast to {target.lower() or '?'} is not allowed; "
+                          "cast to DOUBLE, BIGINT, VARCHAR, DATE, TIMESTAMP or BOOLEAN")
+                return None
+            self.visit(node.this, level)
+            return _CASTS[target][0]
+        if t is exp.DateDiff:
+            unit = node.args.get("unit")
+            if unit is None or unit.name.lower() not in _DATE_UNITS:
+                self.fail(f"`{_sql(node)}`: date_diff takes a unit first, one of "
+                          f"{', '.join(_DATE_UNITS)} (e.g. date_diff('day', opened_at, "
+                          "closed_at))")
+            for n in operands:
+                if self.visit(n, level) not in ("date", "timestamp", "string", "null", None):
+                    self.fail(f"`{_sql(node)}`: date_diff compares dates or times")
+            return "number"
+        if t is exp.TimeToUnix:
+            if self.visit(node.this, level) not in ("date", "timestamp", None):
+                self.fail(f"`{_sql(node)}`: epoch() takes a date or time")
+            return "number"
         return self.refuse(node)
 
     def refuse(self, node: exp.Expression) -> None:
@@ -144,11 +198,11 @@ class _Checker:
             self.fail("`*` is only allowed in count(*)")
         elif isinstance(node, exp.Placeholder):
             self.fail("query parameters (`?`, `$1`) are not allowed; write the value")
-        elif isinstance(node, exp.Cast):
-            self.fail(f"casts are not allowed (`{_sql(node)}`): columns keep their types, and "
-                      "a date or time column compares with a string such as '2026-06-30'")
         elif isinstance(node, exp.Func) and type(node) not in _AGGREGATES | _SCALARS:
-            name = node.name if isinstance(node, exp.Anonymous) else node.sql_name().lower()
+            written = [m for m in re.findall(r"([A-Za-z_][A-Za-z0-9_]*)\s*\(", self.text)
+                       if m.lower() not in _FUNCTION_NAMES]
+            name = written[0] if written else (
+                node.name if isinstance(node, exp.Anonymous) else node.sql_name().lower())
             allowed = _ROW_FUNCS if self.key == "where" else f"{_AGG_FUNCS}, {_ROW_FUNCS}"
             self.fail(f"function {name!r} is not allowed; allowed: {allowed}")
         else:
@@ -280,7 +334,7 @@ def _analyse(custom: CustomMeasure) -> tuple[list[str], Any, Any]:
         trees.append(tree)
         if tree is None:
             continue
-        checker = _Checker(key, spec)
+        checker = _Checker(key, spec, text)
         try:
             kind = checker.visit(tree, "group" if key == "aggregate" else "row")
         except RecursionError:
@@ -372,7 +426,32 @@ def _compile(node: exp.Expression, spec: Table, t: ir.Table) -> Any:
         return ~out if node.args.get("negate") else out
     if kind is exp.Coalesce:
         return ibis.coalesce(left, *(sub(n) for n in node.expressions))
+    if kind in _MATH:
+        return _math(node, left, sub)
+    if kind in (exp.Cast, exp.TryCast):
+        to = _CASTS[node.args["to"].this.name][1]
+        return left.try_cast(to) if kind is exp.TryCast else left.cast(to)
+    if kind is exp.DateDiff:  # date_diff(unit, start, end): sqlglot keeps end as `this`
+        start = sub(node.expression)
+        return _align(start, left).delta(_align(left, start), unit=node.args["unit"].name.lower())
+    if kind is exp.TimeToUnix:
+        return left.epoch_seconds()
     raise ConfigError(f"cannot compile `{_sql(node)}`")  # unreachable once checked
+
+
+def _math(node: exp.Expression, left: Any, sub) -> Any:
+    kind = type(node)
+    if kind is exp.Log:  # log(x) is base 10 in DuckDB; log(b, x), log10(x), log2(x)
+        x = node.args.get("expression")
+        return left.log10() if x is None else sub(x).log(left)
+    if kind is exp.Round:
+        digits = node.args.get("decimals")
+        return left.round(int(digits.this) if digits is not None else 0)
+    if kind in (exp.Greatest, exp.Least):
+        pick = ibis.greatest if kind is exp.Greatest else ibis.least
+        return pick(left, *(sub(n) for n in node.expressions))
+    return {exp.Ln: left.ln, exp.Sqrt: left.sqrt, exp.Floor: left.floor,
+            exp.Ceil: left.ceil}[kind]()
 
 
 def compile_custom(ctx: MeasureContext, custom: CustomMeasure) -> ir.Table:
