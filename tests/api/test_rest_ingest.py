@@ -38,31 +38,34 @@ def test_ingest_json_lines_keeps_good_rows_and_quarantines_bad_ones(client, work
     assert r.status_code == 200, r.text
     out = r.json()
     assert out["ok"] is True
-    assert (out["rows_read"], out["rows_loaded"], out["rows_rejected"]) == (6, 2, 4)
-    assert out["inserted"] == 2
+    # a quantity of -1 is out of range: the event is kept without it (on_error: null)
+    assert (out["rows_read"], out["rows_loaded"], out["rows_rejected"]) == (6, 3, 3)
+    assert out["inserted"] == 3 and out["values_dropped"] == 1
+    assert out["dropped"] == [{"row": 6, "column": "quantity", "value": "-1",
+                               "reason": "below the minimum 0"}]
     got = {(e["row"], e["column"]) for e in out["errors"]}
-    assert got == {(2, "timestamp"), (3, "account_id"), (4, None), (6, "quantity")}
+    assert got == {(2, "timestamp"), (3, "account_id"), (4, None)}
     bad_ts = next(e for e in out["errors"] if e["row"] == 2)
     assert bad_ts["value"] == "yesterday" and "not a valid timestamp" in bad_ts["reason"]
     stored = _query(workspace, "SELECT account_id, quantity FROM usage_events "
-                               "WHERE event = 'api.test' ORDER BY account_id")
-    assert stored == [(a, None), (b, 2.0)]
+                               "WHERE event = 'api.test' ORDER BY account_id, quantity")
+    assert stored == [(a, None), (b, 2.0), (b, None)]
     quarantined = _query(workspace, "SELECT \"row\", \"column\", reason FROM quarantine "
                                     "WHERE source = 'api' AND file = ? ORDER BY 1",
                          [out["batch"]])
     assert [(r, c) for r, c, _ in quarantined] == [(2, "timestamp"), (3, "account_id"),
-                                                   (4, None), (6, "quantity")]
+                                                   (4, None)]
     # The same batch again: nothing new in the store, the quarantine not repeated.
     again = client.post(f"{API}/events", content=body, headers=headers).json()
-    assert (again["inserted"], again["unchanged"], again["rows_rejected"]) == (0, 2, 4)
+    assert (again["inserted"], again["unchanged"], again["rows_rejected"]) == (0, 3, 3)
     assert _query(workspace, "SELECT count(*) FROM usage_events WHERE event = 'api.test'"
-                  ) == [(2,)]
+                  ) == [(3,)]
     assert _query(workspace, "SELECT count(*) FROM quarantine WHERE file = ?",
-                  [out["batch"]]) == [(4,)]
+                  [out["batch"]]) == [(3,)]
     runs = _query(workspace, "SELECT kind, status, rows_loaded, rows_rejected, detail FROM runs "
                              "WHERE run_id = ?", [out["run_id"]])
     kind, status, loaded, rejected, detail = runs[0]
-    assert (kind, status, loaded, rejected) == ("api-ingest", "ok", 2, 4)
+    assert (kind, status, loaded, rejected) == ("api-ingest", "ok", 3, 3)
     assert json.loads(detail)["token"] == "ingest-bot"
 
 

@@ -26,14 +26,15 @@ def test_crm_export_money_dates_and_value_maps(ws):
           columns:
             account_id: Account ID
             name: Account Name
-            arr: ARR
+            arr: {column: ARR, on_error: reject}
             seats: Seats
             renewal_date: {column: Renewal, format: "%m/%d/%Y"}
             plan: {column: Plan, map: {Ent: enterprise, Pro: business}}
         """)
     report = ws.ingest()
     assert report.rows_read == 3
-    # "(12.50)" is an accountant's negative -12.50, which breaks arr >= 0: quarantined.
+    # "(12.50)" is an accountant's negative -12.50, which breaks arr >= 0: with
+    # `on_error: reject`, quarantined.
     assert report.rows_rejected == 1
     rows = ws.query("SELECT account_id, name, arr, seats, renewal_date, plan FROM accounts "
                     "ORDER BY 1")
@@ -56,19 +57,26 @@ def test_european_decimal_comma(ws):
           decimal: ","
           columns: {account_id: id}
         """)
-    ws.ingest()
-    # "1.234,50" -> 1234.50 ; "1,5" -> 1.5 ; "12.5" has a '.' not in groups of three -> rejected
+    report = ws.ingest()
+    # "1.234,50" -> 1234.50 ; "1,5" -> 1.5 ; "12.5" has a '.' not in groups of three -> not a
+    # number: arr is optional, so A3 is kept without it (on_error: null), and that is counted
     assert ws.query("SELECT account_id, arr FROM accounts ORDER BY 1") == [
-        ("A1", 1234.5), ("A2", 1.5)]
-    assert ws.query("SELECT value, reason FROM quarantine") == [("12.5", "not a number")]
+        ("A1", 1234.5), ("A2", 1.5), ("A3", None)]
+    assert ws.query("SELECT count(*) FROM quarantine") == [(0,)]
+    assert (report.rows_rejected, report.values_dropped) == (0, 1)
+    assert report.dropped_values == [("crm", "accounts", "data/a.csv", 3, "arr", "12.5",
+                                      "not a number")]
 
 
 def test_thousands_separator_must_group_by_three(ws):
     ws.file("data/accounts.csv", "account_id,name,arr\nA1,X,\"1,5\"\nA2,Y,\"12,345,678.9\"\n")
     ws.config(ACCOUNTS_SOURCE)
-    ws.ingest()
-    # "1,5" is not 15 (a misplaced comma) -> rejected; "12,345,678.9" -> 12345678.9
-    assert ws.query("SELECT account_id, arr FROM accounts") == [("A2", 12345678.9)]
+    report = ws.ingest()
+    # "1,5" is not 15 (a misplaced comma) -> not a number, left empty; "12,345,678.9" ->
+    # 12345678.9
+    assert ws.query("SELECT account_id, arr FROM accounts ORDER BY 1") == [
+        ("A1", None), ("A2", 12345678.9)]
+    assert report.dropped_values[0][4:] == ("arr", "1,5", "not a number")
 
 
 def test_timestamps_iso_offsets_epochs_and_timezone(ws):

@@ -32,7 +32,6 @@ GOOD = "T1,A1,2026-06-01T10:00:00Z,,high,"
 
 @pytest.mark.parametrize(("bad_row", "column", "value", "reason"), [
     ("T2,A1,yesterday,,high,", "opened_at", "yesterday", "not a valid timestamp"),
-    ("T2,A1,2026-06-01,,high,five", "csat", "five", "not a number"),
     (",A1,2026-06-01,,high,", "ticket_id", None, "required value is empty"),
     ("T2,,2026-06-01,,high,", "account_id", None, "required value is empty"),
     ("T2,NOPE,2026-06-01,,high,", "account_id", "NOPE", "unknown account_id"),
@@ -40,10 +39,6 @@ GOOD = "T1,A1,2026-06-01T10:00:00Z,,high,"
                                                   "data/tickets.csv:1)"),
     ("T2,A1,2026-07-02T00:00:00Z,,high,", "opened_at", "2026-07-02T00:00:00Z",
      "after the time of ingest"),
-    ("T2,A1,2026-06-01,,whenever,", "priority", "whenever", "not one of: urgent, high"),
-    # shown as the file has it, not lower-cased
-    ("T2,A1,2026-06-01,,P9,", "priority", "P9", "not one of: urgent, high"),
-    ("T2,A1,2026-06-01,,high,9", "csat", "9", "above the maximum 5"),
     ("T2,A1,2026-06-05,2026-06-01,high,", "closed_at", "2026-06-01",
      "closed before it was opened"),
 ])
@@ -57,6 +52,42 @@ def test_row_problem_is_quarantined_and_valid_rows_load(ws, bad_row, column, val
     assert reason in row[4]
     # the report carries it too, for the CLI
     assert any(p["row"] == 2 and p["column"] == column for p in report.problems)
+
+
+UNREADABLE = [
+    ("T2,A1,2026-06-01,,high,five", "csat", "five", "not a number"),
+    ("T2,A1,2026-06-01,,whenever,", "priority", "whenever", "not one of: urgent, high"),
+    # shown as the file has it, not lower-cased
+    ("T2,A1,2026-06-01,,P9,", "priority", "P9", "not one of: urgent, high"),
+    ("T2,A1,2026-06-01,,high,9", "csat", "9", "above the maximum 5"),
+]
+
+
+@pytest.mark.parametrize(("bad_row", "column", "value", "reason"), UNREADABLE)
+def test_an_optional_value_that_cannot_be_read_is_left_empty_and_counted(
+        ws, bad_row, column, value, reason):
+    """By default (`on_error: null`) the ticket is kept without the value — a CSAT of "five"
+    does not lose the ticket — and the value is counted with its reason; nothing is
+    quarantined."""
+    _tickets(ws, GOOD, bad_row)
+    report = ws.ingest()
+    assert (report.rows_rejected, report.values_dropped) == (0, 1)
+    assert ws.query(f"SELECT ticket_id, {column} IS NULL FROM tickets ORDER BY 1")[1] == (
+        "T2", True)
+    (dropped,) = report.dropped_values
+    assert dropped[2:6] == ("data/tickets.csv", 2, column, value) and reason in dropped[6]
+    assert _quarantine(ws) == []
+
+
+@pytest.mark.parametrize(("bad_row", "column", "value", "reason"), UNREADABLE)
+def test_with_on_error_reject_the_row_is_quarantined(ws, bad_row, column, value, reason):
+    _tickets(ws, GOOD, bad_row)
+    ws.config(ACCOUNTS_SOURCE, "desk:\n  table: tickets\n  path: data/tickets.csv\n"
+              f"  columns: {{{column}: {{column: {column}, on_error: reject}}}}\n")
+    report = ws.ingest()
+    assert (report.rows_read, report.rows_loaded, report.rows_rejected) == (4, 3, 1)
+    (row,) = _quarantine(ws)
+    assert row[:4] == ("data/tickets.csv", 2, column, value) and reason in row[4]
 
 
 def test_negative_amount_and_out_of_range_scores(ws):
@@ -148,7 +179,7 @@ def test_without_an_id_the_amount_tells_purchases_apart_and_keep_loads_equal_row
 
 def test_event_properties_are_kept_as_json(ws):
     """A JSON-lines export's nested object lands in `properties` as JSON; a CSV's text that
-    is not JSON is refused with its reason."""
+    is not JSON is left out with its reason (the event is kept)."""
     ws.file("data/accounts.csv", ACCOUNTS_CSV)
     ws.file("data/track.jsonl",
             '{"messageId": "m-1", "userId": "u1", "accountId": "A1", "event": "export", '
@@ -163,9 +194,10 @@ def test_event_properties_are_kept_as_json(ws):
     report = ws.ingest()
     assert report.rows_duplicate == 1
     assert ws.query("SELECT event_id, properties->>'format', CAST(properties->'rows' AS INT) "
-                    "FROM usage_events") == [("m-1", "csv", 120)]
-    assert ws.query('SELECT "column", value, reason FROM quarantine') == [
-        ("properties", "{oops", 'not valid JSON (a JSON object like {"plan": "pro"})')]
+                    "FROM usage_events WHERE _source = 'track'") == [("m-1", "csv", 120)]
+    assert ws.query("SELECT properties FROM usage_events WHERE _source = 'csv'") == [(None,)]
+    assert report.dropped_values[0][4:] == (
+        "properties", "{oops", 'not valid JSON (a JSON object like {"plan": "pro"})')
 
 
 def test_malformed_csv_record_and_invalid_json_line(ws):

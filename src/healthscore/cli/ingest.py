@@ -30,6 +30,13 @@ def print_report(report: IngestReport) -> None:
     console.print(f"{n(report.rows_loaded)} rows accepted ({n(w.inserted)} new, {n(w.updated)} "
                   f"changed, {n(w.unchanged)} already stored), {n(report.rows_rejected)} "
                   "rejected.")
+    if report.values_dropped:
+        console.print(f"{n(report.values_dropped)} optional value(s) could not be read and were "
+                      "left empty, their rows kept (`on_error: reject` on a column quarantines "
+                      "such rows instead):")
+        for _source, _table, file, row, column, value, why in report.dropped_values[:5]:
+            console.print(f"  {esc(f'{file}:{row}')} {esc(column)} = {esc(repr(value))}: "
+                          f"{esc(why)}")
     if report.rows_duplicate:
         console.print(f"{n(report.rows_duplicate)} event row(s) seen twice, loaded once "
                       "(`duplicates: keep` on a source loads exact duplicate rows of a file as "

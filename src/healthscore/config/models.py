@@ -76,6 +76,11 @@ class ColumnMap(_Model):
         "(`{good: 5, bad: 1}`); map a value to an empty string to mean 'no value'. Values not "
         "listed pass through unchanged.")
     default: Scalar = Field(None, description="Value used where the source value is empty.")
+    on_error: Literal["null", "reject"] = Field(
+        "null", description="An optional column's value that cannot be read (not a number, "
+        "not one of the allowed values, out of range): `null` leaves it empty and keeps the "
+        "row (counted in the ingest summary); `reject` quarantines the row. Required columns "
+        "always reject.")
 
     @field_validator("format")
     @classmethod

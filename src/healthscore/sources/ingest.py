@@ -38,6 +38,8 @@ class SourceReport:
     rows_rejected: int = 0
     #: events already there (the same event_id, or the same content), not loaded again
     duplicates: int = 0
+    #: optional values that could not be read, left empty (``on_error: null``)
+    values_dropped: int = 0
     written: WriteCounts = field(default_factory=WriteCounts)
     #: the share of rows that may be rejected (the source's ``max_rejected``)
     max_rejected: float = 1.0
@@ -64,6 +66,9 @@ class IngestReport:
     reasons: list[tuple[str, str, str, int]] = field(default_factory=list)
     #: a sample of the events not loaded twice: (source, table, file, row, why)
     duplicates: list[tuple[str, str, str, int, str]] = field(default_factory=list)
+    #: a sample of the optional values left empty: (source, table, file, row, column, value,
+    #: reason)
+    dropped_values: list[tuple] = field(default_factory=list)
     finished_at: datetime | None = None
 
     @property
@@ -81,6 +86,10 @@ class IngestReport:
     @property
     def rows_duplicate(self) -> int:
         return sum(s.duplicates for s in self.sources)
+
+    @property
+    def values_dropped(self) -> int:
+        return sum(s.values_dropped for s in self.sources)
 
     def over_limit(self) -> list[str]:
         """One sentence per source that rejected more than its ``max_rejected`` share."""
@@ -121,6 +130,7 @@ class IngestReport:
             "sources": [{"source": s.source, "table": s.table, "files_read": s.files_read,
                          "files_skipped": s.files_skipped, "rows_read": s.rows_read,
                          "rows_rejected": s.rows_rejected, "duplicates": s.duplicates,
+                         "values_dropped": s.values_dropped,
                          "inserted": s.written.inserted,
                          "updated": s.written.updated, "unchanged": s.written.unchanged}
                         for s in self.sources],
@@ -350,6 +360,15 @@ def _write_table(store: Store, table: Table, report: IngestReport,
             "WHERE _problems IS NOT NULL) GROUP BY 1, 2, 3 "
             "QUALIFY row_number() OVER (PARTITION BY _source ORDER BY n DESC, r) = 1").fetchall():
         sources[source].top_reason = (column, reason, rows)
+    for source, dropped in con.execute(
+            "SELECT _source, sum(len(_nulled)) FROM _stage WHERE _nulled IS NOT NULL "
+            "AND _problems IS NULL AND _dropped IS NULL GROUP BY 1").fetchall():
+        sources[source].values_dropped += int(dropped)
+    report.dropped_values += con.execute(
+        f"SELECT _source, {lit(table.name)}, _file, _row, p.column, p.value, p.reason FROM "
+        f"(SELECT _source, _file, _row, unnest(_nulled) AS p FROM _stage WHERE _nulled IS NOT "
+        f"NULL AND _problems IS NULL AND _dropped IS NULL) ORDER BY _source, _file, _row "
+        f"LIMIT {SAMPLE}").fetchall()
     report.duplicates += con.execute(
         f"SELECT _source, {lit(table.name)}, _file, _row, _dropped FROM _stage "
         f"WHERE _dropped IS NOT NULL ORDER BY _source, _file, _row LIMIT {SAMPLE}").fetchall()

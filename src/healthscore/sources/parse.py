@@ -232,6 +232,7 @@ def parse_query(table: Table, source_name: str, source: Source, rel: RawRelation
     """The SELECT producing typed canonical columns, ``_problems`` and lineage for ``rel``."""
     tz = source.timezone or ctx.timezone
     inner, outer_cols, conditions = ["_file", "_row"], [], []
+    soft_of: dict[str, list[tuple[str, str, str, str]]] = {}  # column → its on_error: null
     for col in table.columns:
         spec = source.column_map(col.name)
         found = _raw_expr(rel, spec, col.name, source_name, per_file=True)
@@ -255,20 +256,23 @@ def parse_query(table: Table, source_name: str, source: Source, rel: RawRelation
         name = lit(col.name)
         if col.required:
             conditions.append((f"{vv} IS NULL", name, "NULL", "'required value is empty'"))
-        conditions.append((f"{vv} IS NOT NULL AND {tv} IS NULL", name, vv,
-                           lit(_type_hint(col, spec))))
+        # An optional value that cannot be read is left empty, the row kept (`on_error: null`,
+        # the default), or rejects its row (`on_error: reject`); a required one always rejects.
+        soft = not col.required and spec.on_error == "null"
+        bad = soft_of.setdefault(col.name, []) if soft else conditions
+        bad.append((f"{vv} IS NOT NULL AND {tv} IS NULL", name, vv, lit(_type_hint(col, spec))))
         if col.allowed:
             # The quarantine shows the value as the file has it (`P9`), not as normalised.
             o_name = ident("_o_" + col.name)
             inner.append(f"{_original(raw, spec)} AS {o_name}")
             allowed = ", ".join(lit(a) for a in col.allowed)
-            conditions.append((f"{tv} NOT IN ({allowed})", name, f"t.{o_name}",
-                               lit("not one of: " + ", ".join(col.allowed)
-                                   + " (map other values with `map:`)")))
+            bad.append((f"{tv} NOT IN ({allowed})", name, f"t.{o_name}",
+                        lit("not one of: " + ", ".join(col.allowed)
+                            + " (map other values with `map:`)")))
         if col.min is not None:
-            conditions.append((f"{tv} < {col.min}", name, vv, lit(f"below the minimum {col.min:g}")))
+            bad.append((f"{tv} < {col.min}", name, vv, lit(f"below the minimum {col.min:g}")))
         if col.max is not None:
-            conditions.append((f"{tv} > {col.max}", name, vv, lit(f"above the maximum {col.max:g}")))
+            bad.append((f"{tv} > {col.max}", name, vv, lit(f"above the maximum {col.max:g}")))
         if col.not_future:
             conditions.append((f"CAST({tv} AS TIMESTAMP) > {ctx.now_sql}", name, vv,
                                "'after the time of ingest (a future timestamp)'"))
@@ -315,18 +319,35 @@ def parse_query(table: Table, source_name: str, source: Source, rel: RawRelation
         n = len(structural)
         conditions = conditions[:n] + [(f"NOT ({guard}) AND ({c[0]})", *c[1:])
                                        for c in conditions[n:]]
-    any_bad = " OR ".join(f"coalesce({c[0]}, false)" for c in conditions) or "false"
-    problems = ", ".join(
-        f"CASE WHEN coalesce({cond}, false) THEN {{'column': {col}, 'value': CAST({val} AS "
-        f"VARCHAR), 'reason': {reason}}} END"
-        for cond, col, val, reason in conditions)
+        soft_of = {k: [(f"NOT ({guard}) AND ({c[0]})", *c[1:]) for c in v]
+                   for k, v in soft_of.items()}
+    soft = [c for v in soft_of.values() for c in v]
+    outer_cols = [f"CASE WHEN {_any(soft_of[c.name])} THEN NULL ELSE t.{ident(c.name)} END "
+                  f"AS {ident(c.name)}" if soft_of.get(c.name) else col_sql
+                  for c, col_sql in zip(table.columns, outer_cols, strict=True)]
     return (
         f"SELECT {', '.join(outer_cols)}, t._file, t._row, {lit(source_name)} AS _source, "
         f"{source_order} AS _order, {known_from} AS _known_from, "
-        f"CASE WHEN {any_bad} THEN list_filter([{problems}], lambda p: p IS NOT NULL) END "
-        f"AS _problems "
+        f"{_listed(conditions)} AS _problems, {_listed(soft)} AS _nulled "
         f"FROM (SELECT {', '.join(inner)} FROM {rel.view}) t"
     )
+
+
+def _any(conditions: list[tuple[str, str, str, str]]) -> str:
+    return " OR ".join(f"coalesce({c[0]}, false)" for c in conditions) or "false"
+
+
+def _listed(conditions: list[tuple[str, str, str, str]]) -> str:
+    """SQL of the list of ``{column, value, reason}`` of the conditions that hold (NULL when
+    none does)."""
+    if not conditions:
+        return "NULL::STRUCT(\"column\" VARCHAR, value VARCHAR, reason VARCHAR)[]"
+    items = ", ".join(
+        f"CASE WHEN coalesce({cond}, false) THEN {{'column': {col}, 'value': CAST({val} AS "
+        f"VARCHAR), 'reason': {reason}}} END"
+        for cond, col, val, reason in conditions)
+    return (f"CASE WHEN {_any(conditions)} THEN list_filter([{items}], "
+            "lambda p: p IS NOT NULL) END")
 
 
 def _check_per_file(rel: RawRelation, spec: ColumnMap, col: Column, source_name: str,

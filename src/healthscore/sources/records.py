@@ -42,6 +42,9 @@ class RecordsReport:
     rows_rejected: int = 0
     #: records of an event already in the batch (the same event_id, or the same content)
     duplicates: int = 0
+    #: optional values that could not be read, left empty (the records kept): row, column,
+    #: value, reason
+    dropped: list[dict] = field(default_factory=list)
     written: WriteCounts = field(default_factory=WriteCounts)
     problems: list[dict] = field(default_factory=list)
     problem_count: int = 0
@@ -55,6 +58,7 @@ class RecordsReport:
         return {"run_id": self.run_id, "table": self.table, "batch": self.label,
                 "rows_read": self.rows_read, "rows_loaded": self.rows_loaded,
                 "rows_rejected": self.rows_rejected, "duplicates": self.duplicates,
+                "values_dropped": len(self.dropped), "dropped": self.dropped[:MAX_PROBLEMS],
                 "inserted": self.written.inserted,
                 "updated": self.written.updated, "unchanged": self.written.unchanged,
                 "ignored_fields": self.ignored_fields}
@@ -186,6 +190,11 @@ def _write(store: Store, table: Table, label: str, report: RecordsReport, *,
     report.rows_read, report.rows_rejected, report.duplicates = con.execute(
         "SELECT count(*), count(*) FILTER (WHERE _problems IS NOT NULL), "
         "count(*) FILTER (WHERE _dropped IS NOT NULL) FROM _stage").fetchall()[0]
+    report.dropped = [
+        {"row": r, "column": c, "value": v, "reason": why} for r, c, v, why in con.execute(
+            "SELECT _row, p.column, p.value, p.reason FROM (SELECT _row, unnest(_nulled) AS p "
+            "FROM _stage WHERE _nulled IS NOT NULL AND _problems IS NULL AND _dropped IS NULL) "
+            "ORDER BY _row, p.column").fetchall()]
     cols = ", ".join(ident(c) for c in table.column_names)
     extra = ", _known_from" if table.kind == "state" else ""
     con.execute(f"CREATE OR REPLACE TEMP VIEW _api_valid AS SELECT {cols}, _hash, _source{extra}"
