@@ -387,3 +387,30 @@ def test_linear_in_range_and_monotone(values, lo, hi):
     assert ((s >= 0) & (s <= 100)).all()
     step = np.diff(s)
     assert (step >= -1e-9).all() if hi > lo else (step <= 1e-9).all()
+
+
+def _measure_change(**kw) -> dict:
+    m = {"group": "usage", "measure": "feature_breadth", "raw_before": 4.0, "raw_after": 4.0,
+         "score_before": 50.0, "score_after": 70.0, "weight_before": 0.2, "weight_after": 0.2,
+         "points_before": 10.0, "points_after": 14.0, "override_before": None,
+         "override_after": None}
+    return {**m, **kw}
+
+
+def test_a_change_with_the_value_unchanged_says_what_moved_instead():
+    """Raw value 4 on both dates but +4 points: its percentile score went 50 → 70 (the others
+    moved), weight 20 % both times: 0.2 × 20 = 4 — said so, not "4 → 4". When the weight
+    moved instead (20 % → 30 %, score 50 both times: 0.25 × 0 + 50 × 0.1 = 5 points), the
+    weight is named."""
+    from healthscore.scoring.change import explain_change
+
+    snap = {"score": 60.0, "band": "yellow", "variant": "base"}
+    moved = explain_change({"before": snap, "after": {**snap, "score": 64.0},
+                            "measures": [_measure_change()]})
+    (c,) = moved["contributions"]
+    assert c.points == pytest.approx(4.0)
+    assert c.reason == "feature_breadth 4 (value unchanged, scored 50 → 70)"
+    weighed = explain_change({"before": snap, "after": {**snap, "score": 65.0}, "measures": [
+        _measure_change(score_after=50.0, weight_after=0.3, points_after=15.0)]})
+    assert weighed["contributions"][0].reason == (
+        "feature_breadth 4 (weight 20% → 30%, the value unchanged)")

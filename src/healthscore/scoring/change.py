@@ -36,15 +36,23 @@ class Contribution:
 
 def _reason(label: str, m: dict, score_effect: float, weight_effect: float) -> str:
     before, after = fmt_value(m["raw_before"]), fmt_value(m["raw_after"])
-    text = f"{label} {before} → {after}" if before != after else f"{label} {after}"
+    same = before == after
+    text = f"{label} {before} → {after}" if not same else f"{label} {after}"
     notes = []
     if m["override_after"] is not None and m["override_before"] != m["override_after"]:
         notes.append("overridden by a CSM")
     elif m["override_before"] is not None and m["override_after"] is None:
         notes.append("override ended")
+    elif same and abs(score_effect) >= 0.05 and abs(score_effect) >= abs(weight_effect) \
+            and m["score_before"] is not None and m["score_after"] is not None:
+        # the same value scored differently: ranked against accounts that moved, or a
+        # different variant's scoring
+        notes.append(f"value unchanged, scored {m['score_before']:.0f} → "
+                     f"{m['score_after']:.0f}")
     if abs(weight_effect) >= 0.05 and abs(weight_effect) > abs(score_effect):
         wb, wa = 100 * m["weight_before"], 100 * m["weight_after"]
-        notes.append(f"weight {wb:.0f}% → {wa:.0f}%")
+        notes.append(f"weight {wb:.0f}% → {wa:.0f}%"
+                     + (", the value unchanged" if same else ""))
     return text + (f" ({'; '.join(notes)})" if notes else "")
 
 

@@ -243,9 +243,7 @@ def portfolio_page(request: Request) -> HTMLResponse:
         day = summary["as_of"]
         history = read.band_history(r, card, days=365, end=day) if day else []
         moved = read.movers(r, card, days=30, end=day, limit=8)
-    chart = {"dates": [h["as_of"].isoformat() for h in history],
-             "red": [h["red"] for h in history], "yellow": [h["yellow"] for h in history],
-             "green": [h["green"] for h in history]}
+    chart = band_chart(history)
     return render(request, "portfolio.html", summary=summary, history=history, chart=chart,
                   movers=moved, risk_days=risk_days, **ctx)
 
@@ -398,6 +396,25 @@ def scorecards_page(request: Request) -> HTMLResponse:
     retired = [v for v in versions if v["scorecard"] not in known]
     return render(request, "scorecards.html", overview=overview, retired=retired,
                   proofs=proofs, **ctx)
+
+
+def band_chart(history: list[dict]) -> dict:
+    """The bands-over-time series for the chart, with a break (None) where dates are missing:
+    a gap longer than twice the usual step between scored dates is drawn as a gap, not as a
+    straight line across weeks nobody scored."""
+    steps = sorted((b["as_of"] - a["as_of"]).days for a, b in zip(history, history[1:], strict=False))
+    usual = steps[len(steps) // 2] if steps else 1
+    out: dict[str, list] = {"dates": [], "red": [], "yellow": [], "green": []}
+    for i, h in enumerate(history):
+        if i and (h["as_of"] - history[i - 1]["as_of"]).days > 2 * usual:
+            gap = history[i - 1]["as_of"] + (h["as_of"] - history[i - 1]["as_of"]) / 2
+            out["dates"].append(gap.isoformat())
+            for band in ("red", "yellow", "green"):
+                out[band].append(None)
+        out["dates"].append(h["as_of"].isoformat())
+        for band in ("red", "yellow", "green"):
+            out[band].append(h[band])
+    return out
 
 
 @router.get("/backtests", response_class=HTMLResponse)
