@@ -293,6 +293,10 @@ def test_usage_measures_limited_to_some_events_or_all_history(backend):
           {"A1": 2, "A2": 0, "A3": 0, "A6": 0})
     check(values(backend, "usage_value", window_days="all"),
           {"A1": 1149.5, "A2": 10.0, "A3": 0, "A6": 0})
+    # spend against the month before: A1 150.5 in June vs 999 in 05-02..05-31 →
+    # (150.5 − 999) / 999; A2 10 vs nothing before → missing
+    check(values(backend, "usage_trend", of="value"),
+          {"A1": (150.5 - 999) / 999, "A2": None, "A3": None, "A6": None})
 
 
 # -- support --------------------------------------------------------------------------------

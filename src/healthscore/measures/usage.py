@@ -43,6 +43,9 @@ class Window(Events):
 class Trend(Events):
     window_days: int = Field(30, gt=0, le=730, description="Length of the window, in days, "
                              "ending at the as-of date (compared with the one before it).")
+    of: Literal["quantity", "value"] = Field(
+        "quantity", description="What is compared: `quantity` (events, by their quantity) or "
+        "`value` (the sum of the events' value: spend against the window before).")
 
 
 class Breadth(Window):
@@ -78,9 +81,10 @@ def _window(ctx: MeasureContext, p: Events, days: int | str | None = None):
 
 
 def _batched(make: Callable[[Events], BatchMeasure]) -> Callable[[Events], BatchMeasure | None]:
-    """The set-based form for the plain measure; None (per date) with an events filter or
-    over all history."""
-    return lambda p: None if p.events or getattr(p, "window_days", None) == "all" else make(p)
+    """The set-based form for the plain measure; None (per date) with an events filter, over
+    all history, or of the events' value."""
+    return lambda p: None if (p.events or getattr(p, "window_days", None) == "all"
+                              or getattr(p, "of", "quantity") != "quantity") else make(p)
 
 
 def _quantity(e):
@@ -166,13 +170,14 @@ def usage_trend(ctx: MeasureContext, p: Trend):
     """Change in usage volume: events in the window vs the window of equal length before it.
 
     Unit: relative change (0.25 = +25 %, -0.5 = halved, -1 = stopped). Events are summed by
-    ``quantity`` (1 when empty). Missing when the prior window has no events, since growth from
-    nothing has no size.
+    ``quantity`` (1 when empty), or with ``of: value`` their ``value`` (spend against the
+    window before). Missing when the prior window has none, since growth from nothing has no
+    size.
     """
     w = p.window_days
     e = _window(ctx, p, 2 * w)
     recent = e.timestamp >= ctx.since(w)
-    q = _quantity(e)
+    q = e.value.fill_null(0) if p.of == "value" else _quantity(e)
     agg = e.group_by("account_id").aggregate(now=q.sum(where=recent), before=q.sum(where=~recent))
     agg = agg.filter(agg.before > 0)
     return agg.select("account_id", value=(agg.now.fill_null(0) - agg.before) / agg.before)
