@@ -183,7 +183,10 @@ def write_evaluation(store: Store, sc: LoadedScorecard, ev: Evaluation, *, run_i
 
 def last_data_date(workspace: Workspace) -> date | None:
     """The last date the store has activity for (events, tickets, invoices …): what
-    ``score`` and ``backfill`` default to, rather than the clock. None for an empty store."""
+    ``score`` and ``backfill`` default to, rather than the clock. None for an empty store
+    (or none yet)."""
+    if not workspace.store_path.exists():
+        return None
     with workspace.store(read_only=True) as store:
         return data_end(store.con)
 

@@ -93,3 +93,22 @@ def test_rows_of_an_account_that_was_itself_rejected_point_at_its_row(ws):
         ("A3", "account A3 was itself rejected (data/accounts.csv:3 name: required value is "
                "empty): fix that row and ingest again"),
         ("ZZ", "unknown account_id: not in accounts (load the account first)")]
+
+
+def test_check_tries_each_format_on_the_first_rows(ws):
+    """`format: DD.MM.YYYY` on a file written MM/DD/YYYY reads none of its dates: `check` names
+    the source, the column and a value it could not read — before any ingest."""
+    ws.file("data/accounts.csv", ACCOUNTS_CSV)
+    ws.file("data/t.csv", "id,acct,opened\nT1,A1,06/30/2026\nT2,A1,06/29/2026\n")
+    ws.config(ACCOUNTS_SOURCE, "desk:\n  table: tickets\n  path: data/t.csv\n  columns:\n"
+              "    ticket_id: id\n    account_id: acct\n"
+              "    opened_at: {column: opened, format: DD.MM.YYYY}\n")
+    result = CliRunner().invoke(cli, ["check", "-w", str(ws.root)])
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.output.split())
+    assert ("source 'desk': format '%d.%m.%Y' reads none of the first 2 opened_at values of "
+            "data/t.csv (e.g. '06/30/2026'): fix sources.desk.columns.opened_at.format") in out
+    ws.config(ACCOUNTS_SOURCE, "desk:\n  table: tickets\n  path: data/t.csv\n  columns:\n"
+              "    ticket_id: id\n    account_id: acct\n"
+              "    opened_at: {column: opened, format: MM/DD/YYYY}\n")
+    assert "reads none" not in CliRunner().invoke(cli, ["check", "-w", str(ws.root)]).output

@@ -143,6 +143,10 @@ def check(
         console.print(f"{esc(sc.path)}: ok — scorecard [bold]{s.name}[/] version {s.version}: "
                       f"{len(s.groups)} groups, {measures} measures, variants: "
                       f"{', '.join(s.variant_names())}")
+    if not no_preview:  # each mapped date format, tried on its source's first rows
+        from healthscore.sources.preview import format_problems
+
+        warn(format_problems(ws))
     day = None if no_preview else (parse_date(as_of) if as_of else last_data_date(ws))
     if day is None or not loaded:
         return
