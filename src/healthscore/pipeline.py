@@ -121,16 +121,17 @@ def suggest_scorecard(workspace: Workspace, name: str = "health", *, out=None,
                       force: bool = False):
     """Write a first scorecard from what the workspace has loaded
     (:mod:`healthscore.engine.suggest`) to ``out`` (default ``scorecards/<name>.yaml``),
-    validated like any other; refuses to overwrite a file unless ``force``. Returns the path
-    and the measures chosen."""
+    validated like any other; refuses to overwrite a file unless ``force`` or it is an
+    unedited starter from ``init``. Returns the path and the measures chosen."""
     from pathlib import Path
 
-    from healthscore.config.scorecard import load_scorecard
+    from healthscore.config.scorecard import STARTERS, load_scorecard
     from healthscore.engine.suggest import picks, scorecard_yaml
     from healthscore.errors import InputError, NotFound
 
     path = Path(out) if out is not None else workspace.root / "scorecards" / f"{name}.yaml"
-    if path.exists() and not force:
+    untouched = path.exists() and path.read_text(encoding="utf-8") in STARTERS.values()
+    if path.exists() and not force and not untouched:  # an unedited starter may go
         raise InputError("out", f"{path} exists", hint="choose another --out, or --force to "
                                                        "replace it")
     with workspace.store(read_only=True) as store:

@@ -52,3 +52,28 @@ def test_suggest_on_an_empty_store_says_to_ingest_first(ws):
     assert result.exit_code == 1
     assert "no data to suggest measures from" in result.output
     assert "healthscore ingest" in result.output
+
+
+def test_init_writes_starters_that_check_and_suggest_replaces_an_unedited_one(tmp_path):
+    """`init` writes commented health and expansion starters that validate; after an ingest,
+    `scorecard suggest` replaces the health starter while it is unedited, and keeps an edited
+    one unless --force."""
+    root = tmp_path / "acme"
+    assert CliRunner().invoke(cli, ["init", str(root)]).exit_code == 0
+    health = root / "scorecards" / "health.yaml"
+    assert health.read_text().startswith("# A starter health scorecard")
+    assert (root / "scorecards" / "expansion.yaml").exists()
+    assert CliRunner().invoke(cli, ["check", "-w", str(root)]).exit_code == 0
+    (root / "data" / "accounts.csv").write_text(ACCOUNTS_CSV)
+    (root / "data" / "events.csv").write_text(EVENTS)
+    cfg = (root / "healthscore.yaml").read_text().replace("sources: {}", (
+        "sources:\n  crm: {table: accounts, path: data/accounts.csv}\n"
+        "  events: {table: usage_events, path: data/events.csv}"))
+    (root / "healthscore.yaml").write_text(cfg)
+    assert CliRunner().invoke(cli, ["ingest", "-w", str(root)]).exit_code == 0
+    result = CliRunner().invoke(cli, ["scorecard", "suggest", "-w", str(root)])
+    assert result.exit_code == 0, result.output
+    assert health.read_text().startswith("# A first health scorecard, suggested")
+    health.write_text(health.read_text() + "# my edit\n")
+    again = CliRunner().invoke(cli, ["scorecard", "suggest", "-w", str(root)])
+    assert again.exit_code == 2 and "exists" in again.output

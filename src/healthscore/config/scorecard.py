@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+from importlib import resources
 from typing import Any, Literal
 
 from pydantic import (
@@ -384,6 +385,10 @@ class ResolvedScorecard:
         return [(g, m, cfg) for g, group in self.groups.items()
                 for m, cfg in group.measures.items()]
 
+
+#: The starter scorecards ``healthscore init`` writes (name → file text), commented.
+STARTERS = {name: (resources.files("healthscore.config") / "starters" / f"{name}.yaml")
+            .read_text(encoding="utf-8") for name in ("health", "expansion")}
 
 #: Keys added to the scorecard model after versions were stored: left out of the version
 #: while unset, so a file that does not use them keeps its version (and its history).
