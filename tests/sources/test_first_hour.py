@@ -36,6 +36,10 @@ def test_a_source_that_rejects_more_than_its_share_fails_after_loading_the_rest(
     ws.config(ACCOUNTS_SOURCE, "events: {table: usage_events, path: data/events.csv, "
                                "max_rejected: 0.8}")
     assert CliRunner().invoke(cli, ["ingest", "-w", str(ws.root)]).exit_code == 0
+    ws.file("data/events.csv", "account_id,event,timestamp\nZZ,login,2026-06-01T10:00:00Z\n")
+    result = CliRunner().invoke(cli, ["ingest", "-w", str(ws.root)])  # every row rejected
+    assert result.exit_code == 1
+    assert "source 'events': 1 of 1 rows rejected (100%)" in " ".join(result.output.split())
 
 
 def test_a_json_path_that_matches_nothing_stops_with_the_keys_found(ws):
