@@ -317,7 +317,7 @@ def test_python_api_and_rest_api_list_and_show_recorded_backtests(history):
 
     found = hs.backtest(history, "health", start=D, end=D)
     assert found.run_id and found.summary["events"] == 3
-    client = TestClient(create_app(history.root))
+    client = TestClient(create_app(history.root), base_url="http://localhost")
     listed = client.get("/api/v1/backtests").json()
     assert listed["ok"] and [b["id"] for b in listed["backtests"]] == [found.run_id]
     assert listed["backtests"][0]["auc"] == pytest.approx(14 / 15)
@@ -340,7 +340,7 @@ def test_a_backtest_recorded_before_expansion_backtests_is_listed_and_asks_for_a
     with history.store() as store:
         store.con.execute("UPDATE runs SET detail = ? WHERE run_id = ?", [json.dumps(
             {"scorecard": "health", "version": "v0", "churners": 3, "auc": 0.9}), found.run_id])
-    client = TestClient(create_app(history.root))
+    client = TestClient(create_app(history.root), base_url="http://localhost")
     (row,) = client.get("/api/v1/backtests").json()["backtests"]
     assert (row["target"], row["events"], row["auc"]) == ({"name": "churn"}, 3, 0.9)
     one = client.get(f"/api/v1/backtests/{found.run_id}")

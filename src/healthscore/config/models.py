@@ -184,6 +184,18 @@ class ApiConfig(_Model):
         "are refused with 413 while they are read. Split bigger ingests into batches.")
 
 
+class ServeConfig(_Model):
+    """The dashboard and API server (`healthscore serve`, docs/security.md)."""
+
+    allowed_hosts: list[str] = Field(
+        default_factory=lambda: ["localhost", "127.0.0.1", "[::1]"], min_length=1,
+        description="Host names the server answers to (the request's Host header, port "
+        "aside); any other gets 400, so a web page that rebinds its own domain to this "
+        "machine cannot read it. Add the name a reverse proxy forwards (`health.acme.com`); "
+        "`*.acme.com` matches subdomains. Writes from a browser must also come from one of "
+        "them (their Origin).")
+
+
 class WorkspaceConfig(_Model):
     """``healthscore.yaml``: the workspace's name, store and sources."""
 
@@ -203,6 +215,8 @@ class WorkspaceConfig(_Model):
         description="Scorecard files or globs, relative to the workspace folder "
         "(docs/scorecards.md).")
     api: ApiConfig = Field(default_factory=ApiConfig, description="REST API settings.")
+    serve: ServeConfig = Field(default_factory=ServeConfig,
+                               description="Server settings: the host names it answers to.")
 
     _check_tz = field_validator("timezone")(classmethod(lambda cls, v: _check_timezone(v)))
 

@@ -43,6 +43,72 @@ class BodyLimit:
         await self.app(scope, limited, send)
 
 
+def host_of(value: str) -> str | None:
+    """The host name of a Host header or an Origin's netloc, port aside, lower case
+    (``[::1]:8000`` → ``[::1]``); None when there is none."""
+    value = value.strip().lower()
+    if not value:
+        return None
+    if value.startswith("["):
+        end = value.find("]")
+        return value[:end + 1] if end > 0 else None
+    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+
+
+def _allowed(host: str | None, patterns: list[str]) -> bool:
+    if host is None:
+        return False
+    return any(host == p or (p.startswith("*.") and host.endswith(p[1:])) for p in patterns)
+
+
+class Hosts:
+    """Answer only requests addressed to an allowed host name (DNS rebinding: a page on
+    attacker.example whose name now points at 127.0.0.1 sends ``Host: attacker.example``),
+    and refuse a write whose browser ``Origin`` is another site. Requests without an Origin
+    (curl, API clients) are not refused for it: their writes need a token."""
+
+    WRITES = {"POST", "PUT", "PATCH", "DELETE"}
+
+    def __init__(self, app: ASGIApp, allowed: list[str]):
+        self.app = app
+        self.allowed = [h.lower() for h in allowed]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        host = host_of(headers.get(b"host", b"").decode("latin-1"))
+        if not _allowed(host, self.allowed):
+            await _refuse(scope, receive, send, 400, f"host {host or '(none)'!r} is not "
+                          "served here", "add it to serve.allowed_hosts in healthscore.yaml "
+                          "if this server should answer to that name")
+            return
+        origin = headers.get(b"origin")
+        if scope["method"] in self.WRITES and origin is not None:
+            text = origin.decode("latin-1")
+            netloc = text.split("://", 1)[1] if "://" in text else ""
+            if not _allowed(host_of(netloc), self.allowed):
+                await _refuse(scope, receive, send, 403, f"a write from {text!r} is refused: "
+                              "writes come from this server's own pages or from API clients",
+                              "add the site's host to serve.allowed_hosts in healthscore.yaml "
+                              "if it should write here")
+                return
+        await self.app(scope, receive, send)
+
+
+async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, reason: str,
+                  hint: str) -> None:
+    from starlette.responses import JSONResponse, PlainTextResponse
+
+    if scope["path"].startswith("/api/"):
+        response = JSONResponse({"ok": False, "errors": [{"reason": reason, "hint": hint}]},
+                                status_code=status)
+    else:
+        response = PlainTextResponse(f"{reason} — {hint}", status_code=status)
+    await response(scope, receive, send)
+
+
 def create_app(workspace_root: Path | str) -> FastAPI:
     """The app serving the workspace in ``workspace_root``: pages at ``/``, API at /api/v1."""
     from healthscore import __version__, web
@@ -53,6 +119,7 @@ def create_app(workspace_root: Path | str) -> FastAPI:
                   openapi_url=None)
     app.state.workspace = workspace
     app.add_middleware(BodyLimit, limit=int(workspace.config.api.max_body_mb * 1024 * 1024))
+    app.add_middleware(Hosts, allowed=workspace.config.serve.allowed_hosts)  # runs first
     mount(app)
     web.install(app)
     return app

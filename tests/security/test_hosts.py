@@ -1,0 +1,40 @@
+"""Hosts and origins, against a real uvicorn: a page that rebinds its own domain to this
+machine gets nothing (DNS rebinding), and a browser write from another site is refused."""
+
+from __future__ import annotations
+
+import httpx
+
+from rest_server import API
+
+
+def test_only_the_configured_host_names_are_served(server):
+    """`curl -H "Host: attacker.example:PORT" http://127.0.0.1:PORT/api/v1/accounts` was a
+    200 with every account; now 400 naming the host and the setting. The default names —
+    localhost, 127.0.0.1, [::1] — are served, pages and API alike."""
+    port = server.port
+    bad = httpx.get(f"{server.url}{API}/accounts", headers={"Host": f"attacker.example:{port}"})
+    assert bad.status_code == 400
+    assert bad.json()["errors"][0] == {
+        "reason": "host 'attacker.example' is not served here",
+        "hint": "add it to serve.allowed_hosts in healthscore.yaml if this server should "
+                "answer to that name"}
+    page = httpx.get(f"{server.url}/accounts", headers={"Host": "attacker.example"})
+    assert page.status_code == 400 and "not served here" in page.text
+    for host in (f"localhost:{port}", f"127.0.0.1:{port}", f"[::1]:{port}"):
+        assert httpx.get(f"{server.url}{API}/health", headers={"Host": host}).status_code == 200
+
+
+def test_a_write_from_another_sites_page_is_refused(server):
+    """A browser on evil.example posting a pulse sends `Origin: https://evil.example`: 403
+    before anything is read or written. The server's own origin, or no Origin at all (an
+    API client, which needs its token anyway), goes on to the route."""
+    body = {"value": "red", "comment": "x", "author": "y"}
+    url = f"{server.url}{API}/accounts/ACC-000001/pulses"
+    refused = httpx.post(url, json=body, headers={"Origin": "https://evil.example"})
+    assert refused.status_code == 403
+    assert "a write from 'https://evil.example' is refused" in refused.json()["errors"][0][
+        "reason"]
+    own = httpx.post(url, json=body, headers={"Origin": server.url})
+    assert own.status_code == 401  # on to the route: it needs a token
+    assert httpx.post(url, json=body).status_code == 401
