@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -24,9 +25,16 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False,
                       width=_width(sys.stderr))
 
 
+#: Terminal escape sequences (colours, cursor moves, window titles) and other control
+#: characters: a CRM name must not be able to rewrite the screen of whoever reads it.
+_CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)?|"
+                      r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
 def esc(value: object) -> str:
-    """Text from data or errors, safe from Rich markup (``[red]`` in a name stays text)."""
-    return escape("" if value is None else str(value))
+    """Text from data or errors, safe for the terminal: Rich markup (``[red]`` in a name stays
+    text) and control characters (escape sequences are removed; tabs and newlines stay)."""
+    return escape(_CONTROL.sub("", "" if value is None else str(value)))
 
 WorkspaceOption = typer.Option(
     Path("."), "--workspace", "-w", help="The workspace folder (holds healthscore.yaml).",

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from healthscore.cli.common import WorkspaceOption, console, esc, n
+from healthscore.csvsafe import cell
 from healthscore.workspace import Workspace
 
 
@@ -31,7 +32,7 @@ def quarantine(
                                     ["source", "table", "file", "row", "column", "value",
                                      "reason", "run_id"])
             writer.writeheader()
-            writer.writerows(rows)
+            writer.writerows({k: cell(v) for k, v in r.items()} for r in rows)
         console.print(f"Wrote {n(len(rows))} quarantine entries to {out}")
         return
     if not rows:

@@ -20,6 +20,7 @@ from pathlib import Path
 import duckdb
 
 from healthscore import clock
+from healthscore.csvsafe import sql_cell
 from healthscore.errors import StoreBusy, StoreError
 from healthscore.schemas import TABLES, Table
 from healthscore.store.schema import (
@@ -492,9 +493,16 @@ class Store:
         return dict_rows(self.con.execute(sql, params))
 
     def export(self, sql: str, params: list, path: str, fmt: str) -> int:
-        """Write the rows of a query to a CSV (with a header) or Parquet file; their count."""
+        """Write the rows of a query to a CSV (with a header) or Parquet file; their count.
+        CSV text cells that a spreadsheet would run as a formula are neutralised
+        (:mod:`healthscore.csvsafe`); Parquet keeps the values as they are."""
         n = self.con.execute(f"SELECT count(*) FROM ({sql})", params).fetchall()[0][0]
         options = "FORMAT parquet" if fmt == "parquet" else "FORMAT csv, HEADER"
+        if fmt != "parquet":
+            columns = self.con.execute(f"DESCRIBE ({sql})", params).fetchall()
+            sql = "SELECT " + ", ".join(
+                (sql_cell(_q(name)) if kind == "VARCHAR" else _q(name)) + f" AS {_q(name)}"
+                for name, kind, *_ in columns) + f" FROM ({sql})"
         safe = path.replace("'", "''")
         self.con.execute(f"COPY ({sql}) TO '{safe}' ({options})", params)
         return n
