@@ -38,3 +38,23 @@ def test_a_write_from_another_sites_page_is_refused(server):
     own = httpx.post(url, json=body, headers={"Origin": server.url})
     assert own.status_code == 401  # on to the route: it needs a token
     assert httpx.post(url, json=body).status_code == 401
+
+
+def test_answers_carry_nosniff_and_a_declared_oversize_body_gets_413_before_the_token(server):
+    """Every answer says `X-Content-Type-Options: nosniff`; a body declared over
+    api.max_body_mb (1 MiB here) gets 413 before the route asks for a token (docs/api.md), not
+    401."""
+    assert httpx.get(f"{server.url}{API}/health").headers["x-content-type-options"] == "nosniff"
+    assert httpx.get(f"{server.url}/").headers["x-content-type-options"] == "nosniff"
+    big = httpx.post(f"{server.url}{API}/events", content=b"x" * (1024 * 1024 + 1),
+                     headers={"Content-Type": "application/x-ndjson"})
+    assert big.status_code == 413
+    assert "max_body_mb" in big.json()["errors"][0]["hint"]
+    assert big.headers["x-content-type-options"] == "nosniff"
+
+
+def test_a_new_store_is_readable_by_its_owner_only(tmp_path):
+    from healthscore.workspace import Workspace
+
+    ws = Workspace.init(tmp_path / "acme", name="acme")
+    assert ws.store_path.stat().st_mode & 0o777 == 0o600

@@ -28,6 +28,18 @@ class BodyLimit:
 
         declared = dict(scope["headers"]).get(b"content-length", b"")
         received = int(declared) if declared.isdigit() else 0
+        if received > self.limit:  # said up front: 413 before any route (or token check)
+            from starlette.responses import PlainTextResponse
+
+            from healthscore.api.errors import BODY_HINT, HEADLINES, error_response
+
+            reason = BodyTooLarge(self.limit).detail
+            response = (error_response(413, HEADLINES.get(413, reason),
+                                       [{"reason": reason, "hint": BODY_HINT}])
+                        if scope["path"].startswith("/api/") else
+                        PlainTextResponse(f"{reason}: {BODY_HINT}", status_code=413))
+            await response(scope, receive, send)
+            return
 
         async def limited() -> Message:
             nonlocal received
@@ -77,6 +89,7 @@ class Hosts:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        send = _nosniff(send)
         headers = dict(scope["headers"])
         host = host_of(headers.get(b"host", b"").decode("latin-1"))
         if not _allowed(host, self.allowed):
@@ -95,6 +108,19 @@ class Hosts:
                               "if it should write here")
                 return
         await self.app(scope, receive, send)
+
+
+def _nosniff(send: Send) -> Send:
+    """``send`` adding ``X-Content-Type-Options: nosniff`` to every response: a browser
+    takes a JSON or CSV answer for what it says it is, never for a script or a page."""
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", []))
+            if not any(k.lower() == b"x-content-type-options" for k, _ in headers):
+                headers.append((b"x-content-type-options", b"nosniff"))
+            message = {**message, "headers": headers}
+        await send(message)
+    return wrapped
 
 
 async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, reason: str,

@@ -140,6 +140,7 @@ class Store:
         if not create and not self.path.exists():
             raise StoreError(f"{self.path}: no store here",
                              hint="run `healthscore init` to create a workspace")
+        new = create and not self.path.exists()
         deadline = time.monotonic() + wait
         pause = 0.05
         waiting = None
@@ -170,6 +171,8 @@ class Store:
         finally:
             if waiting is not None:
                 waiting.unlink(missing_ok=True)
+        if new:  # customer data: readable by its owner only
+            os.chmod(self.path, 0o600)
         self.con.execute("SET TimeZone = 'UTC'")
         if memory_limit:
             self.con.execute(f"SET memory_limit = '{memory_limit}'")
