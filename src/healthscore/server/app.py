@@ -102,8 +102,9 @@ class Hosts:
             text = origin.decode("latin-1")
             netloc = text.split("://", 1)[1] if "://" in text else ""
             if not _allowed(host_of(netloc), self.allowed):
-                await _refuse(scope, receive, send, 403, f"a write from {text!r} is refused: "
-                              "writes come from this server's own pages or from API clients",
+                await _refuse(scope, receive, send, 403, f"a write from another site ({text}) "
+                              "is refused: writes come from this server's own pages or from "
+                              "API clients",
                               "add the site's host to serve.allowed_hosts in healthscore.yaml "
                               "if it should write here")
                 return
