@@ -58,3 +58,18 @@ def test_a_new_store_is_readable_by_its_owner_only(tmp_path):
 
     ws = Workspace.init(tmp_path / "acme", name="acme")
     assert ws.store_path.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_deeply_nested_json_body_is_a_400_not_a_500(server, write_token):
+    """`[[[[…]]]]` 100,000 deep with a valid token: to the ingest route (whose records
+    healthscore parses itself) a 400 naming the cause (was a 500 with a RecursionError
+    traceback), to the pulse route FastAPI's 400; the server keeps answering."""
+    deep = b"[" * 100_000 + b"]" * 100_000
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {write_token}"}
+    r = httpx.post(f"{server.url}{API}/events", content=deep, headers=headers)
+    assert r.status_code == 400, r.text
+    assert r.json()["errors"][0]["reason"] == "JSON nested deeper than Python's parser allows"
+    r = httpx.post(f"{server.url}{API}/accounts/ACC-000001/pulses", content=deep,
+                   headers=headers)
+    assert r.status_code == 400 and r.json()["ok"] is False
+    assert httpx.get(f"{server.url}{API}/health").status_code == 200

@@ -187,6 +187,14 @@ async def _healthscore_handler(request: Request, exc: HealthScoreError):
     return error_response(status, exc.message, errors)
 
 
+async def _too_deep_handler(request: Request, exc: RecursionError):
+    """A body nested deeper than the parser can go (``[[[[…]]]]``) is the sender's error:
+    400 in the API's error shape, without a traceback in the log."""
+    return error_response(400, "the body is nested too deeply", [
+        {"reason": "JSON nested deeper than Python's parser allows",
+         "hint": "send flat records: one JSON object per record"}])
+
+
 async def _unexpected_handler(request: Request, exc: Exception):
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return error_response(500, "internal error",
@@ -199,4 +207,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_handler)
     app.add_exception_handler(ApiError, api_error_handler)
     app.add_exception_handler(HealthScoreError, _healthscore_handler)
+    app.add_exception_handler(RecursionError, _too_deep_handler)
     app.add_exception_handler(Exception, _unexpected_handler)
