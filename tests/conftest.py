@@ -42,6 +42,17 @@ A2,Beta,starter,6000,10,2026-12-31,2025-01-01
 """
 
 
+#: A one-measure health scorecard: days since the last activity, 30 days scores 0.
+RECENCY_SCORECARD = """\
+name: health
+groups:
+  usage:
+    measures:
+      days_since_last_activity:
+        scoring: {linear: {from: 30, to: 0}}
+"""
+
+
 class WS:
     """A workspace under construction in a temp folder."""
 

@@ -9,18 +9,12 @@ from datetime import date
 import pytest
 from typer.testing import CliRunner
 
-from conftest import ACCOUNTS_CSV, ACCOUNTS_SOURCE, NOW
+from conftest import ACCOUNTS_CSV, ACCOUNTS_SOURCE, NOW, RECENCY_SCORECARD
 from healthscore import pipeline
 from healthscore.cli import app as cli
 from healthscore.errors import InputError, NotFound
 
-SCORECARD = """\
-name: health
-groups:
-  usage:
-    measures:
-      days_since_last_activity:
-        scoring: {linear: {from: 30, to: 0}}
+SCORECARD = RECENCY_SCORECARD + """\
   support:
     measures:
       open_tickets:

@@ -7,6 +7,7 @@ import csv
 
 from typer.testing import CliRunner
 
+from conftest import RECENCY_SCORECARD
 from healthscore.cli import app as cli
 
 ACCOUNTS = ('account_id,name,arr,contract_start\n'
@@ -17,14 +18,7 @@ ACCOUNTS = ('account_id,name,arr,contract_start\n'
 EVENTS = ("account_id,event,timestamp\nA1,login,2026-06-01T10:00:00Z\n"
           "A2,login,2026-06-01T10:00:00Z\nA3,login,2026-06-01T10:00:00Z\n"
           "A4,login,2026-06-01T10:00:00Z\n@SUM(1+1),login,2026-06-01T10:00:00Z\n")
-SCORECARD = """\
-name: health
-groups:
-  usage:
-    measures:
-      days_since_last_activity:
-        scoring: {linear: {from: 30, to: 0}}
-"""
+SCORECARD = RECENCY_SCORECARD
 
 
 FORMULA_IDS = ('account_id,name,arr,contract_start\n'
