@@ -7,7 +7,7 @@ def test_public_names_are_pinned():
     assert healthscore.__all__ == [
         "TABLES", "BackfillReport", "Column", "ConfigError", "DailyRun", "EngineError",
         "Evaluation", "HealthScoreError", "IngestReport", "InputError", "NotFound",
-        "QuarantineError", "SchemaError", "ScoreRun", "Scorecard", "SourceError",
+        "OutputError", "QuarantineError", "SchemaError", "ScoreRun", "Scorecard", "SourceError",
         "SourceReport", "Store", "StoreBusy", "StoreError", "Table", "Workspace",
         "WorkspaceError", "WriteCounts", "__version__", "backfill", "backtest", "check", "explain",
         "generate_demo", "ingest", "run_daily", "score", "scores"]

@@ -13,8 +13,9 @@ the API and the pages map them to one HTTP status each (422, 404, 503, ...)::
     ├── SchemaError (ValueError)        data does not fit a table's column contract
     ├── QuarantineError                 rows were rejected under ``strict``
     ├── EngineError                     the dataframe engine lacks what was asked of it
-    └── StoreError                      the store cannot be opened, migrated or written
-        └── StoreBusy                   another process holds the store            503
+    ├── StoreError                      the store cannot be opened, migrated or written
+    │   └── StoreBusy                   another process holds the store            503
+    └── OutputError (OSError)           an output file (export, report) cannot be written
 """
 
 from __future__ import annotations
@@ -105,3 +106,8 @@ class NotFound(HealthScoreError, LookupError):
 
 class EngineError(HealthScoreError):
     """The dataframe engine cannot do what was asked (a backend without a capability)."""
+
+
+class OutputError(HealthScoreError, OSError):
+    """An output file (an export, a report, a CSV of the quarantine) cannot be written: its
+    folder is missing or read-only, or the disk is full."""

@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 
 from healthscore.api import read, write
 from healthscore.api.deps import get_workspace, reading
 from healthscore.api.errors import ApiJSONResponse
+from healthscore.errors import ConfigError
 from healthscore.store.schema import SCHEMA_VERSION
 from healthscore.workspace import Workspace
 
@@ -37,19 +39,32 @@ def openapi(request: Request) -> JSONResponse:
     return JSONResponse(schema)
 
 
-@router.get("/health", summary="Server and store status", tags=["meta"])
-def health(workspace: Workspace = Depends(get_workspace)) -> dict[str, Any]:
-    """Whether the store opens, and its schema version against this release's."""
+@router.get("/health", summary="Server and store status", tags=["meta"],
+            responses={503: {"description": "Degraded: a scorecard cannot be loaded, so "
+                                            "reads of scores fail; the body says why"}})
+def health(workspace: Workspace = Depends(get_workspace)) -> Any:
+    """Whether the store opens, its schema version against this release's, and whether every
+    scorecard loads: a broken scorecard file answers 503 ``"status": "degraded"`` naming it."""
     with reading(workspace) as r:
         store = r.open()
         version = store.schema_version()
         runs = store.runs(1)
-    return {"ok": True, "workspace": workspace.config.name,
+    body = {"ok": True, "status": "ok", "workspace": workspace.config.name,
             # the file name only: reads are open by default, the server's paths are not theirs
             "store": {"file": workspace.store_path.name, "schema_version": version,
                       "expected_schema_version": SCHEMA_VERSION,
                       "current": version == SCHEMA_VERSION},
             "last_run": runs[0] if runs else None}
+    try:
+        body["scorecards"] = [sc.name for sc in workspace.scorecards()]
+    except ConfigError as exc:
+        local = str(workspace.root).rstrip("/") + "/"  # paths inside the workspace, not the server's
+        body.update(ok=False, status="degraded", error="a scorecard cannot be loaded",
+                    errors=[{"reason": exc.message.replace(local, ""),
+                             "problems": [p.replace(local, "") for p in exc.problems],
+                             "hint": exc.hint or "fix the file, then reload the page"}])
+        return ApiJSONResponse(jsonable_encoder(body), status_code=503)
+    return body
 
 
 router.include_router(read.router)

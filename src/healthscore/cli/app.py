@@ -7,6 +7,7 @@ exits 2 for configuration/usage problems, 1 for other failures; ``--debug`` show
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import typer
 from typer.core import TyperGroup
@@ -19,9 +20,14 @@ class _Group(TyperGroup):
     def invoke(self, ctx: typer.Context):
         try:
             return super().invoke(ctx)
-        except HealthScoreError as exc:
+        except (HealthScoreError, OSError) as exc:
             if (ctx.obj or {}).get("debug"):
                 raise
+            if not isinstance(exc, HealthScoreError):
+                # a file a command writes (a report, a CSV): a missing folder, a full disk
+                from healthscore.store.disk import output_fault
+
+                exc = output_fault(Path(exc.filename or "(output)"), exc)
             err_console.print(f"[bold red]error:[/] {esc(exc.message)}")
             for problem in getattr(exc, "problems", []):
                 err_console.print(f"  - {esc(problem)}")

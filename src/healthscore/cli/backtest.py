@@ -13,6 +13,7 @@ from healthscore import pipeline, read
 from healthscore.cli.common import WorkspaceOption, console, esc, n
 from healthscore.cli.score import fmt_band, parse_date, warn
 from healthscore.formatting import pct
+from healthscore.store.disk import check_output
 from healthscore.validation.report import jsonable, words
 from healthscore.workspace import Workspace
 
@@ -46,6 +47,9 @@ def backtest(
     scorecard that `predicts: expansion`). AUC with its interval, the event rate by band, flag
     precision and recall, lift by decile, each measure alone, baselines, lead time.
     Recorded as a run in the store."""
+    for path in (json_out, html_out):
+        if path is not None:
+            check_output(path)  # before the work, not after it
     ws = Workspace.open(workspace)
     card = read.card(ws, scorecard)
     found = pipeline.backtest(ws, card.name, horizon=horizon,

@@ -10,6 +10,7 @@ from healthscore import read
 from healthscore.cli.common import WorkspaceOption, console, n
 from healthscore.cli.score import parse_date
 from healthscore.errors import NotFound
+from healthscore.store.disk import check_output
 from healthscore.workspace import Workspace
 
 
@@ -28,6 +29,7 @@ def export(
     fmt = (fmt or out.suffix.lstrip(".")).lower()
     if fmt not in ("csv", "parquet"):
         raise typer.BadParameter("use --format csv or --format parquet", param_hint="--format")
+    check_output(out)
     ws = Workspace.open(workspace)
     cards = [read.Card.of(sc) for sc in ws.scorecards(scorecard or None)]
     with ws.store(read_only=True) as store:

@@ -8,6 +8,7 @@ import typer
 
 from healthscore import pipeline
 from healthscore.cli.common import WorkspaceOption, console, esc
+from healthscore.store.disk import check_output
 from healthscore.workspace import Workspace
 
 scorecard_app = typer.Typer(help="Scorecards: suggest a first one from the loaded data.",
@@ -25,6 +26,8 @@ def suggest(
     """Write a scorecard with the measures the loaded data supports (only tables with rows,
     only columns the exports filled, the most used event names as features), scored by
     percentile; the comments say why each is in. Review it, then healthscore check."""
+    if out is not None:
+        check_output(out)
     ws = Workspace.open(workspace)
     path, chosen = pipeline.suggest_scorecard(ws, name, out=out, force=force)
     groups = sorted({p.group for p in chosen})

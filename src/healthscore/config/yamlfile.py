@@ -12,6 +12,12 @@ from healthscore.errors import ConfigError
 
 Loc = tuple[str | int, ...]
 
+#: Largest configuration file read (bytes): a workspace or scorecard file is a few kilobytes.
+MAX_BYTES = 1_000_000
+#: Most values a file may hold once its aliases (``*name``) are expanded: aliases are handy
+#: for repeated blocks, but nested ones multiply ("billion laughs": 10 lines, 4.6 GB).
+MAX_NODES = 100_000
+
 
 class _LineLoader(yaml.SafeLoader):
     """SafeLoader that refuses duplicate keys (a silent overwrite hides mistakes)."""
@@ -83,9 +89,36 @@ class YamlDocument:
         return ConfigError(f"{self.path}: invalid {what}", problems=problems)
 
 
+def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
+    """How many values ``node`` stands for with every alias expanded (memoised: linear in
+    the file, however much the aliases multiply)."""
+    known = sizes.get(id(node))
+    if known is not None:
+        return known
+    sizes[id(node)] = MAX_NODES + 1  # a cycle (an alias inside its own anchor) never ends
+    if isinstance(node, yaml.MappingNode):
+        size = 1 + sum(_expanded_size(k, sizes) + _expanded_size(v, sizes)
+                       for k, v in node.value)
+    elif isinstance(node, yaml.SequenceNode):
+        size = 1 + sum(_expanded_size(item, sizes) for item in node.value)
+    else:
+        size = 1
+    sizes[id(node)] = size = min(size, MAX_NODES + 1)
+    return size
+
+
 def load_yaml(path: Path) -> YamlDocument:
-    """Read and parse ``path``; a ConfigError names the file and line of any syntax error."""
+    """Read and parse ``path``; a ConfigError names the file and line of any syntax error.
+
+    Bounded: a file over :data:`MAX_BYTES`, or whose aliases expand past :data:`MAX_NODES`
+    values, is refused before it is built.
+    """
     try:
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise ConfigError(f"{path}: the file is {size:,} bytes, more than a configuration "
+                              f"file may be ({MAX_BYTES:,})",
+                              hint="keep data in source files; configuration stays small")
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: file not found") from None
@@ -93,6 +126,10 @@ def load_yaml(path: Path) -> YamlDocument:
         raise ConfigError(f"{path}: cannot read ({exc})") from None
     try:
         node = yaml.compose(text, Loader=_LineLoader)
+        if node is not None and _expanded_size(node, {}) > MAX_NODES:
+            raise ConfigError(f"{path}: its aliases (*name) expand to more than "
+                              f"{MAX_NODES:,} values",
+                              hint="repeat fewer blocks through aliases, or nest them less")
         data = yaml.load(text, Loader=_LineLoader) if node is not None else {}
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -106,6 +143,9 @@ def load_yaml(path: Path) -> YamlDocument:
         ) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: values nested too deeply to read",
+                          hint="a configuration file nests a few levels") from None
     lines: dict[Loc, int] = {}
     if node is not None:
         _index_lines(node, (), lines)

@@ -12,7 +12,7 @@ import os
 import socket
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -21,8 +21,9 @@ import duckdb
 
 from healthscore import clock
 from healthscore.csvsafe import sql_cell
-from healthscore.errors import StoreBusy, StoreError
+from healthscore.errors import StoreError
 from healthscore.schemas import TABLES, Table
+from healthscore.store.disk import is_held, output_fault, private_files, store_fault
 from healthscore.store.schema import (
     HASH_SCHEME,
     MIGRATIONS,
@@ -48,7 +49,6 @@ class WriteCounts:
 
 
 #: What DuckDB says when another process (or this one, with other settings) has the file open.
-_HELD = ("lock", "different configuration")
 
 
 @dataclass
@@ -147,13 +147,13 @@ class Store:
         try:
             while True:
                 try:
-                    self.con = duckdb.connect(str(self.path), read_only=read_only)
+                    with private_files():
+                        self.con = duckdb.connect(str(self.path), read_only=read_only)
                     break
                 except duckdb.Error as exc:
                     # Another process holds the file (the dashboard reading it for a moment,
                     # or another job): wait for it up to `wait` seconds, then say who holds it.
-                    held = any(m in str(exc).lower() for m in _HELD)
-                    if held and time.monotonic() + pause < deadline:
+                    if is_held(exc) and time.monotonic() + pause < deadline:
                         if not read_only:
                             # a server holding it open for reading lets go while this is fresh
                             waiting = writer_waiting(self.path)
@@ -161,13 +161,7 @@ class Store:
                         time.sleep(pause)
                         pause = min(pause * 2, 0.25)
                         continue
-                    if held:
-                        raise StoreBusy(f"{self.path}: another healthscore process is using it",
-                                        hint="try again when it has finished (an ingest, "
-                                             "score, backfill or the daily job)") from None
-                    raise StoreError(f"{self.path}: cannot open the store ({exc})",
-                                     hint="check that the file is a healthscore store and "
-                                          "readable") from None
+                    raise store_fault(self.path, exc, opening=True) from None
         finally:
             if waiting is not None:
                 waiting.unlink(missing_ok=True)
@@ -223,15 +217,27 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """All-or-nothing: on any exception every write since BEGIN is rolled back."""
-        self.con.execute("BEGIN TRANSACTION")
-        try:
-            yield self.con
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            raise
-        else:
-            self.con.execute("COMMIT")
+        """All-or-nothing: on any exception every write since BEGIN is rolled back. A full
+        disk or a read-only file raises a :class:`StoreError` saying so (the store keeps
+        what it held before the transaction)."""
+        with private_files():
+            self.con.execute("BEGIN TRANSACTION")
+            try:
+                yield self.con
+            except BaseException as exc:
+                with suppress(duckdb.Error):  # a fault of the disk can end it itself
+                    self.con.execute("ROLLBACK")
+                fault = store_fault(self.path, exc) if isinstance(exc, duckdb.Error) else None
+                if fault is not None:
+                    raise fault from exc
+                raise
+            try:
+                self.con.execute("COMMIT")
+            except duckdb.Error as exc:
+                fault = store_fault(self.path, exc)
+                if fault is not None:
+                    raise fault from exc
+                raise
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A separate cursor for reads."""
@@ -267,7 +273,10 @@ class Store:
         try:
             yield run
         except BaseException as exc:
-            self.fail(run, exc)
+            # when the disk failed the work, recording it may fail too: the run is then
+            # closed as interrupted by the next command
+            with suppress(StoreError, duckdb.Error):
+                self.fail(run, exc)
             raise
         self.finish(run)
 
@@ -381,7 +390,8 @@ class Store:
         """Fold the staged versions into each key's validity history.
 
         Stored and staged versions of the touched keys are ordered by ``_known_from``; a staged
-        version replaces a stored one known from the same moment; consecutive versions with equal
+        version replaces a stored one known from the same moment unless both are equal (the
+        stored row then stays as it is, with its run); consecutive versions with equal
         content collapse into the earliest; then validity is recomputed: the first version holds
         since always, each later one from its ``_known_from`` until the next. Old versions are
         closed, never overwritten.
@@ -389,6 +399,7 @@ class Store:
         t = _q(table.name)
         keys = ", ".join(_q(k) for k in table.key)
         cols = self._select_list(table, "_hash", "_known_from", "_source")
+        staged_cols = ", ".join("s." + c for c in cols.split(", "))
         match = _key_match(table, "t", "s")
         self.con.execute(
             f"CREATE OR REPLACE TEMP TABLE _old_keys AS SELECT DISTINCT {keys} FROM {t} t "
@@ -396,8 +407,12 @@ class Store:
         self.con.execute(f"""
             CREATE OR REPLACE TEMP TABLE _merged AS
             WITH unioned AS (
-                SELECT {cols}, ?::BIGINT AS _run_id, ?::TIMESTAMP AS _ingested_at, 1 AS _pri
-                FROM {staged}
+                -- a staged version equal to the stored one of the same moment is no news:
+                -- the stored row stays, with the run that brought it (`ingest --full`)
+                SELECT {staged_cols}, ?::BIGINT AS _run_id, ?::TIMESTAMP AS _ingested_at,
+                    1 AS _pri
+                FROM {staged} s ANTI JOIN {t} t ON {match}
+                    AND t._known_from IS NOT DISTINCT FROM s._known_from AND t._hash = s._hash
                 UNION ALL
                 SELECT {cols}, _run_id, _ingested_at, 0 AS _pri
                 FROM {t} t SEMI JOIN {staged} s ON {match}
@@ -507,7 +522,10 @@ class Store:
                 (sql_cell(_q(name)) if kind == "VARCHAR" else _q(name)) + f" AS {_q(name)}"
                 for name, kind, *_ in columns) + f" FROM ({sql})"
         safe = path.replace("'", "''")
-        self.con.execute(f"COPY ({sql}) TO '{safe}' ({options})", params)
+        try:
+            self.con.execute(f"COPY ({sql}) TO '{safe}' ({options})", params)
+        except duckdb.IOException as exc:
+            raise output_fault(Path(path), OSError(str(exc))) from None
         return n
 
     def quarantine_count(self) -> int:
