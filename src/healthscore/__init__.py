@@ -40,6 +40,7 @@ from healthscore.pipeline import (
     check,
     run_daily,
     score,
+    suggest_weights,
 )
 from healthscore.read.quick import explain, scores
 from healthscore.schemas import TABLES, Column, Table
@@ -86,6 +87,7 @@ __all__ = [
     "run_daily",
     "score",
     "scores",
+    "suggest_weights",
 ]
 
 

@@ -488,3 +488,26 @@ def backtest(workspace: Workspace, scorecard: str = "health", *, horizon: int = 
         run.detail = jsonable(found.summary)
     found.run_id = run.run_id
     return found
+
+
+def suggest_weights(workspace: Workspace, scorecard: str = "health", *, horizon: int = 90,
+                    train_until: date | None = None, every: int = 15, floor: float = 0.05,
+                    red_share: float | None = None, target: str | None = None):
+    """Fit the weights of a scorecard to what followed its stored scores, out of time
+    (:func:`healthscore.validation.weights.suggest_weights`): trained on the sample dates
+    whose horizon ends by ``train_until``, checked on the later ones. Reads only; nothing
+    changes until the suggested file (:meth:`WeightSuggestion.write`) is shipped.
+
+    Examples
+    --------
+    >>> s = suggest_weights(Workspace.open("demo"), "health")              # doctest: +SKIP
+    >>> s.summary["check"]["before"]["auc"], s.summary["check"]["after"]["auc"]  # doctest: +SKIP
+    (0.779, 0.805)
+    """
+    from healthscore.read import StoreReader
+    from healthscore.validation.weights import suggest_weights as fit
+
+    (loaded,) = workspace.scorecards([scorecard])
+    with workspace.store(read_only=True) as store:
+        return fit(StoreReader(store), loaded, horizon=horizon, train_until=train_until,
+                   every=every, floor=floor, red_share=red_share, target=target)

@@ -70,10 +70,11 @@ def _register() -> None:
         serve,
         status,
         token,
+        weights,
     )
 
     for module in (init, ingest, status, quarantine, score, scorecard, explain, history,
-                   backtest, manual, export, demo, token, serve):
+                   backtest, weights, manual, export, demo, token, serve):
         module.register(app)
 
 

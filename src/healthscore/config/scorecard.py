@@ -213,6 +213,10 @@ class MeasureConfig(_Model):
     missing: Missing | None = Field(
         None, description="Missing-data policy of this measure. Default: the scorecard's.")
     label: str | None = Field(None, description="Name shown in explanations.")
+    actionable: bool | None = Field(
+        None, description="A lever the CSM team can pull (adoption, training, sponsor "
+        "contact): `healthscore suggest-weights` keeps it at a floor share of the score "
+        "however little it adds to predicting. Not part of the version: it changes no score.")
 
     @model_validator(mode="after")
     def _builtin_or_custom(self) -> MeasureConfig:
@@ -393,12 +397,14 @@ STARTERS = {name: (resources.files("healthscore.config") / "starters" / f"{name}
 #: Keys added to the scorecard model after versions were stored: left out of the version
 #: while unset, so a file that does not use them keeps its version (and its history).
 _ADDED_LATER = frozenset({"log"})
+#: Keys that change no score: never part of the version.
+_NOT_SCORED = frozenset({"actionable"})
 
 
 def _without_later_nulls(value):
     if isinstance(value, dict):
         return {k: _without_later_nulls(v) for k, v in value.items()
-                if not (k in _ADDED_LATER and v is None)}
+                if not (k in _ADDED_LATER and v is None) and k not in _NOT_SCORED}
     if isinstance(value, list):
         return [_without_later_nulls(v) for v in value]
     return value

@@ -113,6 +113,7 @@ def load_yaml(path: Path) -> YamlDocument:
     Bounded: a file over :data:`MAX_BYTES`, or whose aliases expand past :data:`MAX_NODES`
     values, is refused before it is built.
     """
+    path = Path(path)
     try:
         size = path.stat().st_size
         if size > MAX_BYTES:

@@ -102,9 +102,11 @@ def at_renewal(r: Reader, card: Card, days: int, first: date, last: date,
 
 
 def measure_values(r: Reader, card: Card, dates: list[date]) -> pa.Table:
-    """Each measure's raw value, score and effective weight for every account on ``dates``."""
+    """Each measure's raw value, score, effective weight and whether its data was missing
+    (with its group) for every account on ``dates``."""
     return r.arrow("""
-        SELECT account_id, as_of, measure, raw_value, score, weight FROM snapshot_measures
+        SELECT account_id, as_of, "group", measure, raw_value, score, weight, missing
+        FROM snapshot_measures
         WHERE scorecard = ? AND version = ? AND list_contains(?, as_of)
         ORDER BY as_of, account_id, measure
     """, [card.name, card.version, dates])
