@@ -511,3 +511,32 @@ def suggest_weights(workspace: Workspace, scorecard: str = "health", *, horizon:
     with workspace.store(read_only=True) as store:
         return fit(StoreReader(store), loaded, horizon=horizon, train_until=train_until,
                    every=every, floor=floor, red_share=red_share, target=target)
+
+
+def predict(workspace: Workspace, scorecard: str = "health", *, horizon: int = 90,
+            train_until: date | None = None, every: int = 15, penalty: float | None = None,
+            target: str | None = None, now: datetime | None = None):
+    """Fit the churn-probability model of a scorecard out of time, check it on later dates
+    beside the score, and store its probability for every account on every scored date
+    (:func:`healthscore.validation.predict.predict`), recorded as a run of kind ``predict``.
+    Returns the :class:`~healthscore.validation.predict.Prediction`.
+
+    Examples
+    --------
+    >>> p = predict(Workspace.open("demo"), "health")                        # doctest: +SKIP
+    >>> round(p.summary["check"]["model"]["auc"], 3)                         # doctest: +SKIP
+    0.807
+    """
+    from healthscore.read import StoreReader
+    from healthscore.store.predictions import write_prediction
+    from healthscore.validation.predict import predict as fit
+    from healthscore.validation.report import jsonable
+
+    (loaded,) = workspace.scorecards([scorecard])
+    with workspace.store() as store, store.recorded("predict", now) as run:
+        found = fit(StoreReader(store), loaded, horizon=horizon, train_until=train_until,
+                    every=every, penalty=penalty, target=target)
+        run.rows_loaded = write_prediction(store, found, run_id=run.run_id, at=run.started_at)
+        run.detail = jsonable(found.summary)
+    found.run_id = run.run_id
+    return found

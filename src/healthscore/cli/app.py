@@ -64,6 +64,7 @@ def _register() -> None:
         ingest,
         init,
         manual,
+        predict,
         quarantine,
         score,
         scorecard,
@@ -74,7 +75,7 @@ def _register() -> None:
     )
 
     for module in (init, ingest, status, quarantine, score, scorecard, explain, history,
-                   backtest, weights, manual, export, demo, token, serve):
+                   backtest, weights, predict, manual, export, demo, token, serve):
         module.register(app)
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from healthscore.schemas import TABLES, Table
 
 #: Bump when the store layout changes, and add the step to MIGRATIONS.
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 LINEAGE = {
     "state": [("_hash", "UUID"), ("_known_from", "TIMESTAMP"), ("_valid_from", "TIMESTAMP"),
@@ -136,7 +136,7 @@ SNAPSHOT_DDL = [
 def create_all() -> list[str]:
     """Every statement that creates a current store from nothing (idempotent)."""
     return (BOOKKEEPING_DDL + SNAPSHOT_DDL + MANUAL_DDL + [TRENDS_VIEW] + TOKENS_DDL
-            + SERIES_DDL + [table_ddl(t) for t in TABLES.values()]
+            + SERIES_DDL + MODEL_DDL + [table_ddl(t) for t in TABLES.values()]
             + ["INSERT INTO meta VALUES ('series_ready', 'true'), ('series_unsorted', '0')"])
 
 
@@ -206,6 +206,37 @@ TOKENS_DDL = [
     )""",
 ]
 
+MODEL_DDL = [
+    # A fitted churn (or expansion) model: what it was fitted on and how it did on later dates.
+    """CREATE TABLE IF NOT EXISTS models (
+        model_version VARCHAR PRIMARY KEY,
+        scorecard VARCHAR NOT NULL,
+        version VARCHAR NOT NULL,
+        target VARCHAR NOT NULL,
+        horizon INTEGER NOT NULL,
+        train_until DATE NOT NULL,
+        measures VARCHAR[] NOT NULL,
+        base DOUBLE NOT NULL,
+        run_id BIGINT NOT NULL,
+        trained_at TIMESTAMP NOT NULL,
+        detail JSON
+    )""",
+    # Its probability per account per scored date; contributions (log-odds, one per measure of
+    # the model, in its order) add up to logit - base exactly. Only the latest model of a
+    # scorecard and target keeps its predictions.
+    """CREATE TABLE IF NOT EXISTS predictions (
+        model_version VARCHAR NOT NULL,
+        scorecard VARCHAR NOT NULL,
+        target VARCHAR NOT NULL,
+        as_of DATE NOT NULL,
+        account_id VARCHAR NOT NULL,
+        probability DOUBLE NOT NULL,
+        logit DOUBLE NOT NULL,
+        in_sample BOOLEAN NOT NULL,
+        contributions DOUBLE[] NOT NULL
+    )""",
+]
+
 #: version → statements that migrate a store from ``version - 1`` to ``version``.
 MIGRATIONS: dict[int, list[str]] = {
     2: SNAPSHOT_DDL,  # scores: snapshots, their measures and groups, scorecard versions
@@ -227,6 +258,7 @@ MIGRATIONS: dict[int, list[str]] = {
           for t in TABLES.values() for c in t.columns if c.added],
     # a rejected row's key (an account's id), so rows pointing at it can say where it went
     8: ['ALTER TABLE quarantine ADD COLUMN IF NOT EXISTS "key" VARCHAR'],
+    9: MODEL_DDL,  # churn-probability models and their predictions
 }
 
 

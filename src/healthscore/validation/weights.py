@@ -159,17 +159,51 @@ def _shares(sc: Scorecard) -> dict[tuple[str, str], float]:
     return out
 
 
-def _count_check(what: str, rows: pd.DataFrame, goal: Target, least: int, dates: list[date],
-                 more: str) -> None:
-    events = int(rows["event"].sum())
-    others = int(len(rows) - events)
-    if min(events, others) < least:
-        span = f"{dates[0]} … {dates[-1]}" if dates else "no dates"
-        raise NotFound(
-            f"only {events} {goal.outcome} and {others} other outcomes among the {len(rows)} "
-            f"labelled observations of the {what} period ({span}); "
-            f"{'fitting' if what == 'training' else 'checking'} the weights needs at least "
-            f"{least} of each", hint=more)
+@dataclass
+class Labelled:
+    """The labelled observations of the sample dates, split in time: ``train`` (dates whose
+    horizon ends by ``until``) and ``check`` (dates after it)."""
+
+    train_dates: list[date]
+    check_dates: list[date]
+    until: date
+    train: pd.DataFrame
+    check: pd.DataFrame
+
+
+def labelled_split(r: Reader, card: Card, goal: Target, *, horizon: int,
+                   train_until: date | None, every: int, purpose: str) -> Labelled:
+    """Sample dates every ``every`` days (only those whose horizon the outcomes on record
+    cover), labelled as the backtest labels them, split at ``train_until``. Raises
+    :class:`NotFound` naming the counts when either period has too few events for
+    ``purpose`` ("fitting the weights")."""
+    dates = sample_dates(r, card, start=None, end=None, every=every)
+    span = outcome_span(r, goal.outcome)
+    if span["last"] is not None:
+        dates = [d for d in dates if d + timedelta(days=horizon) <= span["last"]] or dates
+    train_dates, check_dates, until = split(dates, horizon, train_until)
+    obs = observations(r, card, train_dates + check_dates, horizon, goal.outcome).to_pandas()
+    obs = obs[obs["observed"]].reset_index(drop=True)
+    is_train = obs["as_of"].isin(train_dates).to_numpy()
+    found = Labelled(train_dates, check_dates, until, obs[is_train].reset_index(drop=True),
+                     obs[~is_train].reset_index(drop=True))
+    more = ("score more history (healthscore backfill --days 730), sample more often "
+            "(--every 7), or move --train-until")
+    for what, rows, days, least in (("training", found.train, train_dates, MIN_TRAIN_EVENTS),
+                                    ("check", found.check, check_dates, MIN_VALID_EVENTS)):
+        events = int(rows["event"].sum())
+        if what == "check" and events == 0:
+            raise NotFound(f"no {goal.outcome} after {until} (the check period, {len(rows)} "
+                           f"labelled observations): the {goal.outcome} on record fall only in "
+                           "the training period, so nothing could show it works on later "
+                           "dates", hint="choose an earlier --train-until")
+        if min(events, len(rows) - events) < least:
+            raise NotFound(
+                f"only {events} {goal.outcome} and {len(rows) - events} other outcomes among "
+                f"the {len(rows)} labelled observations of the {what} period ({days[0]} … "
+                f"{days[-1]}); {purpose if what == 'training' else 'checking it'} needs at "
+                f"least {least} of each", hint=more)
+    return found
 
 
 def suggest_weights(r: Reader, loaded: LoadedScorecard, *, horizon: int = 90,
@@ -209,24 +243,10 @@ def suggest_weights(r: Reader, loaded: LoadedScorecard, *, horizon: int = 90,
     sc = loaded.scorecard
     card = Card.of(loaded)
     goal = target_of(card, target)
-    dates = sample_dates(r, card, start=None, end=None, every=every)
-    span = outcome_span(r, goal.outcome)
-    if span["last"] is not None:  # only dates whose horizon the outcomes on record cover
-        dates = [d for d in dates if d + timedelta(days=horizon) <= span["last"]] or dates
-    train_dates, valid_dates, until = split(dates, horizon, train_until)
-    obs = observations(r, card, train_dates + valid_dates, horizon, goal.outcome).to_pandas()
-    obs = obs[obs["observed"]].reset_index(drop=True)
-    is_train = obs["as_of"].isin(train_dates).to_numpy()
-    train, valid = obs[is_train].reset_index(drop=True), obs[~is_train].reset_index(drop=True)
-    more = ("score more history (healthscore backfill --days 730), sample more often "
-            "(--every 7), or move --train-until")
-    _count_check("training", train, goal, MIN_TRAIN_EVENTS, train_dates, more)
-    if int(valid["event"].sum()) == 0:
-        raise NotFound(f"no {goal.outcome} after {until} (the check period, "
-                       f"{len(valid)} labelled observations): the {goal.outcome} on record fall "
-                       "only in the training period, so nothing could show the new weights "
-                       "work on later dates", hint="choose an earlier --train-until")
-    _count_check("check", valid, goal, MIN_VALID_EVENTS, valid_dates, more)
+    found = labelled_split(r, card, goal, horizon=horizon, train_until=train_until,
+                           every=every, purpose="fitting the weights")
+    train_dates, valid_dates, until = found.train_dates, found.check_dates, found.until
+    train, valid = found.train, found.check
 
     values = measure_values(r, card, train_dates + valid_dates).to_pandas()
     base = sc.resolve("base")
