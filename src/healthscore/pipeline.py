@@ -468,7 +468,7 @@ def backtest(workspace: Workspace, scorecard: str = "health", *, horizon: int = 
     (``target``; default: what the scorecard ``predicts``) —
     (:func:`healthscore.validation.backtest`), recorded as a run of kind ``backtest`` whose
     detail holds the metrics and parameters. Returns the
-    :class:`~healthscore.validation.Backtest`.
+    :class:`~healthscore.validation.backtest.Backtest`.
 
     Examples
     --------
@@ -477,7 +477,7 @@ def backtest(workspace: Workspace, scorecard: str = "health", *, horizon: int = 
     (0.79, 334)
     """
     from healthscore.read import Card, StoreReader
-    from healthscore.validation import backtest as run_backtest
+    from healthscore.validation.backtest import backtest as run_backtest
     from healthscore.validation.report import jsonable
 
     (loaded,) = workspace.scorecards([scorecard])

@@ -71,6 +71,9 @@ class Column:
     #: The row's identity when set (an event's own id): the row is the source's event of that
     #: id, whatever else it carries; a re-sent event loads once.
     identity: bool = False
+    #: The most characters a text or JSON value may have (a longer one rejects its row); a
+    #: source's ``max_length:`` on the column overrides it. Default: :data:`MAX_LENGTH`.
+    max_length: int | None = None
 
     @property
     def duckdb_type(self) -> str:
@@ -127,7 +130,17 @@ class Table:
         return "account_id" in self.column_names and self.name != "accounts"
 
 
+#: The longest value of a text or JSON column, by kind of value (characters). Names, ids and
+#: categories are short; free-text comments get more room, JSON properties more still. A CRM
+#: name of 5 MB is an export gone wrong, and it would be shown on every page that names the
+#: account.
+MAX_LENGTH: Mapping[str, int] = MappingProxyType({"string": 1_000, "text": 10_000,
+                                                  "json": 100_000})
+
+
 def _c(name: str, type: ColumnType, description: str, **kw) -> Column:
+    if type in ("string", "json"):
+        kw.setdefault("max_length", MAX_LENGTH[type])
     return Column(name=name, type=type, description=description, **kw)
 
 
@@ -238,7 +251,8 @@ TABLES: Mapping[str, Table] = MappingProxyType({t.name: t for t in (
                unit="points", example="9"),
             _c("responded_at", "timestamp", "When the answer was given.", required=True,
                not_future=True, example="2026-05-20T10:00:00Z"),
-            _c("comment", "string", "Free-text comment.", example="Great support"),
+            _c("comment", "string", "Free-text comment.", example="Great support",
+               max_length=MAX_LENGTH["text"]),
         ),
         checks=(
             Check("range", "score", "NPS score must be 0-10", min=0, max=10, when={"kind": "nps"}),
@@ -342,7 +356,8 @@ TABLES: Mapping[str, Table] = MappingProxyType({t.name: t for t in (
             _c("at", "timestamp", "When the pulse was given.", required=True, not_future=True,
                example="2026-06-28T16:20:00Z"),
             _c("author", "string", "Who gave it.", example="maria.lopez"),
-            _c("comment", "string", "Why.", example="champion left"),
+            _c("comment", "string", "Why.", example="champion left",
+               max_length=MAX_LENGTH["text"]),
             _c("expires_at", "timestamp", "When the pulse stops counting.",
                example="2026-08-01T00:00:00Z"),
         ),
@@ -406,6 +421,11 @@ in UTC); `boolean` (true/false, yes/no, 1/0).
 type, a value outside its allowed set or range, an event time after the moment of ingest, an
 unknown `account_id`, a duplicate key) is not loaded: it goes to the quarantine with its file, row,
 column, value and reason, and every valid row is loaded.
+
+**Lengths.** A text value may have at most 1,000 characters (free-text comments 10,000, JSON
+`properties` 100,000); a longer one rejects its row (`value is 5,242,880 characters, longer
+than the limit of 1,000 …`). A source raises a column's limit with `max_length:` in its
+mapping ([sources.md](sources.md#mapping-columns)).
 """
 
 
@@ -419,6 +439,8 @@ def _fmt_range(col: Column) -> str:
         parts.append(f"≥ {lo}" if not hi else f"{lo} – {hi}" if lo else f"≤ {hi}")
     if col.not_future:
         parts.append("not after ingest time")
+    if col.max_length:
+        parts.append(f"at most {col.max_length:,} characters")
     if col.aliases:
         parts.append("also accepts " + ", ".join(f"`{k}`→`{v}`" for k, v in col.aliases.items()))
     return "; ".join(parts)

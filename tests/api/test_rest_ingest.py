@@ -210,14 +210,15 @@ def test_pulse_and_override_refuse_bad_input(client, write_token):
 
 
 
-def test_a_json_body_over_the_limit_is_refused_while_read_even_without_a_token(client):
-    """FastAPI reads a JSON body whole before the token check: a chunked body (no
-    Content-Length) over api.max_body_mb (1 MiB here) must get 413, not be buffered."""
+def test_a_json_body_over_the_limit_is_refused_while_read(client, write_token):
+    """A chunked body (no Content-Length) over api.max_body_mb (1 MiB here) gets 413 while it
+    is read, not buffered whole; without a token nothing of it is read at all (401)."""
     def chunks():
         for _ in range(3):
             yield b" " * (1024 * 1024)
 
     r = client.post(f"{API}/accounts/ACC-000001/pulses", content=chunks(),
-                    headers={"Content-Type": "application/json"})
+                    headers={"Content-Type": "application/json",
+                             "Authorization": f"Bearer {write_token}"})
     assert r.status_code == 413, r.text
     assert _is_error_shape(r.json()) and "max_body_mb" in r.json()["errors"][0]["hint"]

@@ -73,3 +73,23 @@ def test_a_deeply_nested_json_body_is_a_400_not_a_500(server, write_token):
                    headers=headers)
     assert r.status_code == 400 and r.json()["ok"] is False
     assert httpx.get(f"{server.url}{API}/health").status_code == 200
+
+
+def test_the_token_is_checked_before_any_body_is_read(server, write_token):
+    """A pulse without a token whose body is not even JSON, or JSON nested past the parser,
+    is a 401: the server never parses a body for a client it does not know. With the token
+    the same body is parsed and refused for what it is (422 / 400). A body declared over the
+    limit is a 413 before any of it (docs/api.md: 413 before 401)."""
+    url = f"{server.url}{API}/accounts/ACC-000001/pulses"
+    json_type = {"content-type": "application/json"}
+    for body in ("{not json", "[" * 100_000 + "]" * 100_000):
+        anonymous = httpx.post(url, content=body, headers=json_type)
+        assert anonymous.status_code == 401
+        assert anonymous.json()["errors"][0]["reason"] == "no Authorization header"
+        assert anonymous.headers["www-authenticate"] == "Bearer"
+    known = {**json_type, "Authorization": f"Bearer {write_token}"}
+    assert httpx.post(url, content="{not json", headers=known).status_code == 422
+    assert httpx.post(url, content="[" * 100_000 + "]" * 100_000,
+                      headers=known).status_code == 400
+    big = httpx.post(url, content=b"x" * (2 * 2**20), headers=json_type)
+    assert big.status_code == 413

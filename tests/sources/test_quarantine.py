@@ -214,8 +214,8 @@ def test_malformed_csv_record_and_invalid_json_line(ws):
          "malformed CSV record: expected 3 fields, found 4 (check quoting of values with the "
          "delimiter)"),
         # line 3 is blank and skipped; line numbers are kept
-        ("tickets", 2, "{oops", "not a JSON object"),
-        ("tickets", 4, '["array"]', "not a JSON object"),
+        ("tickets", 2, "{oops", "not valid JSON"),
+        ("tickets", 4, '["array"]', "not a JSON object (a JSON array)"),
     ]
 
 
@@ -245,12 +245,18 @@ def test_mapped_column_missing_from_one_file_of_a_glob(ws):
         ws.ingest()
 
 
-def test_unreadable_file_is_a_clear_error(ws):
+def test_a_value_not_in_the_encoding_rejects_its_row_naming_column_and_key(ws):
+    """Bytes that are not UTF-8 cost their row, not the file: the quarantine names the row,
+    the column, the bytes and the `encoding:` key to set."""
     ws.file("data/accounts.csv", ACCOUNTS_CSV)
-    (ws.root / "data/accounts.csv").write_bytes(b"account_id,name\nA1,\xff\xfe\n")
+    (ws.root / "data/accounts.csv").write_bytes(b"account_id,name\nA1,\xff\xfe\nA2,Beta\n")
     ws.config(ACCOUNTS_SOURCE)
-    with pytest.raises(SourceError, match=r"data/accounts.csv.*(cannot|encoding)"):
-        ws.ingest()
+    report = ws.ingest()
+    assert (report.rows_loaded, report.rows_rejected) == (1, 1)
+    ((row, column, value, reason),) = ws.query(
+        'SELECT "row", "column", value, reason FROM quarantine')
+    assert (row, column, value) == (1, "name", "\\xFF\\xFE")
+    assert reason.startswith("not valid utf-8 text") and "encoding: latin-1" in reason
 
 
 def test_missing_file_is_a_clear_error(ws):

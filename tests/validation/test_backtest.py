@@ -18,8 +18,8 @@ from healthscore import read
 from healthscore.cli import app as cli
 from healthscore.errors import NotFound
 from healthscore.read import Card
-from healthscore.validation import backtest
 from healthscore.validation import metrics as m
+from healthscore.validation.backtest import backtest
 
 D = date(2026, 1, 1)
 SCORECARD = """\

@@ -10,10 +10,12 @@ from __future__ import annotations
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
+from starlette.routing import Match, Router
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from healthscore import clock
 from healthscore.api.deps import get_workspace, reading, writing
-from healthscore.api.errors import ApiError
+from healthscore.api.errors import PREFIX, ApiError
 from healthscore.store.tokens import TokenInfo, verify_token
 from healthscore.workspace import Workspace
 
@@ -54,11 +56,57 @@ def check_token(workspace: Workspace, request: Request, scope: str) -> TokenInfo
     return info
 
 
+class TokenFirst:
+    """Check the token of every API write before anything reads its body: FastAPI parses a
+    JSON body before a route's dependencies run, so without this a client without a token
+    could still make the server parse (and answer about) any body up to the size limit. The
+    verified token is left in the request's state for :func:`require_write`."""
+
+    WRITES = {"POST", "PUT", "PATCH", "DELETE"}
+
+    def __init__(self, app: ASGIApp, workspace: Workspace, router: Router):
+        self.app = app
+        self.workspace = workspace
+        self.router = router  # the app's: routes added after this middleware count too
+
+    def _is_write_route(self, scope: Scope) -> bool:
+        """An API write that a route answers (an unknown path or method goes on to its
+        404 / 405)."""
+        if not (scope["method"] in self.WRITES and scope["path"].startswith(PREFIX)):
+            return False
+        return any(route.matches(scope)[0] == Match.FULL for route in self.router.routes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self._is_write_route(scope):
+            from healthscore.api.errors import Busy, error_response
+            from healthscore.errors import StoreBusy
+
+            try:
+                info = await run_in_threadpool(check_token, self.workspace, Request(scope),
+                                               "write")
+            except StoreBusy as exc:
+                failed = Busy(exc.message)
+            except ApiError as exc:
+                failed = exc
+            else:
+                scope.setdefault("state", {})["write_token"] = info
+                await self.app(scope, receive, send)
+                return
+            await error_response(failed.status, failed.message, failed.errors,
+                                 failed.headers)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 async def require_write(
     request: Request, workspace: Workspace = Depends(get_workspace),
     _credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
 ) -> TokenInfo:
-    """Dependency of every write route."""
+    """Dependency of every write route: the token :class:`TokenFirst` verified before the
+    body was read (checked here when the app runs without it)."""
+    checked = getattr(request.state, "write_token", None)
+    if checked is not None:
+        return checked
     return await run_in_threadpool(check_token, workspace, request, "write")
 
 

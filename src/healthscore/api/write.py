@@ -106,7 +106,7 @@ async def _ingest(request: Request, workspace: Workspace, token: TokenInfo, tabl
         with open_store(workspace) as store:
             return ingest_records(store, table, texts, now=clock.now(),
                                   timezone=workspace.config.timezone, strict=strict,
-                                  detail={"token_id": token.token_id, "token": token.name})
+                                  detail=token.run_detail())
 
     try:
         report = await run_in_threadpool(work)
@@ -195,11 +195,6 @@ def _naive_utc(value: datetime | None) -> datetime | None:
     return None if value is None else clock.utc(value)
 
 
-def _by(token: TokenInfo) -> dict:
-    """The run detail naming the token that wrote."""
-    return {"token_id": token.token_id, "token": token.name}
-
-
 @router.post("/accounts/{account_id:path}/pulses", summary="Add a CSM pulse to an account")
 def add_pulse(account_id: AccountPath, pulse: PulseIn,
               workspace: Workspace = Depends(get_workspace),
@@ -212,7 +207,7 @@ def add_pulse(account_id: AccountPath, pulse: PulseIn,
     with open_store(workspace) as store:
         run_id = manual.add_pulse(store, account_id=account_id, value=value, author=author,
                                   comment=pulse.comment, at=now, expires_at=expires,
-                                  kind="api-pulse", detail=_by(token))
+                                  kind="api-pulse", detail=token.run_detail())
     return {"ok": True, "run_id": run_id, "account_id": account_id, "value": value,
             "author": author, "comment": pulse.comment, "at": now, "expires_at": expires}
 
@@ -245,7 +240,7 @@ def add_override(account_id: AccountPath, override: OverrideIn,
         oid, run_id = manual.add_override(
             store, account_id=account_id, measure=override.measure, score=override.score,
             author=author, comment=override.comment, created_at=now, expires_at=expires,
-            scorecard=override.scorecard, kind="api-override", detail=_by(token))
+            scorecard=override.scorecard, kind="api-override", detail=token.run_detail())
     return {"ok": True, "run_id": run_id, "override_id": oid, "account_id": account_id,
             "measure": override.measure, "score": override.score, "author": author,
             "comment": override.comment, "created_at": now, "expires_at": expires,

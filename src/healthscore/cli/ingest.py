@@ -17,12 +17,14 @@ from healthscore.workspace import Workspace
 
 def print_report(report: IngestReport) -> None:
     table = Table(title=f"Ingest run {report.run_id}", title_justify="left")
-    for col in ("table", "source", "files read", "skipped", "rows read", "new", "changed",
-                "unchanged", "rejected"):
+    for col in ("table", "source", "files read", "unchanged files", "failed files",
+                "rows read", "new", "changed", "unchanged", "rejected"):
         table.add_column(col, justify="left" if col in ("table", "source") else "right")
     for s in report.sources:
         rejected = f"[red]{n(s.rows_rejected)}[/]" if s.rows_rejected else "0"
-        table.add_row(s.table, esc(s.source), n(s.files_read), n(s.files_skipped), n(s.rows_read),
+        failed = f"[red]{n(s.files_failed)}[/]" if s.files_failed else "0"
+        table.add_row(s.table, esc(s.source), n(s.files_read), n(s.files_skipped), failed,
+                      n(s.rows_read),
                       n(s.written.inserted), n(s.written.updated), n(s.written.unchanged),
                       rejected)
     console.print(table)
@@ -30,6 +32,14 @@ def print_report(report: IngestReport) -> None:
     console.print(f"{n(report.rows_loaded)} rows accepted ({n(w.inserted)} new, {n(w.updated)} "
                   f"changed, {n(w.unchanged)} already stored), {n(report.rows_rejected)} "
                   "rejected.")
+    for source, _table, file, note in report.notes:
+        console.print(f"note: {esc(file)} ({esc(source)}): {esc(note)}")
+    if report.failed_files:
+        console.print(f"[red]{n(len(report.failed_files))} file(s) could not be read and were "
+                      "left out[/] (the other files loaded; these are read again at the next "
+                      "ingest):")
+        for source, _table, file, why in report.failed_files[:20]:
+            console.print(f"  {esc(file)} ({esc(source)}): {esc(why)}")
     if report.values_dropped:
         console.print(f"{n(report.values_dropped)} optional value(s) could not be read and were "
                       "left empty, their rows kept (`on_error: reject` on a column quarantines "
@@ -91,9 +101,17 @@ def ingest(
 
 
 def fail_if_over_limit(report: IngestReport, workspace: Path) -> None:
-    """Exit 1 when a source rejected more than its ``max_rejected`` share (its accepted rows
-    are loaded): a source whose rows mostly fail is a mapping to fix, not a success."""
+    """Exit 1 when a source rejected more than its ``max_rejected`` share, or a file could not
+    be read (the accepted rows are loaded): a source whose rows mostly fail is a mapping to
+    fix, and a file left out is data missing, not a success."""
     over = report.over_limit()
+    for source, _table, file, why in report.failed_files:
+        err_console.print(f"[red]error:[/] {esc(file)} (source {esc(repr(source))}) was left "
+                          f"out: {esc(why)}")
+    if report.failed_files and not over:
+        err_console.print("The other files were loaded. Fix or replace the file(s) and ingest "
+                          "again (they are tried again).")
+        raise typer.Exit(1)
     if not over:
         return
     for line in over:

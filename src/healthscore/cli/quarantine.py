@@ -42,7 +42,10 @@ def quarantine(
     for col in ("table", "file", "row", "column", "value", "reason"):
         view.add_column(col, overflow="fold")
     for r in rows:
-        view.add_row(r["table"], esc(r["file"]), str(r["row"]), r["column"] or "(row)",
+        # Row 0 is a whole file left out (empty, not Parquet, …), not a row of it.
+        where = "(file)" if r["row"] == 0 else str(r["row"])
+        view.add_row(r["table"], esc(r["file"]), where, r["column"] or
+                     ("(row)" if r["row"] else ""),
                      "" if r["value"] is None else esc(str(r["value"])[:60]), esc(r["reason"]))
     console.print(view)
 

@@ -76,6 +76,11 @@ class ColumnMap(_Model):
         "(`{good: 5, bad: 1}`); map a value to an empty string to mean 'no value'. Values not "
         "listed pass through unchanged.")
     default: Scalar = Field(None, description="Value used where the source value is empty.")
+    max_length: int | None = Field(
+        None, gt=0, description="The most characters a text or JSON value may have; a longer "
+        "one quarantines its row (`value is N characters, longer than the limit of M`). "
+        "Default: the canonical column's limit in docs/data.md (1,000 for names and ids, "
+        "10,000 for comments, 100,000 for JSON).")
     on_error: Literal["null", "reject"] = Field(
         "null", description="An optional column's value that cannot be read (not a number, "
         "not one of the allowed values, out of range): `null` leaves it empty and keeps the "
@@ -103,7 +108,22 @@ class CsvOptions(_Model):
 
     delimiter: str = Field(",", min_length=1, max_length=1, description="Field separator.")
     quote: str = Field('"', min_length=1, max_length=1, description="Quote character.")
-    encoding: str = Field("utf-8", description="Text encoding (e.g. utf-8, latin-1).")
+    encoding: str = Field(
+        "utf-8", description="Text encoding of the files: utf-8 (default), latin-1, cp1252, "
+        "utf-16, or any other Python codec name. A value that is not valid in it quarantines "
+        "its row with the column and a hint to set this.")
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        import codecs
+
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError(f"unknown encoding {value!r}; use e.g. utf-8, latin-1, cp1252 or "
+                             "utf-16") from None
+        return value
     null_values: list[str] = Field(
         default_factory=lambda: ["", "NULL", "null", "N/A", "n/a", "NA", "-"],
         description="Cell texts read as empty.")
@@ -177,8 +197,10 @@ class ApiConfig(_Model):
     """The REST API served by `healthscore serve` (docs/api.md)."""
 
     read_requires_token: bool = Field(
-        False, description="Require a token (scope `read` or `write`) for reads too. By default "
-        "reads are open and only writes need a token (`healthscore token create`).")
+        False, description="Require a token (scope `read` or `write`) for reads too: API reads "
+        "need `Authorization: Bearer`, and the dashboard's pages ask to sign in with a token "
+        "(docs/api.md#signing-in-to-the-pages). By default reads are open and only writes need "
+        "a token (`healthscore token create`).")
     max_body_mb: float = Field(
         10.0, gt=0, le=1024, description="Largest request body accepted (MiB); larger posts "
         "are refused with 413 while they are read. Split bigger ingests into batches.")
@@ -194,6 +216,10 @@ class ServeConfig(_Model):
         "machine cannot read it. Add the name a reverse proxy forwards (`health.acme.com`); "
         "`*.acme.com` matches subdomains. Writes from a browser must also come from one of "
         "them (their Origin).")
+    https: bool = Field(
+        False, description="The pages are reached over HTTPS through a TLS proxy that talks "
+        "plain HTTP to the server: mark the sign-in and form cookies `Secure` anyway, so a "
+        "browser never sends them over plain HTTP.")
 
 
 class WorkspaceConfig(_Model):

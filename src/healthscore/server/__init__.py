@@ -4,7 +4,9 @@
 bind elsewhere). Each request opens the store and closes it after (:mod:`.access`), so
 ``healthscore run`` (the daily job) and other commands can write between requests; reads go
 through :class:`~healthscore.server.cache.CachedReader`, one implementation of the reader
-interface that :mod:`healthscore.read` is written against. See docs/dashboard.md.
+interface that :mod:`healthscore.read` is written against. Page sign-in sessions are in
+:mod:`.sessions`; whether ``--host`` may bind a non-loopback address in :mod:`.exposure`. See
+docs/dashboard.md and docs/api.md.
 """
 
 from healthscore.server.access import reading, writing

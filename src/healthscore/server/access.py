@@ -54,9 +54,10 @@ class ReadWriteLock:
 
 LOCK = ReadWriteLock()
 
-#: Tables whose rows the read cache holds (a write elsewhere keeps it, see ``touches``).
+#: Tables whose rows the read cache holds (a write elsewhere keeps it, see ``touches``);
+#: ``api_tokens`` because the sessions check the active tokens through it (.sessions).
 CACHED_TABLES = frozenset({"snapshots", "snapshot_measures", "snapshot_groups", "accounts",
-                           "scorecard_versions"})
+                           "scorecard_versions", "api_tokens"})
 
 
 @contextmanager

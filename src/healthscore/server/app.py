@@ -145,6 +145,9 @@ def create_app(workspace_root: Path | str) -> FastAPI:
     app = FastAPI(title="healthscore", version=__version__, docs_url=None, redoc_url=None,
                   openapi_url=None)
     app.state.workspace = workspace
+    from healthscore.api.auth import TokenFirst
+
+    app.add_middleware(TokenFirst, workspace=workspace, router=app.router)  # after the 413
     app.add_middleware(BodyLimit, limit=int(workspace.config.api.max_body_mb * 1024 * 1024))
     app.add_middleware(Hosts, allowed=workspace.config.serve.allowed_hosts)  # runs first
     mount(app)

@@ -1,15 +1,26 @@
-"""Reading source files into DuckDB, set-based: CSV and JSON lines through Arrow, Parquet natively.
+"""Reading source files into DuckDB, streamed: CSV through Arrow, JSON lines by line, Parquet
+natively.
 
-Each reader registers one relation holding the files' rows in file order with two extra
-columns, ``_file`` (the path as configured) and ``_row`` (1-based record number within the file;
-for CSV the header is not counted, for JSON lines it is the line number).
+Each reader fills one relation holding the files' rows in file order with two extra columns,
+``_file`` (the path as configured) and ``_row`` (1-based record number within the file; for
+CSV the header is not counted, for JSON lines it is the line number).
+
+Memory is bounded by the size of a block, not of a file: files are read in blocks of
+:data:`MAX_RECORD_BYTES` and appended to a DuckDB temp table batch by batch (DuckDB spills
+beyond the workspace's ``memory_limit``). A record longer than that, a value that is not text
+in the source's encoding, a record with the wrong number of fields, a line that is not JSON:
+each is a problem of its row, kept for the quarantine with its number. A problem of a whole
+file (empty, no header, not Parquet) skips that file with a reason (:attr:`RawRelation.skipped`)
+and the other files load.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import glob
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +30,38 @@ import pyarrow.csv as pacsv
 
 from healthscore.config.models import EXTENSIONS, CsvOptions, Source
 from healthscore.errors import SourceError
+
+#: The longest CSV record or JSON line read (bytes; characters for other encodings): a longer
+#: one is quarantined with its first characters.
+MAX_RECORD_BYTES = 8 << 20
+#: Arrow's block size: a CSV with a record longer than this is read line by line instead.
+ARROW_BLOCK = 1 << 20
+#: The most characters of a rejected value kept in the quarantine (the rest is cut, marked).
+VALUE_SHOWN = 1000
+#: The most columns a CSV header may have.
+MAX_COLUMNS = 2000
+#: A file where 9 of 10 records in a stretch of this many are unreadable (wrong field count,
+#: not text in its encoding, too long; for JSON lines: not an object) is not the format it
+#: claims: it is skipped as a whole instead of filling the quarantine with junk.
+JUNK_RUN = 1000
+#: Rows per batch appended to DuckDB by the line-by-line readers.
+BATCH_ROWS = 16384
+#: Column names the readers use themselves.
+RESERVED = ("_file", "_row", "_line", "_fields", "_bad_column", "_bad_text", "_long",
+            "_json_ok", "_json_why")
+_LONG_MARK = "\ufffehs-long-"
+
+# A quoted value may span lines, up to the longest record.
+csv.field_size_limit(max(csv.field_size_limit(), MAX_RECORD_BYTES))
+
+
+class FileSkipped(Exception):
+    """A whole file cannot be read: it is left out (and not recorded as read), the others
+    load. ``reason`` says why, for the report and the quarantine."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+        super().__init__(reason)
 
 
 @dataclass(frozen=True)
@@ -37,6 +80,7 @@ class RawRelation:
 
     ``columns`` maps each available source column to its DuckDB type; ``json`` means the rows
     are JSON objects in column ``_line`` and columns are reached by (dotted) path.
+    ``skipped`` lists the files left out and why; ``notes`` the files read that hold no rows.
     """
 
     view: str
@@ -45,6 +89,14 @@ class RawRelation:
     json: bool = False
     malformed: bool = False
     per_file_columns: dict[str, set[str]] = field(default_factory=dict)
+    skipped: list[tuple[SourceFile, str]] = field(default_factory=list)
+    notes: list[tuple[SourceFile, str]] = field(default_factory=list)
+    rows: int = 0
+
+    @property
+    def empty(self) -> bool:
+        """No file gave a row (all of them skipped, empty or header-only)."""
+        return self.rows == 0
 
 
 def source_format(source: Source, path: Path) -> str:
@@ -86,108 +138,374 @@ def resolve_files(root: Path, name: str, source: Source) -> list[SourceFile]:
     return out
 
 
-def _csv_header(path: Path, opts: CsvOptions) -> list[str]:
+def shown(text: str, limit: int = VALUE_SHOWN) -> str:
+    """``text`` cut to ``limit`` characters, saying how long it was."""
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"
+
+
+def _is_utf8(encoding: str) -> bool:
+    return codecs.lookup(encoding).name == "utf-8"
+
+
+def _encoding_hint(source_name: str, encoding: str) -> str:
+    return (f"not valid {encoding} text: if the file is in another encoding, set it on the "
+            f"source, e.g. `csv: {{encoding: latin-1}}` (or cp1252, utf-16) under "
+            f"sources.{source_name}")
+
+
+def _text_lines(fh: io.TextIOBase, marks: dict[str, tuple[str, int]]) -> Iterator[str]:
+    """The lines of ``fh``, none longer than :data:`MAX_RECORD_BYTES`: a longer line is read
+    to its end in pieces (and dropped as it goes) and given as a mark, its head and length
+    kept in ``marks``."""
+    piece = ARROW_BLOCK
+    while True:
+        line = fh.readline(piece)
+        if not line:
+            return
+        if len(line) < piece or line.endswith(("\n", "\r")):
+            yield line
+            continue
+        parts, total = [line], len(line)
+        while line and not line.endswith(("\n", "\r")):
+            line = fh.readline(piece)
+            total += len(line)
+            if total <= MAX_RECORD_BYTES:
+                parts.append(line)
+            elif parts:
+                head, parts = parts[0][:VALUE_SHOWN], []
+        if parts:
+            yield "".join(parts)
+            continue
+        key = f"{_LONG_MARK}{len(marks)}\ufffe"
+        marks[key] = (head, total)
+        yield key + "\n"
+
+
+def _csv_header(file: SourceFile, opts: CsvOptions, source_name: str) -> list[str]:
+    """The column names of a CSV file's first non-blank line."""
+    if file.size == 0:
+        raise FileSkipped("the file is empty (0 bytes, not even a header row)")
     try:
-        with open(path, encoding=opts.encoding, newline="") as fh:
-            first = fh.readline()
-            while first and not first.strip():
-                first = fh.readline()
-    except (OSError, UnicodeDecodeError, LookupError) as exc:
-        raise SourceError(f"{path}: cannot read ({exc})",
-                          hint="check the file and the source's csv.encoding") from None
+        with open(file.path, encoding=opts.encoding, errors="surrogateescape",
+                  newline="") as fh:
+            marks: dict[str, tuple[str, int]] = {}
+            first = ""
+            for line in _text_lines(fh, marks):
+                if line.strip():
+                    first = line
+                    break
+    except (OSError, LookupError) as exc:
+        raise FileSkipped(f"cannot be read ({exc})") from None
     if not first:
-        return []
-    header = next(csv.reader(io.StringIO(first), delimiter=opts.delimiter, quotechar=opts.quote))
-    header = [h.strip().lstrip("\ufeff") for h in header]
-    dupes = sorted({h for h in header if header.count(h) > 1})
-    if dupes:
-        raise SourceError(f"{path}: the header repeats column(s) {', '.join(map(repr, dupes))}",
-                          hint="rename them in the export so each column name is unique")
-    return header
-
-
-def _read_csv(file: SourceFile, opts: CsvOptions) -> pa.Table:
-    header = _csv_header(file.path, opts)
-    if not header:
-        return pa.table({"_file": pa.array([], pa.string()), "_row": pa.array([], pa.int64())})
-    invalid: list[str] = []
-
-    def on_invalid(row) -> str:
-        invalid.append(row.text)
-        return "skip"
-
+        raise FileSkipped("the file is empty (blank lines only, no header row)")
+    if first.startswith(_LONG_MARK):
+        raise FileSkipped(f"the header (line 1) is longer than {MAX_RECORD_BYTES:,} "
+                          "characters: not a CSV file with a header row?")
     try:
-        table = pacsv.read_csv(
+        first.encode("utf-8")
+    except UnicodeEncodeError:
+        raise FileSkipped("the header (line 1) is " + _encoding_hint(source_name, opts.encoding)
+                          ) from None
+    try:
+        header = next(csv.reader(io.StringIO(first), delimiter=opts.delimiter,
+                                 quotechar=opts.quote))
+    except (csv.Error, StopIteration) as exc:
+        raise FileSkipped(f"cannot read the header row ({exc})") from None
+    header = [h.strip().lstrip("\ufeff") for h in header]
+    if len(header) > MAX_COLUMNS:
+        raise FileSkipped(f"the header has {len(header):,} columns, more than {MAX_COLUMNS:,}: "
+                          f"is {opts.delimiter!r} the right delimiter (`csv: {{delimiter: …}}`)?")
+    # DuckDB's column names ignore case: `ID` and `id` are the same column.
+    lower = [h.lower() for h in header]
+    dupes = sorted({h for h in header if lower.count(h.lower()) > 1})
+    if dupes:
+        raise FileSkipped(f"the header repeats column(s) {', '.join(map(repr, dupes))}: rename "
+                          "them in the export so each column name is unique")
+    reserved = [h for h in header if h.lower() in RESERVED]
+    if reserved:
+        raise FileSkipped(f"the header has column(s) {', '.join(map(repr, reserved))}, names "
+                          "healthscore uses itself: rename them in the export")
+    return [h or f"column{i + 1}" for i, h in enumerate(header)]
+
+
+class _Fallback(Exception):
+    """Arrow met a record it cannot keep with its number: read the file line by line."""
+
+
+def _csv_arrow_batches(file: SourceFile, opts: CsvOptions, header: list[str]
+                       ) -> Iterator[pa.RecordBatch]:
+    """The records of a well-formed CSV file, every column as bytes (so text that is not
+    valid in the encoding is found per value, later). Raises :class:`_Fallback` at the first
+    record Arrow cannot keep with its number (wrong field count, too long, not decodable)."""
+    try:
+        reader = pacsv.open_csv(
             file.path,
             read_options=pacsv.ReadOptions(encoding=opts.encoding, column_names=header,
-                                           skip_rows=1),
+                                           skip_rows=1, block_size=ARROW_BLOCK,
+                                           use_threads=False),
             parse_options=pacsv.ParseOptions(delimiter=opts.delimiter, quote_char=opts.quote,
-                                             newlines_in_values=True,
-                                             invalid_row_handler=on_invalid),
+                                             newlines_in_values=True),
             convert_options=pacsv.ConvertOptions(
-                column_types={h: pa.string() for h in header},
+                column_types={h: pa.binary() for h in header},
                 null_values=opts.null_values, strings_can_be_null=True,
-                quoted_strings_can_be_null=True),
-        )
-    except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as exc:
-        raise SourceError(f"{file.display}: cannot parse as CSV ({exc})",
-                          hint="check the delimiter, quoting and encoding "
-                               "(`csv:` options of the source)") from None
-    if invalid:
-        # Arrow skips malformed records without saying where they were; re-read this file
-        # with the csv module so every record keeps its number and the bad ones are kept
-        # for the quarantine.
-        table = _read_csv_with_malformed(file, opts, header)
-    n = table.num_rows
-    table = table.append_column("_row", pa.array(range(1, n + 1), pa.int64()))
-    return table.append_column("_file", pa.array([file.display] * n, pa.string()))
+                quoted_strings_can_be_null=True))
+        yield from reader
+    except (pa.ArrowException, UnicodeError, ValueError):
+        raise _Fallback from None
 
 
-def _read_csv_with_malformed(file: SourceFile, opts: CsvOptions, header: list[str]) -> pa.Table:
+def _csv_python_batches(file: SourceFile, opts: CsvOptions, header: list[str]
+                        ) -> Iterator[pa.Table]:
+    """Every record of a CSV file with its number, read line by line: a record with the
+    wrong number of fields, an over-long line or a value not valid in the encoding is kept
+    as a problem of its row (``_fields``, ``_long``, ``_bad_column``, ``_bad_text``)."""
     nulls = set(opts.null_values)
-    columns: list[list[str | None]] = [[] for _ in header]
-    malformed: list[str | None] = []
-    texts: list[str | None] = []
-    with open(file.path, encoding=opts.encoding, newline="") as fh:
-        records = csv.reader(fh, delimiter=opts.delimiter, quotechar=opts.quote)
-        next(records, None)
-        for record in records:
-            if not record:
-                continue
-            ok = len(record) == len(header)
-            malformed.append(None if ok else
-                             f"malformed CSV record: expected {len(header)} fields, "
-                             f"found {len(record)} (check quoting of values with the delimiter)")
-            texts.append(None if ok else opts.delimiter.join(record))
-            for i, col in enumerate(columns):
-                col.append(record[i] if ok and record[i] not in nulls else None)
-    data = {h: pa.array(c, pa.string()) for h, c in zip(header, columns, strict=True)}
-    data["_malformed"] = pa.array(malformed, pa.string())
-    data["_malformed_text"] = pa.array(texts, pa.string())
+    width = len(header)
+    marks: dict[str, tuple[str, int]] = {}
+
+    def empty() -> dict[str, list]:
+        return {k: [] for k in (*header, "_fields", "_bad_column", "_bad_text", "_long")}
+
+    out = empty()
+    n = 0
+    junk = _JunkMeter()
+    problem = ""
+    with open(file.path, encoding=opts.encoding, errors="surrogateescape", newline="") as fh:
+        records = csv.reader(_text_lines(fh, marks), delimiter=opts.delimiter,
+                             quotechar=opts.quote)
+        try:
+            next(records, None)  # the header
+            for record in records:
+                if not record:
+                    continue
+                n += 1
+                fields = bad_col = bad_text = long = None
+                long_mark = next((v for v in record if _LONG_MARK in v), None)
+                if long_mark is not None:
+                    key = long_mark[long_mark.index(_LONG_MARK):]
+                    key = key[:key.index("\ufffe", 1) + 1] if "\ufffe" in key[1:] else key
+                    head, long = marks.pop(key, ("", MAX_RECORD_BYTES))
+                    bad_text = _escape(head)
+                elif len(record) != width:
+                    fields = len(record)
+                    bad_text = shown(_escape(opts.delimiter.join(record)))
+                else:
+                    for name, value in zip(header, record, strict=True):
+                        try:
+                            value.encode("utf-8")
+                        except UnicodeEncodeError:
+                            bad_col, bad_text = name, shown(_escape(value))
+                            break
+                ok = fields is None and long is None and bad_col is None
+                if not ok:
+                    problem = (f"expected {width} fields, found {fields}" if fields is not None
+                               else f"a line of {long:,} characters" if long is not None else
+                               f"not valid {opts.encoding} text in column {bad_col!r}")
+                if junk.junk(ok):
+                    raise FileSkipped(_junk(n, "record", problem,
+                        f"check the delimiter {opts.delimiter!r}, quote {opts.quote!r} and "
+                        f"encoding {opts.encoding!r} (`csv:` options of the source)"))
+                for i, name in enumerate(header):
+                    value = record[i] if ok else None
+                    out[name].append(None if value is None or value in nulls else value)
+                out["_fields"].append(fields)
+                out["_bad_column"].append(bad_col)
+                out["_bad_text"].append(bad_text)
+                out["_long"].append(long)
+                if len(out["_fields"]) >= BATCH_ROWS:
+                    yield _python_table(out, header)
+                    out = empty()
+        except csv.Error as exc:
+            raise FileSkipped(f"cannot be read as CSV after record {n:,} ({exc}; an unclosed "
+                              f"quote {opts.quote!r}?)") from None
+        except (OSError, LookupError) as exc:
+            raise FileSkipped(f"cannot be read ({exc})") from None
+    if out["_fields"]:
+        yield _python_table(out, header)
+
+
+class _JunkMeter:
+    """Counts unreadable records in stretches of :data:`JUNK_RUN`."""
+
+    def __init__(self) -> None:
+        self.seen = self.bad = 0
+
+    def junk(self, ok: bool) -> bool:
+        """Count one record; True when its stretch is (mostly) junk."""
+        self.seen += 1
+        self.bad += not ok
+        if self.seen < JUNK_RUN:
+            return False
+        found = self.bad * 10 >= self.seen * 9
+        self.seen = self.bad = 0
+        return found
+
+
+def _junk(last: int, what: str, example: str, hint: str) -> str:
+    return (f"at least 9 in 10 of the {JUNK_RUN:,} {what}s up to {what} {last:,} are "
+            f"unreadable (e.g. {example}): not a file in the format and layout the source "
+            f"expects? {hint}; nothing of it was loaded")
+
+
+def _escape(text: str) -> str:
+    """Text with the bytes that were not valid in its encoding shown as ``\\xE9``."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _python_table(out: dict[str, list], header: list[str]) -> pa.Table:
+    data = {h: pa.array(out[h], pa.string()) for h in header}
+    data["_fields"] = pa.array(out["_fields"], pa.int32())
+    data["_bad_column"] = pa.array(out["_bad_column"], pa.string())
+    data["_bad_text"] = pa.array(out["_bad_text"], pa.string())
+    data["_long"] = pa.array(out["_long"], pa.int64())
     return pa.table(data)
 
 
-def _read_jsonl(file: SourceFile) -> pa.Table:
+def _append(con: duckdb.DuckDBPyConnection, view: str, batch: pa.Table | pa.RecordBatch,
+            file: SourceFile, first_row: int, header: list[str], binary: bool) -> int:
+    """Append ``batch`` to ``view`` numbered from ``first_row``; bytes columns are decoded
+    (a value that is not UTF-8 marks its row). Returns the number of rows."""
+    n = batch.num_rows
+    if not n:
+        return 0
+    table = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
+    table = table.append_column("_row", pa.array(range(first_row, first_row + n), pa.int64()))
+    con.register("_hs_batch", table)
     try:
-        table = pacsv.read_csv(
-            file.path,
-            read_options=pacsv.ReadOptions(column_names=["_line"], encoding="utf-8"),
-            # JSON text never holds a raw 0x1F, so each line is one field.
-            parse_options=pacsv.ParseOptions(delimiter="\x1f", quote_char=False,
-                                             escape_char=False, ignore_empty_lines=False),
-            convert_options=pacsv.ConvertOptions(column_types={"_line": pa.string()},
-                                                 strings_can_be_null=False),
-        )
-    except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as exc:
-        raise SourceError(f"{file.display}: cannot read as JSON lines ({exc})") from None
-    n = table.num_rows
-    table = table.append_column("_row", pa.array(range(1, n + 1), pa.int64()))
-    return table.append_column("_file", pa.array([file.display] * n, pa.string()))
+        cols = [ident(h) for h in header]
+        if binary:
+            decoded = [f"try(decode({c})) AS {c}" for c in cols]
+            bad = " ".join(f"WHEN {c} IS NOT NULL AND try(decode({c})) IS NULL THEN {lit(h)}"
+                           for c, h in zip(cols, header, strict=True))
+            text = " ".join(f"WHEN {c} IS NOT NULL AND try(decode({c})) IS NULL THEN "
+                            f"left(CAST({c} AS VARCHAR), {VALUE_SHOWN})"
+                            for c in cols)
+            extra = (f"CASE {bad} END AS _bad_column, CASE {text} END AS _bad_text"
+                     if cols else "NULL AS _bad_column, NULL AS _bad_text")
+            select = ", ".join([*decoded, extra])
+        else:
+            select = ", ".join([*cols, "_fields", "_bad_column", "_bad_text", "_long"])
+        con.execute(
+            f"INSERT INTO {view} BY NAME SELECT {lit(file.display)} AS _file, "
+            f"_row, {select} FROM _hs_batch")
+    finally:
+        con.unregister("_hs_batch")
+    return n
+
+
+def _load_csv(con: duckdb.DuckDBPyConnection, view: str, file: SourceFile, opts: CsvOptions,
+              source_name: str, known: set[str]) -> tuple[list[str], int]:
+    """Append a CSV file's records to ``view``; its header and number of records."""
+    header = _csv_header(file, opts, source_name)
+    for h in header:
+        if h.lower() not in known:
+            con.execute(f"ALTER TABLE {view} ADD COLUMN {ident(h)} VARCHAR")
+            known.add(h.lower())
+    n = 0
+    try:
+        for batch in _csv_arrow_batches(file, opts, header):
+            n += _append(con, view, batch, file, n + 1, header, binary=True)
+    except _Fallback:
+        # Arrow drops a malformed record without its number: read this file again line by
+        # line, so every record keeps its number and the bad ones go to the quarantine.
+        con.execute(f"DELETE FROM {view} WHERE _file = ?", [file.display])
+        n = 0
+        for table in _csv_python_batches(file, opts, header):
+            n += _append(con, view, table, file, n + 1, header, binary=False)
+    return header, n
+
+
+def _jsonl_batches(file: SourceFile) -> Iterator[pa.Table]:
+    """The non-blank lines of a JSON-lines file with their numbers; a line that is not UTF-8
+    or longer than :data:`MAX_RECORD_BYTES` carries its reason in ``_bad``."""
+    rows: list[int] = []
+    lines: list[str] = []
+    bads: list[str | None] = []
+    number = 0
+    junk = _JunkMeter()
+    try:
+        with open(file.path, "rb") as fh:
+            while True:
+                raw = fh.readline(MAX_RECORD_BYTES + 1)
+                if not raw:
+                    break
+                number += 1
+                bad = None
+                if len(raw) > MAX_RECORD_BYTES and not raw.endswith(b"\n"):
+                    total = len(raw)
+                    more = raw
+                    while more and not more.endswith(b"\n"):
+                        more = fh.readline(MAX_RECORD_BYTES)
+                        total += len(more)
+                    raw = raw[:VALUE_SHOWN * 4]
+                    bad = (f"the line is {total:,} bytes long, longer than the limit of "
+                           f"{MAX_RECORD_BYTES:,}")
+                raw = raw.rstrip(b"\r\n")
+                if number == 1:
+                    raw = raw.removeprefix(codecs.BOM_UTF8)
+                if not raw.strip():
+                    continue
+                try:
+                    text = raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    text = raw.decode("utf-8", "backslashreplace")
+                    bad = bad or (f"not valid UTF-8 text (byte 0x{raw[exc.start]:02X} at "
+                                  f"character {exc.start + 1}); JSON lines are UTF-8")
+                # A line that does not even start like an object counts towards junk.
+                if junk.junk(not bad and text.lstrip().startswith("{")):
+                    raise FileSkipped(_junk(number, "line", bad or (
+                        "a line not starting with {"), "JSON lines hold one JSON object per "
+                        "line, in UTF-8"))
+                rows.append(number)
+                lines.append(shown(text) if bad else text)
+                bads.append(bad)
+                if len(rows) >= BATCH_ROWS:
+                    yield _json_table(file, rows, lines, bads)
+                    rows, lines, bads = [], [], []
+    except OSError as exc:
+        raise FileSkipped(f"cannot be read ({exc})") from None
+    if rows:
+        yield _json_table(file, rows, lines, bads)
+
+
+def _json_table(file: SourceFile, rows: list[int], lines: list[str], bads: list[str | None]
+                ) -> pa.Table:
+    return pa.table({"_file": pa.array([file.display] * len(rows), pa.string()),
+                     "_row": pa.array(rows, pa.int64()), "_line": pa.array(lines, pa.string()),
+                     "_bad": pa.array(bads, pa.string())})
+
+
+#: A JSON line's verdict: NULL when it is a JSON object, else why not.
+_JSON_WHY = ("CASE WHEN _bad IS NOT NULL THEN _bad WHEN NOT json_valid(_line) THEN "
+             "'not valid JSON' WHEN json_type(_line::JSON) <> 'OBJECT' THEN "
+             "'not a JSON object (a JSON ' || lower(json_type(_line::JSON)) || ')' END")
+
+
+def _json_insert(con: duckdb.DuckDBPyConnection, view: str, source: str) -> None:
+    con.execute(
+        f"INSERT INTO {view} SELECT _file, _row, CASE WHEN why IS NULL THEN _line ELSE "
+        f"left(_line, {VALUE_SHOWN}) END, why IS NULL, why FROM (SELECT *, {_JSON_WHY} AS why "
+        f"FROM {source} WHERE trim(_line) <> '')")
+
+
+def _json_create(con: duckdb.DuckDBPyConnection, view: str) -> None:
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {view} (_file VARCHAR, _row BIGINT, "
+                "_line VARCHAR, _json_ok BOOLEAN, _json_why VARCHAR)")
+
+
+def _json_keys(con: duckdb.DuckDBPyConnection, view: str) -> dict[str, str]:
+    keys = con.execute(
+        f"SELECT DISTINCT unnest(json_keys(_line::JSON)) FROM {view} WHERE _json_ok"
+    ).fetchall()
+    return {k[0]: "VARCHAR" for k in keys}
 
 
 def read_source(con: duckdb.DuckDBPyConnection, name: str, source: Source,
                 files: list[SourceFile], view: str) -> RawRelation:
-    """Register the rows of ``files`` as relation ``view`` on ``con``."""
+    """Register the rows of ``files`` as relation ``view`` on ``con``.
+
+    A file that cannot be read as a whole is left out and listed in ``skipped`` with its
+    reason; one that holds no rows is listed in ``notes``."""
     formats = {source_format(source, f.path) for f in files}
     if len(formats) > 1:
         raise SourceError(f"source {name!r}: its files mix formats ({', '.join(sorted(formats))})",
@@ -195,64 +513,99 @@ def read_source(con: duckdb.DuckDBPyConnection, name: str, source: Source,
     fmt = formats.pop() if formats else (source.format or "csv")
     rel = RawRelation(view=view, format=fmt, json=fmt == "jsonl")
     if fmt == "parquet":
+        _read_parquet(con, files, view, rel)
+    elif fmt == "jsonl":
+        _json_create(con, view)
         for f in files:
             try:
-                desc = con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(f.path)]
-                                   ).fetchall()
-            except duckdb.Error as exc:
-                raise SourceError(f"{f.display}: cannot read as Parquet ({exc})") from None
-            rel.per_file_columns[f.display] = {d[0] for d in desc}
-            for d in desc:
-                rel.columns.setdefault(d[0], d[1])
-        paths = [str(f.path) for f in files]
-        shown = {str(f.path): f.display for f in files}
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _shown_{view} (path VARCHAR, shown VARCHAR)")
-        con.executemany(f"INSERT INTO _shown_{view} VALUES (?, ?)", list(shown.items()))
-        if paths:
-            _parquet_view(con, view, paths)
-        else:
-            con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS "
-                        "SELECT NULL::VARCHAR AS _file, NULL::BIGINT AS _row WHERE false")
-        return rel
-    tables = []
-    for f in files:
-        t = _read_jsonl(f) if fmt == "jsonl" else _read_csv(f, source.csv)
-        rel.per_file_columns[f.display] = {c for c in t.column_names if not c.startswith("_")}
-        rel.malformed = rel.malformed or "_malformed" in t.column_names
-        tables.append(t)
-    if tables:
-        table = pa.concat_tables(tables, promote_options="default")
+                n = 0
+                for batch in _jsonl_batches(f):
+                    con.register("_hs_batch", batch)
+                    try:
+                        _json_insert(con, view, "_hs_batch")
+                    finally:
+                        con.unregister("_hs_batch")
+                    n += batch.num_rows
+            except FileSkipped as exc:
+                con.execute(f"DELETE FROM {view} WHERE _file = ?", [f.display])
+                rel.skipped.append((f, exc.reason))
+                continue
+            rel.rows += n
+            if not n:
+                rel.notes.append((f, "no rows (the file is empty)" if f.size == 0 else
+                                  "no rows (blank lines only)"))
+        rel.columns = _json_keys(con, view)
     else:
-        table = pa.table({"_file": pa.array([], pa.string()), "_row": pa.array([], pa.int64())})
-    if rel.json:
-        rel.columns = register_json_lines(con, table, view)
-        return rel
-    con.register(f"{view}_arrow", table)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {view} AS SELECT * FROM {view}_arrow")
-    rel.columns = {c: "VARCHAR" for c in table.column_names if not c.startswith("_")}
-    con.unregister(f"{view}_arrow")
+        rel.malformed = True
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {view} (_file VARCHAR, _row BIGINT, "
+                    "_fields INTEGER, _bad_column VARCHAR, _bad_text VARCHAR, _long BIGINT)")
+        known: set[str] = set()
+        for f in files:
+            try:
+                header, n = _load_csv(con, view, f, source.csv, name, known)
+            except FileSkipped as exc:
+                con.execute(f"DELETE FROM {view} WHERE _file = ?", [f.display])
+                rel.skipped.append((f, exc.reason))
+                continue
+            rel.per_file_columns[f.display] = set(header)
+            for h in header:
+                rel.columns.setdefault(h, "VARCHAR")
+            rel.rows += n
+            if not n:
+                rel.notes.append((f, "no rows (a header only)"))
     return rel
+
+
+def _read_parquet(con: duckdb.DuckDBPyConnection, files: list[SourceFile], view: str,
+                  rel: RawRelation) -> None:
+    good: list[SourceFile] = []
+    for f in files:
+        if f.size == 0:
+            rel.skipped.append((f, "the file is empty (0 bytes)"))
+            continue
+        try:
+            desc = con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(f.path)]
+                               ).fetchall()
+            n = con.execute("SELECT count(*) FROM read_parquet(?)", [str(f.path)]
+                            ).fetchall()[0][0]
+        except duckdb.Error as exc:
+            rel.skipped.append((f, f"cannot be read as Parquet ({str(exc).splitlines()[0]})"))
+            continue
+        good.append(f)
+        rel.rows += n
+        if not n:
+            rel.notes.append((f, "no rows"))
+        rel.per_file_columns[f.display] = {d[0] for d in desc}
+        for d in desc:
+            rel.columns.setdefault(d[0], d[1])
+    paths = [str(f.path) for f in good]
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _shown_{view} (path VARCHAR, shown VARCHAR)")
+    con.executemany(f"INSERT INTO _shown_{view} VALUES (?, ?)",
+                    [(str(f.path), f.display) for f in good])
+    if paths:
+        _parquet_view(con, view, paths)
+    else:
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS "
+                    "SELECT NULL::VARCHAR AS _file, NULL::BIGINT AS _row WHERE false")
 
 
 def register_json_lines(con: duckdb.DuckDBPyConnection, lines: pa.Table, view: str
                         ) -> dict[str, str]:
     """Register ``lines`` (``_file``, ``_row``, ``_line``: one JSON text each) as temp table
-    ``view`` with ``_json_ok`` (the line is a JSON object); blank lines are left out.
+    ``view`` with ``_json_ok`` (the line is a JSON object) and ``_json_why`` (why not);
+    blank lines are left out.
 
     Returns the keys found in the objects, each typed VARCHAR (values are read as text).
     """
+    if "_bad" not in lines.column_names:
+        lines = lines.append_column("_bad", pa.nulls(lines.num_rows, pa.string()))
+    _json_create(con, view)
     con.register(f"{view}_arrow", lines)
     try:
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {view} AS SELECT _file, _row, _line, "
-            f"CASE WHEN json_valid(_line) THEN json_type(_line::JSON) = 'OBJECT' ELSE false END "
-            f"AS _json_ok FROM {view}_arrow WHERE trim(_line) <> ''")
+        _json_insert(con, view, f"{view}_arrow")
     finally:
         con.unregister(f"{view}_arrow")
-    keys = con.execute(
-        f"SELECT DISTINCT unnest(json_keys(_line::JSON)) FROM {view} WHERE _json_ok"
-    ).fetchall()
-    return {k[0]: "VARCHAR" for k in keys}
+    return _json_keys(con, view)
 
 
 def _parquet_view(con: duckdb.DuckDBPyConnection, view: str, paths: list[str]) -> None:
@@ -263,3 +616,11 @@ def _parquet_view(con: duckdb.DuckDBPyConnection, view: str, paths: list[str]) -
         f"FROM read_parquet([{listing}], filename='_hs_filename', file_row_number=true, "
         f"union_by_name=true) p JOIN _shown_{view} s ON s.path = p._hs_filename")
 
+
+def lit(value: object) -> str:
+    """A SQL string literal."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'

@@ -4,6 +4,11 @@ Valid rows load; rows that break the contract go to the ``quarantine`` table wit
 column, value and reason; a failure of any kind rolls the whole ingest back, so the store is
 either fully updated or exactly as before. Files unchanged since the last ingest (same size,
 modification time and source configuration, and no rows rejected then) are skipped.
+
+A file that cannot be read as a whole (empty, no header, not Parquet) is left out with its
+reason — in the report, and in the quarantine as one entry with row 0 — and not recorded as
+read, so the next ingest tries it again; every other file loads. A file with a header and no
+rows is read, loads nothing, and is noted.
 """
 
 from __future__ import annotations
@@ -33,7 +38,10 @@ class SourceReport:
     source: str
     table: str
     files_read: int = 0
+    #: unchanged since the last ingest, not read again
     files_skipped: int = 0
+    #: could not be read as a whole: left out, tried again at the next ingest
+    files_failed: int = 0
     rows_read: int = 0
     rows_rejected: int = 0
     #: events already there (the same event_id, or the same content), not loaded again
@@ -69,6 +77,11 @@ class IngestReport:
     #: a sample of the optional values left empty: (source, table, file, row, column, value,
     #: reason)
     dropped_values: list[tuple] = field(default_factory=list)
+    #: files left out because they cannot be read as a whole: (source, table, file, reason)
+    failed_files: list[tuple[str, str, str, str]] = field(default_factory=list)
+    #: files read that hold no rows (a header only, empty JSON lines): (source, table, file,
+    #: note)
+    notes: list[tuple[str, str, str, str]] = field(default_factory=list)
     finished_at: datetime | None = None
 
     @property
@@ -116,6 +129,7 @@ class IngestReport:
             agg = out.setdefault(s.table, SourceReport(source="*", table=s.table))
             agg.files_read += s.files_read
             agg.files_skipped += s.files_skipped
+            agg.files_failed += s.files_failed
             agg.rows_read += s.rows_read
             agg.rows_rejected += s.rows_rejected
             agg.duplicates += s.duplicates
@@ -127,8 +141,13 @@ class IngestReport:
             "run_id": self.run_id,
             "rows_read": self.rows_read, "rows_loaded": self.rows_loaded,
             "rows_rejected": self.rows_rejected, "rows_duplicate": self.rows_duplicate,
+            "files_failed": [{"source": s, "table": t, "file": f, "reason": why}
+                             for s, t, f, why in self.failed_files],
+            "notes": [{"source": s, "table": t, "file": f, "note": why}
+                      for s, t, f, why in self.notes],
             "sources": [{"source": s.source, "table": s.table, "files_read": s.files_read,
-                         "files_skipped": s.files_skipped, "rows_read": s.rows_read,
+                         "files_skipped": s.files_skipped, "files_failed": s.files_failed,
+                         "rows_read": s.rows_read,
                          "rows_rejected": s.rows_rejected, "duplicates": s.duplicates,
                          "values_dropped": s.values_dropped,
                          "inserted": s.written.inserted,
@@ -172,18 +191,22 @@ def ingest(workspace: Workspace, *, now: datetime | None = None, strict: bool = 
     Raises
     ------
     SourceError
-        A file cannot be read or lacks a required column (nothing is written).
+        A file is missing, or lacks a required column (nothing is written). A file that
+        cannot be read as a whole is not an error: it is listed in ``failed_files``.
     QuarantineError
-        ``strict`` and some rows were rejected (nothing is written).
+        ``strict`` and some rows were rejected or a file could not be read (nothing is
+        written).
     """
     now = clock.now(now)
     with workspace.store() as store, store.recorded("ingest", now) as run:
         report = IngestReport(run_id=run.run_id, started_at=now)
         with store.transaction():
             _ingest_all(workspace, store, report, now=now, full=full, progress=progress)
-            if strict and report.rows_rejected:
+            if strict and (report.rows_rejected or report.failed_files):
+                what = (f"{len(report.failed_files)} file(s) could not be read"
+                        if report.failed_files else f"{report.rows_rejected} row(s) rejected")
                 raise QuarantineError(
-                    f"{report.rows_rejected} row(s) rejected; --strict: nothing was written",
+                    f"{what}; --strict: nothing was written",
                     report=report,
                     hint="fix the rows listed above, or run without --strict to load the "
                          "valid rows and quarantine the rest")
@@ -224,24 +247,55 @@ def _ingest_all(workspace: Workspace, store: Store, report: IngestReport, *, now
             if to_read:
                 view = f"_raw_{len(report.sources)}"
                 rel = read_source(con, name, source, to_read, view)
-                check_json_paths(con, table, name, source, rel)
-                src_ctx = ParseContext(ctx.timezone, source.decimal, ctx.now_sql)
-                parts.append(parse_query(table, name, source, rel, src_ctx,
-                                         source_order=order))
                 raw_views.append(("VIEW" if rel.format == "parquet" else "TABLE", view))
-                read_meta[name] = ({f.display: (f.size, f.mtime_ns) for f in to_read},
-                                   cfg_hash)
+                _file_outcomes(store, table, name, rel, sr, report, now=now)
+                failed = {f.display for f, _ in rel.skipped}
+                read = [f for f in to_read if f.display not in failed]
+                if not rel.empty:
+                    check_json_paths(con, table, name, source, rel)
+                    src_ctx = ParseContext(ctx.timezone, source.decimal, ctx.now_sql)
+                    parts.append(parse_query(table, name, source, rel, src_ctx,
+                                             source_order=order))
+                    read_meta[name] = ({f.display: (f.size, f.mtime_ns) for f in read},
+                                       cfg_hash)
+                elif read:  # only empty or header-only files: read, nothing to load
+                    store.replace_quarantine(name, [f.display for f in read],
+                                             "(SELECT * FROM quarantine WHERE false)")
+                    store.record_files(name, [(f.display, f.size, f.mtime_ns, 0, 0)
+                                              for f in read], cfg_hash, report.run_id)
             done += 1
             if progress:
                 progress(done, total, f"{name} → {table_name}")
-        if not parts:
-            continue
-        stage(store, table, parts, now=now,
-              keep=[n for n, s in feeding if s.duplicates == "keep" and n in read_meta])
+        if parts:
+            stage(store, table, parts, now=now,
+                  keep=[n for n, s in feeding if s.duplicates == "keep" and n in read_meta])
         for kind, view in raw_views:
             con.execute(f"DROP {kind} {view}")
-        _write_table(store, table, report, sources, read_meta, now=now)
+            if kind == "VIEW":
+                con.execute(f"DROP TABLE IF EXISTS _shown_{view}")
+        if parts:
+            _write_table(store, table, report, sources, read_meta, now=now)
     con.execute("DROP TABLE IF EXISTS _stage")
+
+
+def _file_outcomes(store: Store, table: Table, name: str, rel, sr: SourceReport,
+                   report: IngestReport, *, now: datetime) -> None:
+    """Report the files of a source read that were left out (and put each in the quarantine
+    as one entry with row 0, replacing its earlier entries) or that hold no rows."""
+    sr.files_failed = len(rel.skipped)
+    sr.files_read -= len(rel.skipped)
+    report.failed_files += [(name, table.name, f.display, why) for f, why in rel.skipped]
+    report.notes += [(name, table.name, f.display, why) for f, why in rel.notes]
+    if not rel.skipped:
+        return
+    rows = ", ".join(
+        f"({report.run_id}, {lit(name)}, {lit(table.name)}, {lit(f.display)}, 0, NULL, NULL, "
+        f"{lit('file skipped: ' + why)}, TIMESTAMP {lit(now.isoformat(sep=' '))}, NULL)"
+        for f, why in rel.skipped)
+    store.replace_quarantine(
+        name, [f.display for f, _ in rel.skipped],
+        f"(SELECT * FROM (VALUES {rows}) AS t(run_id, source, \"table\", file, \"row\", "
+        f"\"column\", value, reason, quarantined_at, \"key\"))")
 
 
 def stage(store: Store, table: Table, parts: list[str], *, now: datetime,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from healthscore.config.models import SPECIAL_FORMATS, ColumnMap, Source
 from healthscore.errors import SourceError
 from healthscore.schemas import Check, Column, Table
-from healthscore.sources.files import RawRelation
+from healthscore.sources.files import MAX_RECORD_BYTES, VALUE_SHOWN, RawRelation
 
 NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
                  "UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "REAL")
@@ -46,7 +46,9 @@ def _raw_expr(rel: RawRelation, spec: ColumnMap, canonical: str, source_name: st
     col = spec.column
     if rel.json:
         parts = col.split(".")
-        if parts[0] not in rel.columns and col not in rel.columns:
+        # With no JSON object in any line there are no keys to check against: every line is
+        # rejected as not JSON, by its own reason, not the source for a missing column.
+        if rel.columns and parts[0] not in rel.columns and col not in rel.columns:
             return None
         path = _json_path([col] if col in rel.columns else parts)
         return (f"CASE WHEN _json_ok THEN json_extract_string(_line, {lit(path)}) END",
@@ -273,6 +275,15 @@ def parse_query(table: Table, source_name: str, source: Source, rel: RawRelation
             bad.append((f"{tv} < {col.min}", name, vv, lit(f"below the minimum {col.min:g}")))
         if col.max is not None:
             bad.append((f"{tv} > {col.max}", name, vv, lit(f"above the maximum {col.max:g}")))
+        if col.type in ("string", "json"):
+            limit = spec.max_length or col.max_length
+            if limit:
+                # Too long is never left empty: the row is rejected, whatever on_error says.
+                conditions.append((
+                    f"length({vv}) > {limit}", name, vv,
+                    f"'value is ' || format('{{:,}}', length({vv})) || ' characters, longer "
+                    f"than the limit of {limit:,} (set max_length on column {col.name} of "
+                    f"source {source_name} to allow it)'"))
         if col.not_future:
             conditions.append((f"CAST({tv} AS TIMESTAMP) > {ctx.now_sql}", name, vv,
                                "'after the time of ingest (a future timestamp)'"))
@@ -280,13 +291,24 @@ def parse_query(table: Table, source_name: str, source: Source, rel: RawRelation
         conditions.append((_check_sql(chk), lit(chk.column), f"t.{ident('_t_' + chk.column)}",
                            lit(chk.reason)))
     if rel.malformed:
-        inner += ["_malformed", "_malformed_text"]
-        conditions.insert(0, ("t._malformed IS NOT NULL", "NULL", "t._malformed_text",
-                              "t._malformed"))
+        inner += ["_fields", "_bad_column", "_bad_text", "_long"]
+        widths = " ".join(f"WHEN {lit(f)} THEN {len(cols)}"
+                          for f, cols in rel.per_file_columns.items())
+        width = f"CASE t._file {widths} END" if widths else "NULL"
+        encoding = source.csv.encoding
+        conditions.insert(0, (
+            "coalesce(t._fields, t._long) IS NOT NULL OR t._bad_column IS NOT NULL",
+            "t._bad_column", "t._bad_text",
+            f"CASE WHEN t._long IS NOT NULL THEN 'the record is ' || format('{{:,}}', t._long)"
+            f" || ' characters long, longer than the limit of {MAX_RECORD_BYTES:,} (a "
+            f"missing line break or an unclosed quote?)' "
+            f"WHEN t._fields IS NOT NULL THEN 'malformed CSV record: expected ' || "
+            f"{width} || ' fields, found ' || "
+            f"t._fields || ' (check quoting of values with the delimiter)' "
+            f"ELSE {lit(_encoding_reason(source_name, encoding))} END"))
     if rel.json:
-        inner.append("_json_ok")
-        conditions.insert(0, ("NOT t._json_ok", "NULL", "left(t._line, 200)",
-                              "'not a JSON object'"))
+        inner += ["_json_ok", "_json_why"]
+        conditions.insert(0, ("NOT t._json_ok", "NULL", "left(t._line, 200)", "t._json_why"))
         inner.append("_line")
     known_from = "NULL::TIMESTAMP"
     if table.kind == "state":
@@ -333,6 +355,11 @@ def parse_query(table: Table, source_name: str, source: Source, rel: RawRelation
     )
 
 
+def _encoding_reason(source_name: str, encoding: str) -> str:
+    return (f"not valid {encoding} text: if the file is in another encoding, set it with "
+            f"`csv: {{encoding: latin-1}}` (or cp1252, utf-16, …) on source {source_name}")
+
+
 def _any(conditions: list[tuple[str, str, str, str]]) -> str:
     return " OR ".join(f"coalesce({c[0]}, false)" for c in conditions) or "false"
 
@@ -343,11 +370,18 @@ def _listed(conditions: list[tuple[str, str, str, str]]) -> str:
     if not conditions:
         return "NULL::STRUCT(\"column\" VARCHAR, value VARCHAR, reason VARCHAR)[]"
     items = ", ".join(
-        f"CASE WHEN coalesce({cond}, false) THEN {{'column': {col}, 'value': CAST({val} AS "
-        f"VARCHAR), 'reason': {reason}}} END"
+        f"CASE WHEN coalesce({cond}, false) THEN {{'column': {col}, 'value': "
+        f"{_cut(f'CAST({val} AS VARCHAR)')}, 'reason': {reason}}} END"
         for cond, col, val, reason in conditions)
     return (f"CASE WHEN {_any(conditions)} THEN list_filter([{items}], "
             "lambda p: p IS NOT NULL) END")
+
+
+def _cut(value: str) -> str:
+    """SQL of a value cut to :data:`VALUE_SHOWN` characters for the quarantine, saying how
+    long it was (a 5 MB value is not stored twice)."""
+    return (f"CASE WHEN length({value}) > {VALUE_SHOWN} THEN left({value}, {VALUE_SHOWN}) || "
+            f"'… (' || format('{{:,}}', length({value})) || ' characters)' ELSE {value} END")
 
 
 def _check_per_file(rel: RawRelation, spec: ColumnMap, col: Column, source_name: str,

@@ -42,6 +42,11 @@ class TokenInfo:
     def allows(self, scope: str) -> bool:
         return any(scope in IMPLIED[s] for s in self.scopes if s in IMPLIED)
 
+    def run_detail(self) -> dict[str, str]:
+        """What a run written with this token records of it (``runs.detail``): its id and
+        name, the same for the API and the dashboard's pulse form."""
+        return {"token_id": self.token_id, "token": self.name}
+
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
@@ -85,6 +90,17 @@ def list_tokens(store: Store, *, include_revoked: bool = False) -> list[TokenInf
     rows = store.con.execute(f"SELECT {_COLUMNS} FROM api_tokens{where} "
                              "ORDER BY created_at, token_id").fetchall()
     return [_info(r) for r in rows]
+
+
+def active_tokens(store: Store) -> dict[str, TokenInfo]:
+    """The unrevoked tokens by id (never their secrets); none in a store from before tokens
+    that is opened read-only (not migrated)."""
+    try:
+        rows = store.con.execute(f"SELECT {_COLUMNS} FROM api_tokens "
+                                 "WHERE revoked_at IS NULL").fetchall()
+    except duckdb.CatalogException:
+        return {}
+    return {r[0]: _info(r) for r in rows}
 
 
 def revoke_token(store: Store, token_id: str, *, now: datetime) -> TokenInfo:

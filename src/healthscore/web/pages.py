@@ -1,5 +1,10 @@
 """The dashboard's pages: portfolio, accounts, one account (with the pulse form), scorecards.
 
+Who may see them (:class:`PageRoute`): when the workspace sets ``api.read_requires_token``, a
+page asked for without a session (:mod:`healthscore.server.sessions`) redirects to the sign-in
+form (:mod:`.signin`), which comes back to it. The pulse form needs a session of a ``write``
+token whenever the workspace has an active token or reads need one (``Access.guarded``).
+
 Each route parses its query, reads through :mod:`healthscore.read` with the server's cached
 reader (the store open for the request only), and renders a template. Every page takes
 ``?as_of=`` (a scored date; default the latest) and its links keep it. Every failure becomes a
@@ -16,7 +21,7 @@ from collections.abc import Callable
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -36,8 +41,10 @@ from healthscore.errors import (
 )
 from healthscore.read import Card
 from healthscore.server import reading, writing
+from healthscore.server.sessions import COOKIE as SESSION_COOKIE
+from healthscore.server.sessions import Access, Sessions, resolve
 from healthscore.store import manual
-from healthscore.web.render import COOKIE, ENV, FormGuard, url_with
+from healthscore.web.render import COOKIE, ENV, FormGuard, secure_cookies, url_with
 from healthscore.workspace import Workspace
 
 log = logging.getLogger("healthscore.web")
@@ -56,14 +63,61 @@ class PageError(Exception):
         self.hint = hint
 
 
+#: Pages open to everyone even when reads need a token.
+OPEN_PATHS = frozenset({"/signin", "/signout"})
+
+
+async def page_access(request: Request) -> Access:
+    """Who the request comes from (its session, checked against the active tokens), worked
+    out once per request, off the event loop (it may read the store)."""
+    found = getattr(request.state, "access", None)
+    if found is None:
+        sessions: Sessions = request.app.state.sessions
+        found = await run_in_threadpool(resolve, _workspace(request), sessions,
+                                        request.cookies.get(SESSION_COOKIE), now=clock.now())
+        request.state.access = found
+    return found
+
+
+def safe_next(value: str | None) -> str:
+    """``value`` if it is a path of this server to come back to after signing in, else
+    ``/``: never another site (``//evil.example``, ``/\\evil.example``, ``https://…``, which
+    browsers would follow off the server), never the sign-in pages themselves.
+
+    >>> safe_next("/accounts?band=red"), safe_next("//evil.example/x"), safe_next("https://e.x")
+    ('/accounts?band=red', '/', '/')
+    """
+    if (not value or len(value) > 2000 or not value.startswith("/") or value.startswith("//")
+            or "\\" in value or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value)):
+        return "/"
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or parts.path in OPEN_PATHS:
+        return "/"
+    return value
+
+
+def signin_url(request: Request, path: str | None = None) -> str:
+    """The sign-in form, coming back to ``path`` (default: the page asked for)."""
+    if path is None:
+        path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return "/signin?" + urlencode({"next": safe_next(path)})
+
+
 class PageRoute(APIRoute):
-    """Routes whose failures render the error page instead of JSON."""
+    """Routes whose failures render the error page instead of JSON, and that ask for a
+    sign-in when reads need a token."""
 
     def get_route_handler(self) -> Callable:
         handler = super().get_route_handler()
+        open_page = self.path in OPEN_PATHS
 
         async def guarded(request: Request) -> Response:
             try:
+                access = await page_access(request)
+                if (access.reads_need_token and access.session is None and not open_page
+                        and request.method in ("GET", "HEAD")):
+                    # other methods go on: the pulse form refuses them itself (403)
+                    return RedirectResponse(signin_url(request), status_code=303)
                 return await handler(request)
             except StarletteHTTPException:
                 raise  # a body over the limit (413): the app's handler renders it
@@ -114,8 +168,13 @@ def render(request: Request, template: str, status: int = 200,
     kept = kept_query(request)
     context.setdefault("sc_query", "?" + kept if kept else "")
     context.setdefault("kept", kept)
+    # after a POST, come back to a page (GET), not to the form's action
+    context.setdefault("signin_here", signin_url(request) if request.method in ("GET", "HEAD")
+                       else "/signin")
+    access = getattr(request.state, "access", None)
     html = ENV.get_template(template).render(
         request=request, workspace_name=workspace.config.name if workspace else "",
+        access=access,
         url=lambda path=None, **kw: url_with(request, path, **kw),
         account_url=lambda account_id, **kw: account_url(
             account_id, **{**kept_params(request), **kw}),
@@ -123,15 +182,16 @@ def render(request: Request, template: str, status: int = 200,
         form_token=lambda purpose: _guard(request).token(cookie, purpose), **context)
     response = HTMLResponse(html, status_code=status, headers=headers)
     if new_cookie:
-        response.set_cookie(COOKIE, cookie, httponly=True, samesite="strict", path="/")
+        response.set_cookie(COOKIE, cookie, httponly=True, samesite="strict", path="/",
+                            secure=secure_cookies(request))
     return response
 
 
 def error_page(request: Request, status: int, message: str, hint: str | None = None,
-               headers: dict[str, str] | None = None, problems: list[str] | None = None
-               ) -> HTMLResponse:
+               headers: dict[str, str] | None = None, problems: list[str] | None = None,
+               **context: Any) -> HTMLResponse:
     return render(request, "error.html", status, headers, status_code=status, message=message,
-                  hint=hint, problems=problems or [])
+                  hint=hint, problems=problems or [], **context)
 
 
 def kept_params(request: Request) -> dict[str, str]:
@@ -362,6 +422,19 @@ async def add_pulse(request: Request, account_id: str) -> Response:
     if refused:
         return error_page(request, 403, "The pulse was not saved: " + refused + ".",
                           "Open the account page again and send the form from there.")
+    access = await page_access(request)
+    if not access.can_write:
+        signed = (f" (signed in as {access.session.name}, whose token can only read)"
+                  if access.session else "")
+        back = account_url(account_id, **kept_params(request))
+        return error_page(request, 403, "The pulse was not saved: sign in with a write token "
+                          "to add a pulse" + signed + ".",
+                          "Sign in with a token from `healthscore token create --scope write`, "
+                          "then send the form again.", signin_here=signin_url(request, back),
+                          signin_offer=True)
+    token = access.session
+    if token is not None:  # the author is who signed in, not what the form says
+        form["author"] = token.name
     pulse, errors = _parse_pulse(form)
     if not errors:
         workspace = _workspace(request)
@@ -369,7 +442,7 @@ async def add_pulse(request: Request, account_id: str) -> Response:
         def save() -> None:
             with writing(workspace, touches=("pulses", "runs")) as store:
                 manual.add_pulse(store, account_id=account_id, at=clock.now(), kind="web-pulse",
-                                 **pulse)
+                                 detail=token.run_detail() if token else None, **pulse)
 
         try:  # off the event loop: a write (or a store migration) must not stall other pages
             await run_in_threadpool(save)

@@ -93,3 +93,11 @@ def static_text(name: str) -> str:
 
 
 ENV = _templates_env()
+
+
+def secure_cookies(request: Request) -> bool:
+    """Whether cookies set on this response are marked ``Secure``: the request came over
+    HTTPS, or the workspace says its pages are reached over HTTPS through a TLS proxy
+    (``serve.https``; the proxy talks plain HTTP to the server, and the server trusts no
+    forwarded headers)."""
+    return request.url.scheme == "https" or request.app.state.workspace.config.serve.https
