@@ -125,3 +125,32 @@ def test_cli_stores_predictions_and_explains_an_account(oracle):
     assert "the churn odds" in explained.output
     missing = CliRunner().invoke(cli, ["predict", "-w", root, "--explain", "NOPE"])
     assert missing.exit_code == 1 and "no churn prediction for account 'NOPE'" in missing.output
+
+
+def test_the_api_the_account_page_and_the_backtest_show_the_model(oracle):
+    """After `healthscore predict`: the API answers an account's probability with
+    contributions that add up to its log-odds; the account page shows the probability and
+    its reasons in words; the backtest sets the model beside the score, out of time only."""
+    from fastapi.testclient import TestClient
+
+    from healthscore.server import create_app
+    from healthscore.validation.backtest import backtest
+
+    assert CliRunner().invoke(cli, ["predict", "-w", str(oracle.root), "--penalty", "3"]
+                              ).exit_code == 0
+    client = TestClient(create_app(oracle.root), base_url="http://localhost")
+    body = client.get("/api/v1/accounts/A000/prediction").json()
+    assert body["ok"] and 0 < body["probability"] < 1
+    assert body["base"] + sum(c["contribution"] for c in body["contributions"]) == \
+        pytest.approx(body["logit"], abs=1e-9)
+    assert body["history"][0]["as_of"] <= body["as_of"]
+    missing = client.get("/api/v1/accounts/NOPE/prediction")
+    assert missing.status_code == 404 and missing.json()["ok"] is False
+    page = client.get("/accounts/A000").text
+    assert 'id="prediction"' in page and "Churn probability" in page
+    assert body["reasons"][0]["words"].split(" — ")[0] in page
+    with read.open_reader(oracle) as r:
+        b = backtest(r, read.card(oracle, "health"), horizon=90, every=15, resamples=20)
+    model = next(x for x in b.summary["baselines"] if x["name"] == "churn model")
+    assert model["auc"] is not None and model["labelled"] < b.summary["labelled"]
+    assert model["note"].startswith("out of time")

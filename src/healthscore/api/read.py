@@ -155,6 +155,28 @@ def account_why(
     return {"ok": True, "account_id": account_id, "scorecard": card.name, **_plain(found)}
 
 
+@router.get("/accounts/{account_id:path}/prediction",
+            summary="An account's churn probability from the latest model, with its reasons")
+def account_prediction(
+    account_id: AccountPath,
+    workspace: Workspace = Depends(get_workspace),
+    scorecard: ScorecardQuery = None,
+    as_of: Annotated[date | None, Query(description="The date (default: the latest "
+                                                    "predicted).")] = None,
+    target: Annotated[Literal["churn", "expansion"], Query(
+        description="Which model: churn (default) or expansion.")] = "churn",
+):
+    """The probability `healthscore predict` stored for the account on a date, the model's
+    base (an average account), every measure's contribution in log-odds (they add up to the
+    log-odds less the base exactly), the top reasons in words, and the probability history."""
+    from healthscore.read.predictions import account_prediction as found_for
+
+    card = read.card(workspace, scorecard)
+    with reading(workspace) as r:
+        found = found_for(r, card, account_id, as_of, target=target)
+    return {"ok": True, "scorecard": card.name, **found}
+
+
 # Account ids may hold "/" (sent as %2F, which the server decodes), hence ``:path``; the plain
 # route goes after /history and /why, which it would otherwise swallow.
 router.get("/accounts/{account_id:path}",

@@ -102,7 +102,9 @@ def backtest(
             console.print(table)
     console.print("Baselines: " + "; ".join(
         f"{b['name']} {_f3(b['auc'])}" + (f" ({_f3(b['auc_interval'][0])}–"
-                                          f"{_f3(b['auc_interval'][1])})" if b.get("auc_interval")
+                                          f"{_f3(b['auc_interval'][1])}"
+                                          + (f"; {b['note']}" if b.get("note") else "") + ")"
+                                          if b.get("auc_interval")
                                           else f" ({b['note']})" if b.get("note") else "")
         for b in s["baselines"]))
     cal = s["calibration"]

@@ -99,3 +99,16 @@ def account_prediction(r: Reader, card: Card, account_id: str, as_of: date | Non
                       "check_auc": check.get("model", {}).get("auc"),
                       "score_auc": check.get("score", {}).get("auc")},
             "reasons": reasons[:top], "contributions": reasons, "history": history}
+
+
+def predictions_on(r: Reader, card: Card, dates: list[date], target: str = "churn") -> dict:
+    """The latest model's log-odds for every account on ``dates`` (out of its training period
+    only) — for the backtest to set the model beside the score: ``{"model": row or None,
+    "rows": [{account_id, as_of, logit}]}``. Only a model of the card's version counts."""
+    model = latest_model(r, card, target)
+    if model is None or model["version"] != card.version:
+        return {"model": model, "rows": []}
+    rows = r.rows("SELECT account_id, as_of, logit FROM predictions WHERE model_version = ? "
+                  "AND NOT in_sample AND list_contains(?, as_of)",
+                  [model["model_version"], dates])
+    return {"model": model, "rows": rows}

@@ -212,6 +212,9 @@ def backtest(r: Reader, card: Card, *, horizon: int = 90, start: date | None = N
     values = measure_values(r, card, dates).to_pandas()
     summary["measures"] = _measure_power(values, labelled, goal)
     summary["baselines"] = _baselines(r, card, goal, values, labelled, resamples)
+    model = _model_row(r, card, goal, labelled, dates, resamples)
+    if model is not None:
+        summary["baselines"].append(model)
     summary["calibration"] = m.calibration(
         event, risk, ids, method=f"logistic regression of {goal.name} on "
                                  f"{goal.words()['rank']}")
@@ -360,6 +363,34 @@ def _baselines(r: Reader, card: Card, goal: Target, values: pd.DataFrame,
         out.append(_auc_row("recency only", joined, -days if goal.score_rises else days,
                             resamples))
     return out
+
+
+def _model_row(r: Reader, card: Card, goal: Target, obs: pd.DataFrame, dates: list[date],
+               resamples: int) -> dict | None:
+    """The churn (or expansion) model of ``healthscore predict`` beside the score, on the
+    sample dates after its training period only (None without a model of this version).
+    The scorecard's AUC on the same rows is given too: the model's rows are fewer."""
+    from healthscore.read.predictions import predictions_on
+
+    found = predictions_on(r, card, dates, goal.name)
+    if found["model"] is None:
+        return None
+    name = f"{goal.name} model"
+    if not found["rows"]:
+        return {"name": name, "auc": None,
+                "note": f"no prediction of model {found['model']['model_version']} on the "
+                        "sample dates after its training period "
+                        f"({found['model']['train_until']}); healthscore predict fits one "
+                        "for this scorecard version"}
+    keys = ["account_id", "as_of"]
+    joined = obs[keys + ["event", "score"]].merge(pd.DataFrame(found["rows"]), on=keys)
+    row = _auc_row(name, joined, joined["logit"].to_numpy(float), resamples)
+    same = _auc_row("scorecard", joined, goal.risk(joined["score"]), resamples)
+    return {**row, "model_version": found["model"]["model_version"],
+            "train_until": found["model"]["train_until"], "scorecard_auc_same_rows": same["auc"],
+            "note": f"out of time: the sample dates after {found['model']['train_until']}; "
+                    f"the score on the same rows: AUC "
+                    + ("–" if same["auc"] is None else f"{same['auc']:.3f}")}
 
 
 def _auc_row(name: str, rows: pd.DataFrame, risk: np.ndarray, resamples: int) -> dict:

@@ -368,6 +368,7 @@ def _account_context(request: Request, account_id: str) -> dict:
                 change = None
         inputs = read.manual_inputs(r, account_id)
         activity = read.activity(r, account_id, limit=5)
+        prediction = _prediction(r, card, account_id, detail["as_of"] if detail else None)
     chart = None
     if card is not None and detail and detail["snapshot"]:
         snap = detail["snapshot"]
@@ -380,7 +381,34 @@ def _account_context(request: Request, account_id: str) -> dict:
               for g in (detail["snapshot"]["groups"] if detail and detail["snapshot"] else [])]
     return {**ctx, "account": attrs, "detail": detail, "history": history, "change": change,
             "inputs": inputs, "activity": activity, "chart": chart, "groups": groups,
-            "labels": card.labels if card else {}, "account_id": account_id}
+            "labels": card.labels if card else {}, "account_id": account_id,
+            "prediction": prediction}
+
+
+def _prediction(r, card, account_id: str, day) -> dict | None:
+    """The churn model's answer for the account on the page's date (else its latest), with
+    a sparkline of its history; None before ``healthscore predict``."""
+    from healthscore.read.predictions import account_prediction
+
+    if card is None:
+        return None
+    found = None
+    for when in ([day] if day else []) + [None]:
+        try:
+            found = account_prediction(r, card, account_id, when)
+            break
+        except NotFound:
+            continue
+    if found is None:
+        return None
+    points = found["history"]
+    if len(points) > 1:
+        top = max(p["probability"] for p in points) or 1.0
+        step = 300 / (len(points) - 1)
+        found["spark"] = " ".join(f"{i * step:.1f},{40 - 38 * p['probability'] / top:.1f}"
+                                  for i, p in enumerate(points))
+        found["spark_top"] = top
+    return found
 
 
 @router.get("/accounts/{account_id:path}", response_class=HTMLResponse)
