@@ -10,7 +10,7 @@ def test_public_names_are_pinned():
         "OutputError", "QuarantineError", "SchemaError", "ScoreRun", "Scorecard", "SourceError",
         "SourceReport", "Store", "StoreBusy", "StoreError", "Table", "Workspace",
         "WorkspaceError", "WriteCounts", "__version__", "backfill", "backtest", "check", "explain",
-        "generate_demo", "ingest", "predict", "run_daily", "score", "scores", "suggest_weights"]
+        "generate_demo", "ingest", "predict", "preview", "run_daily", "score", "scores", "suggest_weights"]
     for name in healthscore.__all__:
         assert getattr(healthscore, name) is not None
 

@@ -20,14 +20,15 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import ibis
 
 from healthscore import clock
-from healthscore.config.scorecard import LoadedScorecard
+from healthscore.config.scorecard import LoadedScorecard, load_scorecard
 from healthscore.engine import Evaluator, check_scorecard
 from healthscore.engine.freshness import data_end, freshness
-from healthscore.errors import ConfigError
+from healthscore.errors import ConfigError, NotFound
 from healthscore.scoring.frame import Evaluation
 from healthscore.sources import IngestReport, ingest
 from healthscore.store.store import Run, Store
@@ -84,8 +85,8 @@ class MeasurePreview:
         return self.with_data / self.accounts if self.accounts else 0.0
 
 
-def preview(workspace: Workspace, loaded: list[LoadedScorecard],
-            as_of: date) -> list[MeasurePreview]:
+def preview_measures(workspace: Workspace, loaded: list[LoadedScorecard],
+                     as_of: date) -> list[MeasurePreview]:
     """Evaluate each scorecard on ``as_of`` without storing anything: per measure, how many
     accounts have data and how varied its scores are — with a warning for a measure that is
     missing for every account, or gives every account the same score (it separates nobody:
@@ -540,3 +541,36 @@ def predict(workspace: Workspace, scorecard: str = "health", *, horizon: int = 9
         run.detail = jsonable(found.summary)
     found.run_id = run.run_id
     return found
+
+
+def preview(workspace: Workspace, scorecard: str, candidate: Path | str, *,
+            as_of: date | None = None, history: bool = True, horizon: int = 90,
+            every: int = 30, top: int = 20):
+    """What replacing scorecard ``scorecard`` by the file ``candidate`` would do, without
+    writing anything (:func:`healthscore.validation.impact.preview_change`): on ``as_of``
+    (default: its latest scored date) the band transitions with ARR, the accounts that move
+    and why; with ``history``, the backtest of both on the stored sample dates.
+
+    Examples
+    --------
+    >>> p = preview(Workspace.open("demo"), "health", "health-new.yaml")   # doctest: +SKIP
+    >>> p.summary["transitions"]["changed_band"]                          # doctest: +SKIP
+    112
+    """
+    from healthscore.read import StoreReader
+    from healthscore.read.dates import latest
+    from healthscore.read.scorecards import Card
+    from healthscore.validation.impact import preview_change
+
+    (current,) = workspace.scorecards([scorecard])
+    new = load_scorecard(Path(candidate))
+    check_scorecard(new)
+    with workspace.store(read_only=True) as store:
+        r = StoreReader(store)
+        day = as_of or latest(r, Card.of(current)) or last_data_date(workspace)
+        if day is None:
+            raise NotFound("nothing is loaded or scored yet, so there is nothing to preview",
+                           hint="run healthscore ingest and healthscore score first")
+        backend = ibis.duckdb.from_connection(store.con)
+        return preview_change(r, backend, current, new, day, history=history,
+                              horizon=horizon, every=every, top=top)

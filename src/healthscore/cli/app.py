@@ -65,6 +65,7 @@ def _register() -> None:
         init,
         manual,
         predict,
+        preview,
         quarantine,
         score,
         scorecard,
@@ -75,7 +76,7 @@ def _register() -> None:
     )
 
     for module in (init, ingest, status, quarantine, score, scorecard, explain, history,
-                   backtest, weights, predict, manual, export, demo, token, serve):
+                   backtest, weights, predict, preview, manual, export, demo, token, serve):
         module.register(app)
 
 

@@ -13,8 +13,7 @@ from healthscore.cli.common import WorkspaceOption, console, err_console, esc, n
 from healthscore.formatting import score as score_text
 from healthscore.pipeline import check as check_scorecards
 from healthscore.pipeline import forget as forget_dates
-from healthscore.pipeline import last_data_date
-from healthscore.pipeline import preview as preview_measures
+from healthscore.pipeline import last_data_date, preview_measures
 from healthscore.pipeline import score as run_score
 from healthscore.workspace import Workspace
 

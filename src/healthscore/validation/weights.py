@@ -128,7 +128,7 @@ def rescore(sc: Scorecard, obs: pd.DataFrame, values: pd.DataFrame
     return score, bands
 
 
-def _evaluate(obs: pd.DataFrame, score: np.ndarray, bands: np.ndarray, goal: Target,
+def evaluate_scores(obs: pd.DataFrame, score: np.ndarray, bands: np.ndarray, goal: Target,
               resamples: int) -> dict:
     """AUC with its interval, event rate per band and the top decile's lift."""
     known = ~np.isnan(score)
@@ -297,9 +297,9 @@ def suggest_weights(r: Reader, loaded: LoadedScorecard, *, horizon: int = 90,
     text = set_values(original, changes)
     suggested = _checked(text, loaded)
     new_sc = suggested.scorecard
-    before_valid = _evaluate(valid, valid["score"].to_numpy(dtype=float),
+    before_valid = evaluate_scores(valid, valid["score"].to_numpy(dtype=float),
                              valid["band"].to_numpy(dtype=object), goal, resamples)
-    after_valid = _evaluate(valid, *rescore(new_sc, valid, values), goal, resamples)
+    after_valid = evaluate_scores(valid, *rescore(new_sc, valid, values), goal, resamples)
     train_new = rescore(new_sc, train, values)
     words = {(g, mid): cfg.label or mid for g, mid, cfg in base.measures()}
     alone = {}
@@ -340,7 +340,7 @@ def suggest_weights(r: Reader, loaded: LoadedScorecard, *, horizon: int = 90,
                             "count": len(train_dates)},
                   "labelled": int(len(train)), "events": int(train["event"].sum()),
                   "auc_before": m.auc(train["event"].to_numpy(bool), goal.risk(old_scores)),
-                  "auc_after": _evaluate(train, *train_new, goal, 0)["auc"]},
+                  "auc_after": evaluate_scores(train, *train_new, goal, 0)["auc"]},
         "check": {"dates": {"first": valid_dates[0], "last": valid_dates[-1],
                             "count": len(valid_dates)},
                   "before": before_valid, "after": after_valid},
