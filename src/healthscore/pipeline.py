@@ -545,11 +545,12 @@ def predict(workspace: Workspace, scorecard: str = "health", *, horizon: int = 9
 
 def preview(workspace: Workspace, scorecard: str, candidate: Path | str, *,
             as_of: date | None = None, history: bool = True, horizon: int = 90,
-            every: int = 30, top: int = 20):
+            every: int = 30, top: int = 20, reader=None):
     """What replacing scorecard ``scorecard`` by the file ``candidate`` would do, without
     writing anything (:func:`healthscore.validation.impact.preview_change`): on ``as_of``
     (default: its latest scored date) the band transitions with ARR, the accounts that move
-    and why; with ``history``, the backtest of both on the stored sample dates.
+    and why; with ``history``, the backtest of both on the stored sample dates. ``reader``:
+    a reader of the store already open (the server's), else the store is opened read-only.
 
     Examples
     --------
@@ -565,12 +566,16 @@ def preview(workspace: Workspace, scorecard: str, candidate: Path | str, *,
     (current,) = workspace.scorecards([scorecard])
     new = load_scorecard(Path(candidate))
     check_scorecard(new)
-    with workspace.store(read_only=True) as store:
-        r = StoreReader(store)
+
+    def run(r, con):
         day = as_of or latest(r, Card.of(current)) or last_data_date(workspace)
         if day is None:
             raise NotFound("nothing is loaded or scored yet, so there is nothing to preview",
                            hint="run healthscore ingest and healthscore score first")
-        backend = ibis.duckdb.from_connection(store.con)
-        return preview_change(r, backend, current, new, day, history=history,
-                              horizon=horizon, every=every, top=top)
+        return preview_change(r, ibis.duckdb.from_connection(con), current, new, day,
+                              history=history, horizon=horizon, every=every, top=top)
+
+    if reader is not None:
+        return run(reader, reader.open().con)
+    with workspace.store(read_only=True) as store:
+        return run(StoreReader(store), store.con)

@@ -154,3 +154,17 @@ def test_the_api_the_account_page_and_the_backtest_show_the_model(oracle):
     model = next(x for x in b.summary["baselines"] if x["name"] == "churn model")
     assert model["auc"] is not None and model["labelled"] < b.summary["labelled"]
     assert model["note"].startswith("out of time")
+
+
+def test_a_yes_no_measure_counts_in_the_model():
+    """A two-valued measure (a champion in place or not) enters as one straight term: when
+    churn follows it, its contributions are far from 0 and opposite for the two values."""
+    rng = np.random.default_rng(3)
+    yes = (rng.random(600) < 0.5).astype(float)
+    values = {"value": np.c_[yes, rng.normal(0, 1, 600)],
+              "change_30d": np.zeros((600, 2)), "change_90d": np.zeros((600, 2))}
+    f = FeatureFrame(["relationship.champion_present", "g.noise"], values)
+    churn = rng.random(600) < np.where(yes == 1, 0.1, 0.5)
+    model = fit_model(f, churn, penalty=1.0)
+    c = model.contributions(f)[:, 0]
+    assert c[yes == 0].mean() > 0.5 and c[yes == 1].mean() < -0.5

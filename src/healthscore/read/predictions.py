@@ -40,10 +40,12 @@ def _need_model(r: Reader, card: Card, target: str) -> dict:
 
 def _words(label: str, value, change_90, contribution: float, target: str) -> str:
     odds = math.exp(contribution)
-    direction = "raises" if contribution > 0 else "lowers"
     moved = "" if change_90 is None or change_90 == 0 else \
         f", {'up' if change_90 > 0 else 'down'} {raw_value(abs(change_90))} in 90 days"
     shown = "no data" if value is None else raw_value(value)
+    if abs(contribution) < 0.005:  # ×1.00 either way: say so, not "lowers"
+        return f"{label}: {shown}{moved} — about an average account's {target} odds"
+    direction = "raises" if contribution > 0 else "lowers"
     return (f"{label}: {shown}{moved} — {direction} the {target} odds "
             f"×{odds if odds >= 1 else 1 / odds:.2f}")
 

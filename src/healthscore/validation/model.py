@@ -45,15 +45,23 @@ class FeatureFrame:
         return FeatureFrame(self.measures, {k: v[rows] for k, v in self.values.items()})
 
 
+#: A feature with fewer distinct values than this (a yes/no measure) enters the model as one
+#: straight term instead of a spline: a spline needs values to bend between.
+SPLINE_MIN_VALUES = 3
+
+
 class _Part:
-    """One spline of one feature, fitted on the training rows (NaN imputed with the median)."""
+    """One feature's terms, fitted on the training rows (NaN imputed with the median): a
+    cubic spline, one straight term for a two-valued feature, none for a constant."""
 
     def __init__(self, x: np.ndarray, knots: int):
         known = x[~np.isnan(x)]
         self.fill = float(np.median(known)) if len(known) else 0.0
-        self.constant = len(np.unique(known)) < 3
+        distinct = len(np.unique(known))
+        self.linear = 2 <= distinct < SPLINE_MIN_VALUES
+        self.scale = float(np.ptp(known)) if self.linear else 1.0
         self.spline = None
-        if not self.constant:
+        if distinct >= SPLINE_MIN_VALUES:
             self.spline = SplineTransformer(n_knots=knots, degree=3, knots="quantile",
                                             extrapolation="constant")
             self.spline.fit(self._filled(x).reshape(-1, 1))
@@ -62,6 +70,8 @@ class _Part:
         return np.where(np.isnan(x), self.fill, x)
 
     def basis(self, x: np.ndarray) -> np.ndarray:
+        if self.linear:  # on the scale of its range, like a spline's basis (0 to 1)
+            return ((self._filled(x) - self.fill) / self.scale).reshape(-1, 1)
         if self.spline is None:
             return np.zeros((len(x), 0))
         return self.spline.transform(self._filled(x).reshape(-1, 1))

@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from healthscore.errors import HealthScoreError
 from healthscore.server.sessions import Sessions
 from healthscore.web.pages import error_page, page_access, router
+from healthscore.web.preview import router as preview_router
 from healthscore.web.render import FormGuard
 from healthscore.web.signin import router as signin_router
 
@@ -45,6 +46,7 @@ def install(app: FastAPI) -> None:
                         headers={"Cache-Control": "public, max-age=86400"})
 
     app.include_router(signin_router)
+    app.include_router(preview_router)
     app.include_router(router)
     app.mount("/static", StaticFiles(packages=[("healthscore.web", "static")]), name="static")
 
