@@ -48,6 +48,7 @@ demo: install
 	$(BIN)/healthscore backfill -w $(DEMO) --days 365
 	$(BIN)/healthscore score -w $(DEMO) --lowest 5
 	$(BIN)/healthscore movers -w $(DEMO) --days 30 --limit 5
+	$(BIN)/healthscore predict -w $(DEMO)
 	$(BIN)/healthscore backtest -w $(DEMO) -s health --html $(DEMO)/backtest-health.html
 	$(BIN)/healthscore backtest -w $(DEMO) -s expansion --html $(DEMO)/backtest-expansion.html
 	$(BIN)/healthscore serve -w $(DEMO) --port 8000

@@ -514,13 +514,19 @@ def suggest_weights(workspace: Workspace, scorecard: str = "health", *, horizon:
                    every=every, floor=floor, red_share=red_share, target=target)
 
 
+#: Dates `predict` scores at a time (memory grows with accounts × dates × measures).
+PREDICT_CHUNK = 14
+
+
 def predict(workspace: Workspace, scorecard: str = "health", *, horizon: int = 90,
             train_until: date | None = None, every: int = 15, penalty: float | None = None,
             target: str | None = None, now: datetime | None = None):
     """Fit the churn-probability model of a scorecard out of time, check it on later dates
     beside the score, and store its probability for every account on every scored date
-    (:func:`healthscore.validation.predict.predict`), recorded as a run of kind ``predict``.
-    Returns the :class:`~healthscore.validation.predict.Prediction`.
+    (:func:`healthscore.validation.predict.predict`; scored :data:`PREDICT_CHUNK` dates at a
+    time, in one transaction), recorded as a run of kind ``predict``. Returns the
+    :class:`~healthscore.validation.predict.Prediction` with the latest date's rows
+    (``stored``: how many were written).
 
     Examples
     --------
@@ -528,18 +534,34 @@ def predict(workspace: Workspace, scorecard: str = "health", *, horizon: int = 9
     >>> round(p.summary["check"]["model"]["auc"], 3)                         # doctest: +SKIP
     0.807
     """
-    from healthscore.read import StoreReader
-    from healthscore.store.predictions import write_prediction
+    from healthscore.read import Card, StoreReader
+    from healthscore.read.dates import scored_dates
+    from healthscore.store.predictions import append_predictions, write_model
     from healthscore.validation.predict import predict as fit
+    from healthscore.validation.predict import score_dates
     from healthscore.validation.report import jsonable
 
     (loaded,) = workspace.scorecards([scorecard])
     with workspace.store() as store, store.recorded("predict", now) as run:
-        found = fit(StoreReader(store), loaded, horizon=horizon, train_until=train_until,
-                    every=every, penalty=penalty, target=target)
-        run.rows_loaded = write_prediction(store, found, run_id=run.run_id, at=run.started_at)
-        run.detail = jsonable(found.summary)
+        r = StoreReader(store)
+        found = fit(r, loaded, horizon=horizon, train_until=train_until, every=every,
+                    penalty=penalty, target=target, dates=[])
+        card = Card.of(loaded)
+        days = scored_dates(r, card)
+        written, rows, contributions = 0, found.rows, found.contributions
+        with store.transaction():  # all or nothing; memory bounded by a chunk of dates
+            write_model(store, found, run_id=run.run_id, at=run.started_at)
+            for start in range(0, len(days), PREDICT_CHUNK):
+                rows, contributions = score_dates(
+                    r, card, found.model, found.measures, days[start:start + PREDICT_CHUNK],
+                    found.summary["train_until"])
+                written += append_predictions(store, found, rows, contributions)
+        # the result holds the latest date's rows (all are in the store)
+        found.rows, found.contributions = rows, contributions
+        run.rows_loaded = written
+        run.detail = jsonable({**found.summary, "stored": written})
     found.run_id = run.run_id
+    found.stored = written
     return found
 
 

@@ -74,9 +74,9 @@ def predict(
                  f"{pct(c['model']['mean_probability'], 1)} ({pct(c['event_rate'], 1)})")
     view.add_row("the score", _auc(c["score"]), "", "")
     console.print(view)
-    console.print(f"Stored {n(len(p.rows))} probabilities ({n(p.rows['account_id'].nunique())} "
-                  f"accounts, dates up to {s['train_until']} in-sample). Recorded as run "
-                  f"{p.run_id}. One account: healthscore predict --explain ACCOUNT_ID")
+    console.print(f"Stored {n(p.stored)} probabilities (every scored date; dates up to "
+                  f"{s['train_until']} in-sample). Recorded as run {p.run_id}. One account: "
+                  "healthscore predict --explain ACCOUNT_ID")
 
 
 def _explain(found: dict) -> None:

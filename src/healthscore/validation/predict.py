@@ -54,8 +54,10 @@ class Prediction:
     rows: pd.DataFrame = field(repr=False)
     contributions: np.ndarray = field(repr=False)
     model: ChurnModel = field(repr=False)
-    #: the run that recorded it (set by :func:`healthscore.pipeline.predict`)
+    #: the run that recorded it, and how many rows it stored (set by
+    #: :func:`healthscore.pipeline.predict`)
     run_id: int | None = None
+    stored: int | None = None
 
 
 def measure_ids(loaded: LoadedScorecard) -> list[str]:
