@@ -305,6 +305,10 @@ def test_the_cli_prints_records_and_writes_json(history, tmp_path):
             "SELECT kind, status, detail FROM runs ORDER BY run_id DESC LIMIT 1").fetchall()[0]
     assert (kind, status) == ("backtest", "ok") and json.loads(detail)["auc"] == \
         pytest.approx(14 / 15)
+    assert "after 30 / 60 / 90 days (Kaplan" in result.output
+    short = CliRunner().invoke(cli, ["backtest", "-w", str(history.root), "--from",
+                                     "2026-01-01", "--to", "2026-01-01", "--horizon", "30"])
+    assert "after 30 days (Kaplan" in short.output  # the curves end at the horizon
 
 
 def test_python_api_and_rest_api_list_and_show_recorded_backtests(history):

@@ -122,8 +122,10 @@ def backtest(
             f"{pct(lead['flagged_ahead']['60'])} / {pct(lead['flagged_ahead']['90'])}")
     km = s["survival"]
     if km["bands"]:
-        console.print(f"{w['without']} after 30 / 60 / 90 days (Kaplan–Meier): " + "; ".join(
-            f"{b['band']} " + " / ".join(pct(b["without_event"][t]) for t in ("30", "60", "90"))
+        # the curves end at the horizon: a point past it would repeat the last one
+        days = [t for t in ("30", "60", "90") if int(t) <= s["horizon"]] or ["30"]
+        console.print(f"{w['without']} after {' / '.join(days)} days (Kaplan–Meier): " + "; ".join(
+            f"{b['band']} " + " / ".join(pct(b["without_event"][t]) for t in days)
             for b in km["bands"]) + (f"; log-rank p = {km['logrank']['p_value']:.2g}"
                                      if km["logrank"] else ""))
     warn(s["warnings"])

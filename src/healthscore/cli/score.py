@@ -160,7 +160,7 @@ def check(
             table.add_column(col, justify="left" if col in ("group", "measure") else "right")
         card = read.Card.of(sc)
         for x in mine:
-            span = "–" if x.low is None else f"{x.low:.0f}–{x.high:.0f}"
+            span = "–" if x.low is None else f"{round(x.low)}–{round(x.high)}"  # never "-0"
             style = "yellow" if x.warning else ""
             table.add_row(esc(x.group), esc(card.labels.get(x.measure, x.measure)),
                           f"[{style}]{100 * x.coverage:.0f}%[/]" if style else
