@@ -175,3 +175,18 @@ def test_cli_prints_the_check_and_the_diff_and_writes_only_when_asked(oracle, tm
     assert load_scorecard(target).scorecard.name == "health"
     again = CliRunner().invoke(cli, ["suggest-weights", "-w", root, "--write", str(target)])
     assert again.exit_code == 2 and "exists" in again.output and "--force" in again.output
+
+
+def test_scores_stored_without_their_measures_are_named(oracle):
+    """Snapshots whose per-measure rows are gone (a store written by another tool, or
+    trimmed): suggest-weights and predict say so and how to rescore, instead of failing."""
+    from healthscore.validation.predict import predict
+
+    with oracle.store() as store:
+        store.con.execute("DELETE FROM snapshot_measures")
+    (loaded,) = oracle.scorecards(["health"])
+    with read.open_reader(oracle) as r:
+        for fit in (suggest_weights, predict):
+            with pytest.raises(NotFound, match="hold no measure values") as caught:
+                fit(r, loaded, horizon=90)
+            assert "--force" in caught.value.hint

@@ -34,7 +34,7 @@ from healthscore.validation.model import (
     choose_penalty,
     fit_model,
 )
-from healthscore.validation.weights import labelled_split
+from healthscore.validation.weights import MIN_COVERAGE, labelled_split, no_measures
 
 _DAY = 65536  # a day's room in the composite key (days since 1970 stay far below)
 
@@ -131,6 +131,8 @@ def predict(r: Reader, loaded: LoadedScorecard, *, horizon: int = 90,
     measures = measure_ids(loaded)
     values = measure_values(r, card, _with_lags(train_dates + valid_dates)).to_pandas()
     ft = features(values, train, measures)
+    if not (~np.isnan(ft.values["value"])).mean(axis=0).max(initial=0) >= MIN_COVERAGE:
+        no_measures(train_dates)
     y = train["event"].to_numpy(bool)
     cv = {}
     if penalty is None:  # chosen on the training rows only, by accounts

@@ -159,6 +159,16 @@ def _shares(sc: Scorecard) -> dict[tuple[str, str], float]:
     return out
 
 
+def no_measures(dates: list[date]) -> None:
+    """Raise :class:`NotFound`: the training dates' snapshots hold (almost) no measure scores,
+    so there is nothing to fit on."""
+    raise NotFound(
+        f"the stored snapshots of the training dates ({dates[0]} … {dates[-1]}) hold no "
+        f"measure values for at least {MIN_COVERAGE:.0%} of the accounts: the scores were "
+        "stored without their per-measure rows", hint=f"rescore those dates: healthscore "
+        f"backfill --from {dates[0]} --to {dates[-1]} --force")
+
+
 @dataclass
 class Labelled:
     """The labelled observations of the sample dates, split in time: ``train`` (dates whose
@@ -258,6 +268,8 @@ def suggest_weights(r: Reader, loaded: LoadedScorecard, *, horizon: int = 90,
     prior = prior / prior.sum() if prior.sum() else np.full(len(columns), 1 / len(columns))
     actionable = np.array([bool(cfg.actionable) for _, _, cfg in base.measures()])
     allowed = coverage >= MIN_COVERAGE
+    if not allowed.any():
+        no_measures(train_dates)
     floors = np.where(actionable & allowed, floor, 0.0)
     if floors.sum() >= 1:
         raise InputError("floor", f"{int(actionable.sum())} actionable measures at "
