@@ -104,12 +104,11 @@ class ChurnModel:
         return np.hstack(blocks) if blocks else np.zeros((f.rows, 0))
 
     def _raw(self, f: FeatureFrame) -> np.ndarray:
-        """``(n, m)`` uncentred contribution of each measure."""
-        terms = self._design(f) * self.coef
-        owner = np.array([self.measures.index(c[0]) for c in self.columns], dtype=int)
-        out = np.zeros((f.rows, len(self.measures)))
-        np.add.at(out.T, owner, terms.T)
-        return out
+        """``(n, m)`` uncentred contribution of each measure: its columns are contiguous in
+        the design (its parts, then its missing indicator), so one ``reduceat`` sums them."""
+        owner = [self.measures.index(c[0]) for c in self.columns]
+        starts = np.searchsorted(owner, np.arange(len(self.measures)))
+        return np.add.reduceat(self._design(f) * self.coef, starts, axis=1)
 
     def contributions(self, f: FeatureFrame) -> np.ndarray:
         """``(n, m)`` each measure's contribution to the log-odds, centred so that

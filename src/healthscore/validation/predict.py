@@ -17,13 +17,15 @@ from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from healthscore.config.scorecard import LoadedScorecard
 from healthscore.errors import InputError
 from healthscore.read.dates import scored_dates
-from healthscore.read.outcomes import measure_values
 from healthscore.read.reader import Reader
 from healthscore.read.scorecards import Card
+from healthscore.store.schema import lit
 from healthscore.validation import metrics as m
 from healthscore.validation.backtest import target_of
 from healthscore.validation.model import (
@@ -65,22 +67,50 @@ def measure_ids(loaded: LoadedScorecard) -> list[str]:
     return [f"{g}.{mid}" for g, mid, _ in loaded.scorecard.resolve("base").measures()]
 
 
-def features(values: pd.DataFrame, keys: pd.DataFrame, measures: list[str]) -> FeatureFrame:
+def measure_rows(r: Reader, card: Card, dates: list[date], measures: list[str]) -> pa.Table:
+    """The raw values of ``measures`` (``group.measure``) on ``dates``, compact for
+    :func:`features`: account_id, day (days since 1970), j (the measure's index), raw_value."""
+    index = ", ".join(f"({lit(mid.split('.', 1)[0])}, {lit(mid.split('.', 1)[1])}, {j})"
+                      for j, mid in enumerate(measures))
+    return r.arrow(f"""
+        SELECT s.account_id, CAST(s.as_of - DATE '1970-01-01' AS BIGINT) AS day, m.j,
+               s.raw_value
+        FROM snapshot_measures s JOIN (VALUES {index}) m(g, mid, j)
+          ON s."group" = m.g AND s.measure = m.mid
+        WHERE s.scorecard = ? AND s.version = ? AND s.as_of BETWEEN ? AND ?
+          AND list_contains(?, s.as_of)
+    """, [card.name, card.version, min(dates), max(dates), dates])
+
+
+def features(values: pd.DataFrame | pa.Table, keys: pd.DataFrame, measures: list[str]
+             ) -> FeatureFrame:
     """For each row of ``keys`` (account_id, as_of) each measure's raw value on that date and
-    its change over 30 and 90 days, from ``values`` (account_id, as_of, group, measure,
-    raw_value; the rows of the earlier dates included). NaN where a value is unknown."""
+    its change over 30 and 90 days, from ``values``: the rows of :func:`measure_rows`, or a
+    frame of account_id, as_of, group, measure, raw_value (the earlier dates' rows included).
+    NaN where a value is unknown."""
     n, k = len(keys), len(measures)
     out = {part: np.full((n, k), np.nan) for part in PARTS}
-    if values.empty or not n:
+    if not len(values) or not n:
         return FeatureFrame(list(measures), out)
-    meas_code = {mid: j for j, mid in enumerate(measures)}
-    v_meas = (values["group"].astype(str) + "." + values["measure"].astype(str)).map(meas_code)
-    keep = v_meas.notna().to_numpy()
-    accounts = pd.Index(pd.unique(pd.concat([keys["account_id"], values["account_id"]])))
-    v_acc = accounts.get_indexer(values["account_id"])[keep]
-    v_day = _days(values["as_of"])[keep]
-    v_key = (v_acc.astype(np.int64) * k + v_meas.to_numpy()[keep].astype(np.int64)) * _DAY + v_day
-    v_val = values["raw_value"].to_numpy(dtype=float)[keep]
+    if isinstance(values, pa.Table):  # codes from arrow: no Python string per row
+        encoded = pc.dictionary_encode(values["account_id"]).combine_chunks()
+        known = pd.Index(encoded.dictionary.to_pandas())
+        accounts = known.append(pd.Index(keys["account_id"]).difference(known))
+        v_acc = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        v_meas = values["j"].to_numpy().astype(np.int64)
+        v_day = values["day"].to_numpy().astype(np.int64)
+        v_val = values["raw_value"].to_numpy(zero_copy_only=False).astype(float)
+    else:
+        meas_code = {mid: j for j, mid in enumerate(measures)}
+        coded = (values["group"].astype(str) + "." + values["measure"].astype(str)).map(
+            meas_code)
+        keep = coded.notna().to_numpy()
+        accounts = pd.Index(pd.unique(pd.concat([keys["account_id"], values["account_id"]])))
+        v_acc = accounts.get_indexer(values["account_id"])[keep].astype(np.int64)
+        v_meas = coded.to_numpy()[keep].astype(np.int64)
+        v_day = _days(values["as_of"])[keep]
+        v_val = values["raw_value"].to_numpy(dtype=float)[keep]
+    v_key = (v_acc * k + v_meas) * _DAY + v_day
     order = np.argsort(v_key, kind="stable")
     v_key, v_val = v_key[order], v_val[order]
     q_acc = accounts.get_indexer(keys["account_id"]).astype(np.int64)
@@ -129,7 +159,7 @@ def predict(r: Reader, loaded: LoadedScorecard, *, horizon: int = 90,
     train_dates, valid_dates, until = found.train_dates, found.check_dates, found.until
     train, valid = found.train, found.check
     measures = measure_ids(loaded)
-    values = measure_values(r, card, _with_lags(train_dates + valid_dates)).to_pandas()
+    values = measure_rows(r, card, _with_lags(train_dates + valid_dates), measures)
     ft = features(values, train, measures)
     if not (~np.isnan(ft.values["value"])).mean(axis=0).max(initial=0) >= MIN_COVERAGE:
         no_measures(train_dates)
@@ -186,10 +216,10 @@ def score_dates(r: Reader, card: Card, model: ChurnModel, measures: list[str],
                                       "in_sample"])
         return empty, np.zeros((0, len(measures)))
     keys = r.arrow("SELECT account_id, as_of FROM snapshots WHERE scorecard = ? AND "
-                   "version = ? AND score IS NOT NULL AND list_contains(?, as_of) "
-                   "ORDER BY as_of, account_id", [card.name, card.version, dates]).to_pandas()
-    values = measure_values(r, card, _with_lags(dates)).to_pandas()
-    f = features(values, keys, measures)
+                   "version = ? AND score IS NOT NULL AND as_of BETWEEN ? AND ? "
+                   "AND list_contains(?, as_of) ORDER BY as_of, account_id",
+                   [card.name, card.version, min(dates), max(dates), dates]).to_pandas()
+    f = features(measure_rows(r, card, _with_lags(dates), measures), keys, measures)
     contributions = model.contributions(f)
     logit = model.base + contributions.sum(axis=1)
     keys["probability"] = 1 / (1 + np.exp(-logit))
