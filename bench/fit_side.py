@@ -6,7 +6,8 @@
    scored date): wall time and peak RSS.
 2. **The fitting data, three ways, side by side in one run** — the labelled observations of
    the training dates with each measure's stored score, the matrix ``suggest-weights`` fits:
-   (a) healthscore's core (``labelled_split`` + ``read.outcomes.measure_values`` + the pivot),
+   (a) healthscore's core (``labelled_split`` + ``validation.weights.measure_scores``, pivoted
+   by DuckDB),
    (b) one hand-written DuckDB query (labels and the pivot in SQL), (c) plain pandas (the raw
    rows fetched by DuckDB, labels and pivot in pandas). The same ``fit_weights`` then runs on
    each matrix; the three must give the same rows, events and weights (to 1e-9), or the script
@@ -29,10 +30,9 @@ import pandas as pd
 
 from bench.proc import healthscore_cli, run_measured
 from healthscore import read
-from healthscore.read.outcomes import measure_values
 from healthscore.validation.backtest import target_of
 from healthscore.validation.fit import fit_weights
-from healthscore.validation.weights import _matrix, labelled_split
+from healthscore.validation.weights import _matrix, labelled_split, measure_scores
 from healthscore.workspace import Workspace
 
 
@@ -40,8 +40,8 @@ def way_core(ws: Workspace, card, loaded, horizon: int, every: int, until) -> tu
     with read.open_reader(ws) as r:
         found = labelled_split(r, card, target_of(card), horizon=horizon, train_until=until,
                                every=every, purpose="the benchmark")
-        values = measure_values(r, card, found.train_dates).to_pandas()
-    columns = [(g, m) for g, m, _ in loaded.scorecard.resolve("base").measures()]
+        columns = [(g, m) for g, m, _ in loaded.scorecard.resolve("base").measures()]
+        values = measure_scores(r, card, found.train_dates, columns)
     train = found.train.sort_values(["account_id", "as_of"]).reset_index(drop=True)
     return train["event"].to_numpy(bool), _matrix(values, train, columns)
 
@@ -124,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--horizon", type=int, default=90)
     ap.add_argument("--every", type=int, default=15)
     ap.add_argument("--no-commands", action="store_true")
+    ap.add_argument("--commands", default="suggest-weights,predict",
+                    help="which commands to measure (comma-separated)")
     args = ap.parse_args(argv)
     ws = Workspace.open(args.workspace)
     (loaded,) = ws.scorecards([args.scorecard])
@@ -164,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     print("  all three agree: same rows, events and fitted weights")
     if not args.no_commands:
         cli = healthscore_cli()
-        for verb in (["suggest-weights"], ["predict"]):
+        for verb in ([v] for v in args.commands.split(",") if v):
             sample = run_measured([*cli, *verb, "-w", str(args.workspace), "-s",
                                    args.scorecard, "--horizon", str(args.horizon),
                                    "--every", str(args.every)])

@@ -15,6 +15,9 @@ Each account also renews once during the year (``renewals``), and churns there w
 score level is low (with some noise), so ``healthscore backtest`` has outcomes to test against
 (``--renewals`` adds them to a workspace built before they were).
 
+``--measures-every 15`` writes per-measure rows on every 15th date of an existing workspace, so
+``healthscore suggest-weights`` and ``predict`` have measure rows on their sample dates.
+
 ``--series off`` marks the account-ordered series not ready, so history reads use the
 ``snapshots`` table (how every release before schema 6 read it); ``--series on`` marks it ready
 again. Neither rebuilds anything.
@@ -133,6 +136,35 @@ def build(root: Path, accounts: int, days: int) -> None:
     add_renewals(root)
 
 
+def add_measures(root: Path, every: int) -> None:
+    """Per-measure rows (the demo health scorecard's 17 measures: a measure score scattered
+    around the account's score, a raw value from a hash) on every ``every``-th scored date from
+    the first, so ``suggest-weights`` and ``predict`` have measure rows on their sample dates
+    (synthetic: for timing, not for what the fit finds)."""
+    ws = Workspace.open(root)
+    card = read.card(ws, "health")
+    measures = [(g, m) for g, m, _ in card.scorecard.resolve("base").measures()]
+    values = ", ".join(f"('{g}', '{m}', {j})" for j, (g, m) in enumerate(measures))
+    with ws.store() as store:
+        con = store.con
+        first, last = con.execute("SELECT min(as_of), max(as_of) FROM snapshots").fetchall()[0]
+        days = [first + timedelta(days=k) for k in range(0, (last - first).days + 1, every)]
+        t0 = time.perf_counter()
+        for day in days:
+            with store.transaction():
+                con.execute("DELETE FROM snapshot_measures WHERE as_of = ?", [day])
+                con.execute(f"""INSERT INTO snapshot_measures
+                    SELECT 'health', ?, s.as_of, s.account_id, g, m,
+                           (hash(s.account_id, j) % 1000) / 10.0,
+                           greatest(0, least(100, s.score + (hash(s.account_id, j, s.as_of) % 41)
+                                                          - 20)),
+                           {1 / len(measures)}, s.score / {len(measures)}, false, NULL
+                    FROM snapshots s, (VALUES {values}) v(g, m, j)
+                    WHERE s.as_of = ? ORDER BY s.account_id, j""", [card.version, day])
+        print(f"measure rows on {len(days)} dates (every {every} days from {first}): "
+              f"{time.perf_counter() - t0:.1f} s", flush=True)
+
+
 def add_renewals(root: Path) -> None:
     """One renewal per account during the year, churned when its score level is low."""
     with Workspace.open(root).store() as store, store.transaction():
@@ -168,8 +200,13 @@ def main(argv: list[str] | None = None) -> int:
                    help="only switch the account-ordered series on or off")
     p.add_argument("--renewals", action="store_true",
                    help="only (re)write the renewals of an existing workspace")
+    p.add_argument("--measures-every", type=int, default=None, metavar="DAYS",
+                   help="only (re)write per-measure rows on every DAYS-th date of an existing "
+                        "workspace (for suggest-weights and predict)")
     args = p.parse_args(argv)
-    if args.renewals:
+    if args.measures_every:
+        add_measures(args.out, args.measures_every)
+    elif args.renewals:
         add_renewals(args.out)
     elif args.series:
         set_series(args.out, args.series == "on")

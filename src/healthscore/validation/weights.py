@@ -26,10 +26,11 @@ import pandas as pd
 from healthscore.config.rewrite import set_values
 from healthscore.config.scorecard import LoadedScorecard, Scorecard, load_scorecard
 from healthscore.errors import ConfigError, InputError, NotFound
-from healthscore.read.outcomes import measure_values, observations, outcome_span
+from healthscore.read.outcomes import observations, outcome_span
 from healthscore.read.reader import Reader
 from healthscore.read.scorecards import Card
 from healthscore.scoring.combine import band, combine
+from healthscore.store.schema import lit
 from healthscore.validation import metrics as m
 from healthscore.validation.backtest import Target, sample_dates, target_of
 from healthscore.validation.fit import fit_weights
@@ -90,18 +91,43 @@ def split(dates: list[date], horizon: int, train_until: date | None
     return train, valid, train_until
 
 
-def _matrix(values: pd.DataFrame, keys: pd.DataFrame, columns: list[tuple[str, str]]
+def all_measures(sc: Scorecard) -> list[tuple[str, str]]:
+    """(group, measure) of every measure of every variant of ``sc``, once each."""
+    return list(dict.fromkeys((g, mid) for v in sc.variant_names()
+                              for g, mid, _ in sc.resolve(v).measures()))
+
+
+def measure_scores(r: Reader, card: Card, dates: list[date],
+                   columns: list[tuple[str, str]]) -> pd.DataFrame:
+    """The stored measure scores on ``dates``, wide: one row per (account_id, as_of), one
+    column per (group, measure) of ``columns``; NaN where the account had no data (its
+    missing-data policy is applied again when it is rescored). Pivoted by DuckDB, once."""
+    if not dates or not columns:
+        return pd.DataFrame(index=pd.MultiIndex.from_arrays([[], []],
+                                                            names=["account_id", "as_of"]))
+    picks = ", ".join(
+        f"max(score) FILTER (WHERE \"group\" = {lit(g)} AND measure = {lit(mid)} "
+        f"AND NOT missing) AS c{j}" for j, (g, mid) in enumerate(columns))
+    wide = r.arrow(f"""
+        SELECT account_id, as_of, {picks} FROM snapshot_measures
+        WHERE scorecard = ? AND version = ? AND as_of BETWEEN ? AND ?
+          AND list_contains(?, as_of)
+        GROUP BY account_id, as_of
+    """, [card.name, card.version, min(dates), max(dates), dates]).to_pandas()
+    wide = wide.set_index(["account_id", "as_of"])
+    wide.columns = pd.MultiIndex.from_tuples(columns, names=["group", "measure"])
+    return wide
+
+
+def _matrix(wide: pd.DataFrame, keys: pd.DataFrame, columns: list[tuple[str, str]]
             ) -> np.ndarray:
-    """``(len(keys), len(columns))`` stored measure scores by (group, measure); NaN where the
-    account had no data (its missing-data policy is applied again when it is rescored)."""
-    if values.empty:
+    """``(len(keys), len(columns))`` of the wide measure scores (:func:`measure_scores`)."""
+    if wide.empty:
         return np.full((len(keys), len(columns)), np.nan)
-    wide = values.assign(score=values["score"].where(~values["missing"])).pivot_table(
-        index=["account_id", "as_of"], columns=["group", "measure"], values="score",
-        aggfunc="first", dropna=False)
-    wide = wide.reindex(columns=pd.MultiIndex.from_tuples(columns, names=["group", "measure"]))
+    picked = wide.reindex(columns=pd.MultiIndex.from_tuples(columns,
+                                                            names=["group", "measure"]))
     index = pd.MultiIndex.from_frame(keys[["account_id", "as_of"]])
-    return wide.reindex(index).to_numpy(dtype=float)
+    return picked.reindex(index).to_numpy(dtype=float)
 
 
 def rescore(sc: Scorecard, obs: pd.DataFrame, values: pd.DataFrame
@@ -258,7 +284,7 @@ def suggest_weights(r: Reader, loaded: LoadedScorecard, *, horizon: int = 90,
     train_dates, valid_dates, until = found.train_dates, found.check_dates, found.until
     train, valid = found.train, found.check
 
-    values = measure_values(r, card, train_dates + valid_dates).to_pandas()
+    values = measure_scores(r, card, train_dates + valid_dates, all_measures(sc))
     base = sc.resolve("base")
     columns = [(g, mid) for g, mid, _ in base.measures()]
     x = _matrix(values, train, columns)
