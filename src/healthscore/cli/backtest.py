@@ -23,6 +23,30 @@ def _f3(value) -> str:
         else f"{value:.3f}"
 
 
+def auc_text(found: dict) -> str:
+    """``0.779 (0.708–0.851)``: an AUC with its 95 % interval."""
+    lo, hi = found["auc_interval"]
+    return f"{_f3(found['auc'])} ({_f3(lo)}–{_f3(hi)})"
+
+
+def before_after(title: str, found: dict, after: str, *, lift: bool = False) -> Table:
+    """The backtest of the current scores (``found["before"]``) beside a change's
+    (``found["after"]``, named ``after``): AUC with its interval, the event rate per band and,
+    with ``lift``, the top decile's lift."""
+    table = Table(title=title, title_justify="left")
+    for col in ("", "AUC (95% interval)", "red rate", "yellow rate", "green rate",
+                *(["top-decile lift"] if lift else [])):
+        table.add_column(col)
+    for key, name in (("before", "now"), ("after", after)):
+        r = found[key]
+        rates = {x["band"]: x for x in r["bands"]}
+        table.add_row(name, auc_text(r),
+                      *(f"{pct(rates[k]['event_rate'])} of {n(rates[k]['accounts'])}"
+                        for k in ("red", "yellow", "green")),
+                      *([_f3(r["top_lift"])] if lift else []))
+    return table
+
+
 def backtest(
     workspace: Path = WorkspaceOption,
     scorecard: str = typer.Option("health", "--scorecard", "-s", help="The scorecard."),

@@ -9,17 +9,13 @@ import typer
 from rich.table import Table
 
 from healthscore import pipeline, read
-from healthscore.cli.backtest import _f3
+from healthscore.cli.backtest import _f3, auc_text
 from healthscore.cli.common import WorkspaceOption, console, esc, n
 from healthscore.cli.score import parse_date
+from healthscore.cli.weights import EveryOption, TargetOption, TrainUntilOption
 from healthscore.formatting import pct
 from healthscore.read.predictions import account_prediction
 from healthscore.workspace import Workspace
-
-
-def _auc(c: dict) -> str:
-    lo, hi = c["auc_interval"]
-    return f"{_f3(c['auc'])} ({_f3(lo)}–{_f3(hi)})"
 
 
 def predict(
@@ -27,13 +23,11 @@ def predict(
     scorecard: str = typer.Option("health", "--scorecard", "-s", help="The scorecard whose "
                                   "stored measures the model reads."),
     horizon: int = typer.Option(90, "--horizon", help="Days ahead the probability is for."),
-    train_until: str = typer.Option(None, "--train-until", help="Fit on sample dates whose "
-                                    "horizon ends by this date, check on later ones."),
-    every: int = typer.Option(15, "--every", help="Days between sample dates."),
+    train_until: str = TrainUntilOption,
+    every: int = EveryOption,
     penalty: float = typer.Option(None, "--penalty", help="Smoothing of the model (default: "
                                   "chosen by cross-validation on the training dates)."),
-    target: str = typer.Option(None, "--target", help="churn or expansion (default: what the "
-                               "scorecard `predicts`)."),
+    target: str = TargetOption,
     explain: str = typer.Option(None, "--explain", help="Show one account's probability and "
                                 "its reasons from the stored predictions (fits nothing)."),
     as_of: str = typer.Option(None, "--as-of", help="With --explain: the date (default: the "
@@ -69,10 +63,10 @@ def predict(
     for col in ("", "AUC (95% interval)", "Brier (constant guess)", "mean probability "
                 "(observed rate)"):
         view.add_column(col)
-    view.add_row("model", _auc(c["model"]), f"{c['model']['brier']:.4f} "
+    view.add_row("model", auc_text(c["model"]), f"{c['model']['brier']:.4f} "
                  f"({c['brier_constant']:.4f})",
                  f"{pct(c['model']['mean_probability'], 1)} ({pct(c['event_rate'], 1)})")
-    view.add_row("the score", _auc(c["score"]), "", "")
+    view.add_row("the score", auc_text(c["score"]), "", "")
     console.print(view)
     console.print(f"Stored {n(p.stored)} probabilities (every scored date; dates up to "
                   f"{s['train_until']} in-sample). Recorded as run {p.run_id}. One account: "

@@ -8,10 +8,10 @@ import typer
 from rich.table import Table
 
 from healthscore import pipeline, read
-from healthscore.cli.backtest import _f3
+from healthscore.cli.backtest import before_after
 from healthscore.cli.common import WorkspaceOption, console, esc, n
 from healthscore.cli.score import fmt_band, parse_date
-from healthscore.formatting import delta, money, pct, score
+from healthscore.formatting import delta, money, score
 from healthscore.workspace import Workspace
 
 BANDS = ("red", "yellow", "green", None)
@@ -72,20 +72,9 @@ def preview(
         console.print(movers)
     b = s["backtest"]
     if b is not None:
-        check = Table(title=f"Backtest on {b['dates']['count']} stored dates "
-                            f"{b['dates']['first']} … {b['dates']['last']} (churn within "
-                            f"{b['horizon']} days)", title_justify="left")
-        for col in ("", "AUC (95% interval)", "red rate", "yellow rate", "green rate"):
-            check.add_column(col)
-        for name in ("before", "after"):
-            r = b[name]
-            rates = {x["band"]: x for x in r["bands"]}
-            lo, hi = r["auc_interval"]
-            check.add_row("now" if name == "before" else "with the file",
-                          f"{_f3(r['auc'])} ({_f3(lo)}–{_f3(hi)})",
-                          *(f"{pct(rates[k]['event_rate'])} of {n(rates[k]['accounts'])}"
-                            for k in ("red", "yellow", "green")))
-        console.print(check)
+        console.print(before_after(f"Backtest on {b['dates']['count']} stored dates "
+                                   f"{b['dates']['first']} … {b['dates']['last']} (churn "
+                                   f"within {b['horizon']} days)", b, "with the file"))
     elif history:
         console.print("No backtest: no stored history with outcomes for this scorecard yet.")
     console.print("Nothing was written.")

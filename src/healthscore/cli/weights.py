@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from healthscore import pipeline, read
-from healthscore.cli.backtest import _f3
+from healthscore.cli.backtest import _f3, before_after
 from healthscore.cli.common import WorkspaceOption, console, esc, n
 from healthscore.cli.score import parse_date, warn
 from healthscore.errors import InputError
@@ -16,10 +16,13 @@ from healthscore.formatting import pct
 from healthscore.store.disk import check_output
 from healthscore.workspace import Workspace
 
-
-def _auc(c: dict) -> str:
-    lo, hi = c["auc_interval"]
-    return f"{_f3(c['auc'])} ({_f3(lo)}–{_f3(hi)})"
+#: Options the fitting verbs (suggest-weights, predict) share.
+TrainUntilOption = typer.Option(None, "--train-until", help="Fit on sample dates whose horizon "
+                                "ends by this date, check on later ones (default: a third of "
+                                "the dates are kept for the check).")
+EveryOption = typer.Option(15, "--every", help="Days between sample dates.")
+TargetOption = typer.Option(None, "--target", help="churn or expansion (default: what the "
+                            "scorecard `predicts`).")
 
 
 def suggest_weights(
@@ -27,16 +30,13 @@ def suggest_weights(
     scorecard: str = typer.Option("health", "--scorecard", "-s", help="The scorecard."),
     horizon: int = typer.Option(90, "--horizon", help="Days after each score to look for the "
                                                       "event."),
-    train_until: str = typer.Option(None, "--train-until", help="Fit on sample dates whose "
-                                    "horizon ends by this date, check on later ones (default: "
-                                    "a third of the dates are kept for the check)."),
-    every: int = typer.Option(15, "--every", help="Days between sample dates."),
+    train_until: str = TrainUntilOption,
+    every: int = EveryOption,
     floor: float = typer.Option(0.05, "--floor", help="Least share of the score a measure "
                                 "marked `actionable: true` keeps."),
     red_share: float = typer.Option(None, "--red-share", help="Share of accounts the red band "
                                     "should hold (default: as now)."),
-    target: str = typer.Option(None, "--target", help="churn or expansion (default: what the "
-                               "scorecard `predicts`)."),
+    target: str = TargetOption,
     write: Path = typer.Option(None, "--write", help="Write the suggested scorecard to this "
                                "file (the diff is printed either way)."),
     force: bool = typer.Option(False, "--force", help="With --write: replace an existing file "
@@ -79,18 +79,8 @@ def suggest_weights(
     console.print(f"Bands: red below {b['old']['red']:g} → {b['new']['red']:g}, yellow below "
                   f"{b['old']['yellow']:g} → {b['new']['yellow']:g} (red holds "
                   f"{pct(b['red_share'])} of the training observations, as asked or as now)")
-    check = Table(title=f"Backtest on the later dates ({outcome} within {horizon} days)",
-                  title_justify="left")
-    for col in ("", "AUC (95% interval)", "red rate", "yellow rate", "green rate",
-                "top-decile lift"):
-        check.add_column(col)
-    for name in ("before", "after"):
-        r = c[name]
-        rates = {x["band"]: x for x in r["bands"]}
-        check.add_row("now" if name == "before" else "suggested", _auc(r),
-                      *(f"{pct(rates[k]['event_rate'])} of {n(rates[k]['accounts'])}"
-                        for k in ("red", "yellow", "green")), _f3(r["top_lift"]))
-    console.print(check)
+    console.print(before_after(f"Backtest on the later dates ({outcome} within {horizon} days)",
+                               c, "suggested", lift=True))
     console.print(f"On the training dates: AUC {_f3(t['auc_before'])} → {_f3(t['auc_after'])}.")
     warn(summary["warnings"])
     console.print(esc(s.diff) if s.diff else "The suggestion is the scorecard as it is.")
