@@ -460,7 +460,7 @@ def run_daily(workspace: Workspace, *, as_of: date | None = None, now: datetime 
 
 # The proof verbs live in their own module; their names stay importable from here.
 from healthscore.proof import (  # noqa: E402, F401
-    PREDICT_CHUNK,
+    PREDICT_ROWS,
     backtest,
     predict,
     preview,

@@ -69,18 +69,32 @@ def suggest_weights(workspace: Workspace, scorecard: str = "health", *, horizon:
                    every=every, floor=floor, red_share=red_share, target=target)
 
 
-#: Dates `predict` scores at a time (memory grows with accounts × dates × measures).
-PREDICT_CHUNK = 14
+#: Account-days `predict` scores at a time (whole dates; memory grows with rows × measures).
+PREDICT_ROWS = 150_000
+
+
+def _chunks(counts: dict, days: list) -> list[list]:
+    """``days`` in consecutive groups of about :data:`PREDICT_ROWS` account-days (``counts``:
+    accounts scored per date); a date is never split."""
+    out, rows = [[]], 0
+    for day in days:
+        if out[-1] and rows + counts.get(day, 0) > PREDICT_ROWS:
+            out.append([])
+            rows = 0
+        out[-1].append(day)
+        rows += counts.get(day, 0)
+    return [c for c in out if c]
 
 
 def predict(workspace: Workspace, scorecard: str = "health", *, horizon: int = 90,
             train_until: date | None = None, every: int = 15, penalty: float | None = None,
             target: str | None = None, now: datetime | None = None):
     """Fit the churn-probability model of a scorecard out of time, check it on later dates
-    beside the score, and store its probability for every account on every scored date
-    (:func:`healthscore.validation.predict.predict`; scored :data:`PREDICT_CHUNK` dates at a
-    time, in one transaction), recorded as a run of kind ``predict``. Returns the
-    :class:`~healthscore.validation.predict.Prediction` with the latest date's rows
+    beside the score, and store its probability for every account on every scored date that
+    holds its per-measure rows (the others are counted in ``summary['not_predicted']``)
+    (:func:`healthscore.validation.predict.predict`; scored about :data:`PREDICT_ROWS`
+    account-days at a time, in one transaction), recorded as a run of kind ``predict``.
+    Returns the :class:`~healthscore.validation.predict.Prediction` with the last chunk's rows
     (``stored``: how many were written).
 
     Examples
@@ -90,7 +104,7 @@ def predict(workspace: Workspace, scorecard: str = "health", *, horizon: int = 9
     0.807
     """
     from healthscore.read import Card, StoreReader
-    from healthscore.read.dates import scored_dates
+    from healthscore.read.dates import measured_dates, scored_dates
     from healthscore.store.predictions import append_predictions, write_model
     from healthscore.validation.predict import predict as fit
     from healthscore.validation.predict import score_dates
@@ -102,14 +116,21 @@ def predict(workspace: Workspace, scorecard: str = "health", *, horizon: int = 9
         found = fit(r, loaded, horizon=horizon, train_until=train_until, every=every,
                     penalty=penalty, target=target, dates=[])
         card = Card.of(loaded)
-        days = scored_dates(r, card)
+        days = measured_dates(r, card)  # a date without measure rows has no features
+        missing = sorted(set(scored_dates(r, card)) - set(days))
+        found.summary["not_predicted"] = {
+            "dates": len(missing), "first": missing[0] if missing else None,
+            "last": missing[-1] if missing else None}
+        found.summary["predicted"] = {"dates": len(days)}
+        counts = {x["as_of"]: x["n"] for x in r.rows(
+            "SELECT as_of, count(*) AS n FROM snapshots WHERE scorecard = ? AND version = ? "
+            "AND score IS NOT NULL GROUP BY as_of", [card.name, card.version])}
         written, rows, contributions = 0, found.rows, found.contributions
         with store.transaction():  # all or nothing; memory bounded by a chunk of dates
             write_model(store, found, run_id=run.run_id, at=run.started_at)
-            for start in range(0, len(days), PREDICT_CHUNK):
+            for chunk in _chunks(counts, days):
                 rows, contributions = score_dates(
-                    r, card, found.model, found.measures, days[start:start + PREDICT_CHUNK],
-                    found.summary["train_until"])
+                    r, card, found.model, found.measures, chunk, found.summary["train_until"])
                 written += append_predictions(store, found, rows, contributions)
         # the result holds the latest date's rows (all are in the store)
         found.rows, found.contributions = rows, contributions

@@ -127,6 +127,25 @@ def test_cli_stores_predictions_and_explains_an_account(oracle):
     assert missing.exit_code == 1 and "no churn prediction for account 'NOPE'" in missing.output
 
 
+def test_a_date_without_measure_rows_is_not_predicted_and_named(oracle):
+    """A scored date whose snapshot holds no per-measure rows has no features: predict
+    stores nothing for it (never a probability from nothing), names it and says how to
+    rescore it; every other date is predicted."""
+    with oracle.store() as store:
+        last = store.con.execute("SELECT max(as_of) FROM snapshots").fetchall()[0][0]
+        store.con.execute("DELETE FROM snapshot_measures WHERE as_of = ?", [last])
+    result = CliRunner().invoke(cli, ["predict", "-w", str(oracle.root), "--penalty", "3"])
+    assert result.exit_code == 0, result.output
+    assert f"Not predicted: 1 scored dates ({last} … {last})" in " ".join(result.output.split())
+    assert "--force" in result.output
+    with oracle.store(read_only=True) as store:
+        dates = store.con.execute("SELECT count(DISTINCT as_of), max(as_of), count(*) FROM "
+                                  "predictions").fetchall()[0]
+        scored = store.con.execute("SELECT count(DISTINCT as_of), count(*) FROM snapshots "
+                                   "WHERE as_of < ?", [last]).fetchall()[0]
+    assert dates[0] == scored[0] and dates[1] < last and dates[2] == scored[1]
+
+
 def test_the_api_the_account_page_and_the_backtest_show_the_model(oracle):
     """After `healthscore predict`: the API answers an account's probability with
     contributions that add up to its log-odds; the account page shows the probability and

@@ -53,7 +53,7 @@ def predict(
     outcome = s["target"]["outcome"]
     console.print(
         f"[bold]{card.name}[/] model {p.model_version}: P({outcome} within {horizon} days) "
-        f"from {len(p.measures)} measures' values and 30/90-day changes. Fitted on "
+        f"from {len(p.measures)} measures' values, scores and their 30/90-day changes. Fitted on "
         f"{t['dates']['count']} sample dates {t['dates']['first']} … {t['dates']['last']} "
         f"({n(t['labelled'])} labelled, {n(t['events'])} {outcome}; labels up to "
         f"{s['train_until']}; penalty {s['penalty']:g}).")
@@ -68,9 +68,15 @@ def predict(
                  f"{pct(c['model']['mean_probability'], 1)} ({pct(c['event_rate'], 1)})")
     view.add_row("the score", auc_text(c["score"]), "", "")
     console.print(view)
-    console.print(f"Stored {n(p.stored)} probabilities (every scored date; dates up to "
-                  f"{s['train_until']} in-sample). Recorded as run {p.run_id}. One account: "
+    console.print(f"Stored {n(p.stored)} probabilities ({n(s['predicted']['dates'])} dates; "
+                  f"dates up to {s['train_until']} in-sample). Recorded as run {p.run_id}. One account: "
                   "healthscore predict --explain ACCOUNT_ID")
+    skipped = s.get("not_predicted", {})
+    if skipped.get("dates"):
+        console.print(f"[yellow]Not predicted: {n(skipped['dates'])} scored dates "
+                      f"({skipped['first']} … {skipped['last']}) hold no per-measure rows to "
+                      f"read; rescore them to predict them: healthscore backfill --from "
+                      f"{skipped['first']} --to {skipped['last']} --force[/]")
 
 
 def _explain(found: dict) -> None:

@@ -36,6 +36,15 @@ def scored_dates(r: Reader, card: Card) -> list[date]:
         [card.name, card.version])])
 
 
+def measured_dates(r: Reader, card: Card) -> list[date]:
+    """The snapshot dates of the card's version stored with their per-measure rows, oldest
+    first (every date ``score`` and ``backfill`` write; a store filled by another tool may
+    hold scores alone)."""
+    return [row["as_of"] for row in r.rows(
+        "SELECT DISTINCT as_of FROM snapshot_measures WHERE scorecard = ? AND version = ? "
+        "ORDER BY 1", [card.name, card.version])]
+
+
 def latest(r: Reader, card: Card) -> date | None:
     """The latest snapshot date of the card's version; None before the first score."""
     dates = scored_dates(r, card)

@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 
 from healthscore.config.scorecard import LoadedScorecard
 from healthscore.errors import InputError
-from healthscore.read.dates import scored_dates
+from healthscore.read.dates import measured_dates
 from healthscore.read.reader import Reader
 from healthscore.read.scorecards import Card
 from healthscore.store.schema import lit
@@ -31,6 +31,7 @@ from healthscore.validation.backtest import target_of
 from healthscore.validation.model import (
     CHANGES,
     PARTS,
+    SCORE_PARTS,
     ChurnModel,
     FeatureFrame,
     choose_penalty,
@@ -68,13 +69,14 @@ def measure_ids(loaded: LoadedScorecard) -> list[str]:
 
 
 def measure_rows(r: Reader, card: Card, dates: list[date], measures: list[str]) -> pa.Table:
-    """The raw values of ``measures`` (``group.measure``) on ``dates``, compact for
-    :func:`features`: account_id, day (days since 1970), j (the measure's index), raw_value."""
+    """The raw values and scores of ``measures`` (``group.measure``) on ``dates``, compact
+    for :func:`features`: account_id, day (days since 1970), j (the measure's index),
+    raw_value, score (NULL where the measure had no data)."""
     index = ", ".join(f"({lit(mid.split('.', 1)[0])}, {lit(mid.split('.', 1)[1])}, {j})"
                       for j, mid in enumerate(measures))
     return r.arrow(f"""
         SELECT s.account_id, CAST(s.as_of - DATE '1970-01-01' AS BIGINT) AS day, m.j,
-               s.raw_value
+               s.raw_value, CASE WHEN s.missing THEN NULL ELSE s.score END AS score
         FROM snapshot_measures s JOIN (VALUES {index}) m(g, mid, j)
           ON s."group" = m.g AND s.measure = m.mid
         WHERE s.scorecard = ? AND s.version = ? AND s.as_of BETWEEN ? AND ?
@@ -86,10 +88,13 @@ def features(values: pd.DataFrame | pa.Table, keys: pd.DataFrame, measures: list
              ) -> FeatureFrame:
     """For each row of ``keys`` (account_id, as_of) each measure's raw value on that date and
     its change over 30 and 90 days, from ``values``: the rows of :func:`measure_rows`, or a
-    frame of account_id, as_of, group, measure, raw_value (the earlier dates' rows included).
-    NaN where a value is unknown."""
+    frame of account_id, as_of, group, measure, raw_value (the earlier dates' rows included);
+    where ``values`` has a ``score`` column, the score and its changes too. NaN where a
+    value is unknown."""
     n, k = len(keys), len(measures)
-    out = {part: np.full((n, k), np.nan) for part in PARTS}
+    scored = "score" in values.column_names if isinstance(values, pa.Table) else \
+        "score" in values.columns
+    out = {part: np.full((n, k), np.nan) for part in PARTS + (SCORE_PARTS if scored else ())}
     if not len(values) or not n:
         return FeatureFrame(list(measures), out)
     if isinstance(values, pa.Table):  # codes from arrow: no Python string per row
@@ -100,6 +105,8 @@ def features(values: pd.DataFrame | pa.Table, keys: pd.DataFrame, measures: list
         v_meas = values["j"].to_numpy().astype(np.int64)
         v_day = values["day"].to_numpy().astype(np.int64)
         v_val = values["raw_value"].to_numpy(zero_copy_only=False).astype(float)
+        v_score = values["score"].to_numpy(zero_copy_only=False).astype(float) if scored \
+            else None
     else:
         meas_code = {mid: j for j, mid in enumerate(measures)}
         coded = (values["group"].astype(str) + "." + values["measure"].astype(str)).map(
@@ -110,23 +117,33 @@ def features(values: pd.DataFrame | pa.Table, keys: pd.DataFrame, measures: list
         v_meas = coded.to_numpy()[keep].astype(np.int64)
         v_day = _days(values["as_of"])[keep]
         v_val = values["raw_value"].to_numpy(dtype=float)[keep]
+        v_score = values["score"].to_numpy(dtype=float)[keep] if scored else None
     v_key = (v_acc * k + v_meas) * _DAY + v_day
     order = np.argsort(v_key, kind="stable")
     v_key, v_val = v_key[order], v_val[order]
+    if scored:
+        v_score = v_score[order]
     q_acc = accounts.get_indexer(keys["account_id"]).astype(np.int64)
     q_day = _days(keys["as_of"])
 
-    def lookup(lag: int) -> np.ndarray:
+    def lookup(lag: int) -> tuple[np.ndarray, np.ndarray]:
+        """Where each key's value ``lag`` days before sits in ``v_key``, and whether found."""
         base = (q_acc[:, None] * k + np.arange(k)[None, :]) * _DAY + (q_day - lag)[:, None]
-        at = np.searchsorted(v_key, base.ravel())
-        at = np.minimum(at, len(v_key) - 1)
-        found = v_key[at] == base.ravel()
-        return np.where(found, v_val[at], np.nan).reshape(n, k)
+        at = np.minimum(np.searchsorted(v_key, base.ravel()), len(v_key) - 1)
+        return at, v_key[at] == base.ravel()
+
+    def read(column: np.ndarray, found: tuple) -> np.ndarray:
+        return np.where(found[1], column[found[0]], np.nan).reshape(n, k)
 
     now = lookup(0)
-    out["value"] = now
+    before = {lag: lookup(lag) for lag in CHANGES}
+    out["value"] = read(v_val, now)
     for lag in CHANGES:
-        out[f"change_{lag}d"] = now - lookup(lag)
+        out[f"change_{lag}d"] = out["value"] - read(v_val, before[lag])
+    if scored:
+        out["score"] = read(v_score, now)
+        for lag in CHANGES:
+            out[f"score_change_{lag}d"] = out["score"] - read(v_score, before[lag])
     return FeatureFrame(list(measures), out)
 
 
@@ -200,7 +217,7 @@ def predict(r: Reader, loaded: LoadedScorecard, *, horizon: int = 90,
                          "labelled": int(len(train)), "events": int(train["event"].sum())},
                "check": {"dates": {"first": valid_dates[0], "last": valid_dates[-1],
                                    "count": len(valid_dates)}, **check}}
-    wanted = dates if dates is not None else scored_dates(r, card)
+    wanted = dates if dates is not None else measured_dates(r, card)
     rows, contributions = score_dates(r, card, model, measures, wanted, until)
     return Prediction(card.name, card.version, version, measures, summary, rows, contributions,
                       model)
