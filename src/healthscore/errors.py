@@ -15,7 +15,8 @@ the API and the pages map them to one HTTP status each (422, 404, 503, ...)::
     ├── EngineError                     the dataframe engine lacks what was asked of it
     ├── StoreError                      the store cannot be opened, migrated or written
     │   └── StoreBusy                   another process holds the store            503
-    └── OutputError (OSError)           an output file (export, report) cannot be written
+    ├── OutputError (OSError)           an output file (export, report) cannot be written
+    └── DeliveryError                   an alert did not reach its channel (``retryable``)
 """
 
 from __future__ import annotations
@@ -111,3 +112,21 @@ class EngineError(HealthScoreError):
 class OutputError(HealthScoreError, OSError):
     """An output file (an export, a report, a CSV of the quarantine) cannot be written: its
     folder is missing or read-only, or the disk is full."""
+
+
+class DeliveryError(HealthScoreError):
+    """An alert (or a digest) did not reach its channel: a webhook, a mail server, a file.
+
+    ``retryable`` says whether the same send may succeed later unchanged (the receiver was
+    down, timed out, asked to slow down, the disk was full) or needs a change first (a 4xx
+    answer, a refused login, a missing environment variable). ``channel`` names it
+    (``webhook 'slack-cs'``), ``attempts`` counts the tries made, ``code`` is the last HTTP
+    status or SMTP reply code, when there was one."""
+
+    def __init__(self, message: str, *, retryable: bool, channel: str = "",
+                 attempts: int = 1, code: int | None = None, hint: str | None = None):
+        self.retryable = retryable
+        self.channel = channel
+        self.attempts = attempts
+        self.code = code
+        super().__init__(message, hint=hint)

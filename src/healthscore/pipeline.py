@@ -416,25 +416,31 @@ class _Writer:
 
 @dataclass
 class DailyRun:
-    """The daily job's outcome: what it ingested and what it scored."""
+    """The daily job's outcome: what it ingested, what it scored, and the alerts it opened,
+    closed and delivered (None without rules)."""
 
     run_id: int
     ingest: IngestReport | None
     score: ScoreRun
+    alerts: object | None = None
 
 
 def run_daily(workspace: Workspace, *, as_of: date | None = None, now: datetime | None = None,
               progress: Progress | None = None, allow_stale: bool = False) -> DailyRun:
-    """The daily job: ingest what is new, then score ``as_of`` (default today).
+    """The daily job: ingest what is new, score ``as_of`` (default today), then check the
+    alert rules on it and deliver the outbox (:func:`healthscore.alerting.check_alerts`).
 
-    Safe to run again: ingest skips what it already has and the score replaces the same
-    date's snapshot. If ingest fails nothing is scored, and yesterday's results stay as they
+    Safe to run again: ingest skips what it already has, the score replaces the same
+    date's snapshot, and a rule checked on the date opens nothing twice. If ingest fails nothing is scored, and yesterday's results stay as they
     were; the failure is recorded in ``runs`` with its reason. Today, not the last date with
     data, is the default here on purpose: when the exports stop, the job fails (the data is
     stale) instead of quietly re-scoring an old date every morning.
     """
+    from healthscore.alerting import check_alerts, rules_of
+
     now = clock.now(now)
     day = as_of or now.date()
+    rules = rules_of(workspace)  # a bad rule stops the job before it writes anything
     # ingest and score open the store themselves (each its own run): the daily run's record is
     # started and finished on short-lived connections around them
     with workspace.store() as store:
@@ -443,6 +449,7 @@ def run_daily(workspace: Workspace, *, as_of: date | None = None, now: datetime 
         report = ingest(workspace, now=now, progress=progress) if workspace.config.sources \
             else None
         scored = score(workspace, day, now=now, allow_stale=allow_stale)
+        alerts = check_alerts(workspace, day, now=now) if rules else None
     except BaseException as exc:
         with workspace.store() as store:
             store.fail(run, exc)
@@ -450,10 +457,11 @@ def run_daily(workspace: Workspace, *, as_of: date | None = None, now: datetime 
     run.rows_loaded = report.rows_loaded if report else 0
     run.rows_rejected = report.rows_rejected if report else 0
     run.detail = {"as_of": str(day), "ingest_run": report.run_id if report else None,
-                  "score_run": scored.run_id}
+                  "score_run": scored.run_id,
+                  "alerts_run": alerts.run_id if alerts is not None else None}
     with workspace.store() as store:
         store.finish(run)
-    return DailyRun(run.run_id, report, scored)
+    return DailyRun(run.run_id, report, scored, alerts)
 
 
 # -- proof -------------------------------------------------------------------------------------

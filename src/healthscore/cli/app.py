@@ -56,6 +56,7 @@ def _root(
 
 def _register() -> None:
     from healthscore.cli import (
+        alerts,
         backtest,
         demo,
         explain,
@@ -76,7 +77,8 @@ def _register() -> None:
     )
 
     for module in (init, ingest, status, quarantine, score, scorecard, explain, history,
-                   backtest, weights, predict, preview, manual, export, demo, token, serve):
+                   backtest, weights, predict, preview, manual, alerts, export, demo, token,
+                   serve):
         module.register(app)
 
 

@@ -89,6 +89,12 @@ def run(
             bands[b] = bands.get(b, 0) + 1
         console.print(f"{ev.scorecard.name} as of {ev.as_of}: " + ", ".join(
             f"{fmt_band(b)} {n(bands.get(b, 0))}" for b in ("red", "yellow", "green")))
+    if result.alerts is not None:
+        from healthscore.cli.alerts import print_alert_run
+
+        console.print(f"Alerts: {n(result.alerts.opened)} opened, {n(result.alerts.closed)} "
+                      "cleared.")
+        print_alert_run(result.alerts)
     if result.ingest is not None:  # scored, but a source mostly failed: cron must hear of it
         fail_if_over_limit(result.ingest, workspace)
     console.print(f"Run {result.run_id} ok.")

@@ -9,8 +9,10 @@ import re
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from healthscore.config.alerts import AlertsConfig
+from healthscore.config.base import _Model
 from healthscore.schemas import TABLES
 
 FORMATS = ("csv", "parquet", "jsonl")
@@ -21,10 +23,6 @@ EXTENSIONS = {
 }
 SPECIAL_FORMATS = ("iso", "epoch_s", "epoch_ms", "auto")
 Scalar = str | int | float | bool | None
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def _check_timezone(tz: str | None) -> str | None:
@@ -216,6 +214,10 @@ class ServeConfig(_Model):
         "machine cannot read it. Add the name a reverse proxy forwards (`health.acme.com`); "
         "`*.acme.com` matches subdomains. Writes from a browser must also come from one of "
         "them (their Origin).")
+    public_url: str | None = Field(
+        None, pattern=r"^https?://[^\s]+$", description="The dashboard's address as its "
+        "users reach it (`https://health.acme.com`): alert messages link to the account's "
+        "page under it. Without it they carry no link.")
     https: bool = Field(
         False, description="The pages are reached over HTTPS through a TLS proxy that talks "
         "plain HTTP to the server: mark the sign-in and form cookies `Secure` anyway, so a "
@@ -243,6 +245,9 @@ class WorkspaceConfig(_Model):
     api: ApiConfig = Field(default_factory=ApiConfig, description="REST API settings.")
     serve: ServeConfig = Field(default_factory=ServeConfig,
                                description="Server settings: the host names it answers to.")
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig,
+                                 description="Alert rules, channels and routing "
+                                 "(docs/alerts.md).")
 
     _check_tz = field_validator("timezone")(classmethod(lambda cls, v: _check_timezone(v)))
 

@@ -13,7 +13,16 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from healthscore.config.models import ApiConfig, ColumnMap, CsvOptions, Source, WorkspaceConfig
+from healthscore.config import alerts as al
+from healthscore.config.channels import EmailChannel, FileChannel, WebhookChannel
+from healthscore.config.models import (
+    ApiConfig,
+    ColumnMap,
+    CsvOptions,
+    ServeConfig,
+    Source,
+    WorkspaceConfig,
+)
 from healthscore.config.scorecard import (
     Bands,
     Boolean,
@@ -110,6 +119,21 @@ MODELS: list[tuple[str, type[BaseModel], str]] = [
     ("A column mapping", ColumnMap, "sources.<name>.columns.<canonical column>"),
     ("CSV options", CsvOptions, "sources.<name>.csv"),
     ("The REST API", ApiConfig, "api"),
+    ("The server", ServeConfig, "serve"),
+    ("Alerts", al.AlertsConfig, "alerts"),
+    ("A rule", al.Rule, "alerts.rules.<name>"),
+    ("A rule's conditions", al.When, "alerts.rules.<name>.when"),
+    ("A drop", al.Drop, "alerts.rules.<name>.when.drop"),
+    ("A renewal", al.Renewal, "alerts.rules.<name>.when.renewal"),
+    ("A probability", al.Probability, "alerts.rules.<name>.when.probability"),
+    ("A measure condition", al.MeasureCondition, "alerts.rules.<name>.when.measure"),
+    ("Which accounts", al.Only, "alerts.rules.<name>.only"),
+    ("A webhook channel", WebhookChannel, "alerts.channels.<name>, kind: webhook"),
+    ("An e-mail channel", EmailChannel, "alerts.channels.<name>, kind: email"),
+    ("A file channel", FileChannel, "alerts.channels.<name>, kind: file"),
+    ("Routing", al.Route, "alerts.route"),
+    ("A CSM's route", al.CsmRoute, "alerts.route.csms.<name>"),
+    ("The digest", al.Digest, "alerts.digest"),
 ]
 
 _INTRO = """\
@@ -124,10 +148,11 @@ How sources are mapped, with examples, is in [sources.md](sources.md).
 
 
 def _type_name(annotation) -> str:
-    text = str(annotation).replace("typing.", "").replace("healthscore.config.models.", "")
+    text = re.sub(r"healthscore\.config\.\w+\.", "", str(annotation).replace("typing.", ""))
     text = text.replace("NoneType", "null").replace("<class '", "").replace("'>", "")
     text = re.sub(r"Optional\[(.*)\]$", r"\1 | null", text)
     text = re.sub(r"Annotated\[(.*?), FieldInfo\(.*\)\]", r"\1", text)
+    text = re.sub(r"Annotated\[(.*?), Discriminator\(.*?\)\]", r"\1", text)
     text = re.sub(r"Union\[(.*?)\]", lambda m: m.group(1).replace(", ", " | "), text)
     return text.replace("Literal[", "one of [")
 

@@ -72,11 +72,28 @@ class YamlDocument:
         line = self.line_of(loc)
         return f"{self.path}:{line}" if line else str(self.path)
 
+    def _untagged(self, loc: Loc) -> Loc:
+        """``loc`` without the tags pydantic adds for a union told apart by ``kind``
+        (``channels.slack.webhook.url`` is ``channels.slack.url`` in the file)."""
+        out, node = [], self.data
+        for p in loc:
+            if isinstance(node, dict) and p not in node and node.get("kind") == p:
+                continue
+            out.append(p)
+            if isinstance(node, dict):
+                node = node.get(p)
+            elif isinstance(node, list) and isinstance(p, int) and 0 <= p < len(node):
+                node = node[p]
+            else:
+                node = None
+        return tuple(out)
+
     def validation_error(self, exc: ValidationError, what: str) -> ConfigError:
         """Turn pydantic's errors into one ConfigError naming file:line and key path for each."""
         problems = []
         for err in exc.errors():
-            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
+            loc = self._untagged(
+                tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p)))
             msg = err["msg"].removeprefix("Value error, ")
             # Validators point below their field with an "[at a.b] " prefix.
             if msg.startswith("[at "):

@@ -17,7 +17,7 @@ from __future__ import annotations
 from healthscore.schemas import TABLES, Table
 
 #: Bump when the store layout changes, and add the step to MIGRATIONS.
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 LINEAGE = {
     "state": [("_hash", "UUID"), ("_known_from", "TIMESTAMP"), ("_valid_from", "TIMESTAMP"),
@@ -136,7 +136,7 @@ SNAPSHOT_DDL = [
 def create_all() -> list[str]:
     """Every statement that creates a current store from nothing (idempotent)."""
     return (BOOKKEEPING_DDL + SNAPSHOT_DDL + MANUAL_DDL + [TRENDS_VIEW] + TOKENS_DDL
-            + SERIES_DDL + MODEL_DDL + [table_ddl(t) for t in TABLES.values()]
+            + SERIES_DDL + MODEL_DDL + ALERTS_DDL + [table_ddl(t) for t in TABLES.values()]
             + ["INSERT INTO meta VALUES ('series_ready', 'true'), ('series_unsorted', '0')"])
 
 
@@ -237,6 +237,65 @@ MODEL_DDL = [
     )""",
 ]
 
+ALERTS_DDL = [
+    "CREATE SEQUENCE IF NOT EXISTS alert_ids START 1",
+    # One alert per episode: a rule began to hold for an account on `opened_on`, held last
+    # on `last_held_on`, and was found cleared on `closed_on` (NULL while the episode lasts:
+    # until the rule has not held for the rule's clear_after_days). `state` is the team's:
+    # open, acknowledged or snoozed (until `snoozed_until`). Title, text and detail are
+    # rendered once, when it opens.
+    """CREATE TABLE IF NOT EXISTS alerts (
+        alert_id BIGINT PRIMARY KEY,
+        rule VARCHAR NOT NULL,
+        scorecard VARCHAR NOT NULL,
+        account_id VARCHAR NOT NULL,
+        opened_on DATE NOT NULL,
+        last_held_on DATE NOT NULL,
+        closed_on DATE,
+        severity VARCHAR NOT NULL,
+        csm VARCHAR,
+        title VARCHAR NOT NULL,
+        text VARCHAR NOT NULL,
+        detail JSON,
+        state VARCHAR NOT NULL,
+        snoozed_until DATE,
+        acted_by VARCHAR,
+        acted_at TIMESTAMP,
+        comment VARCHAR,
+        run_id BIGINT NOT NULL,
+        created_at TIMESTAMP NOT NULL
+    )""",
+    # Which rule was evaluated on which date (a date is evaluated once per rule: re-running it
+    # opens nothing twice).
+    """CREATE TABLE IF NOT EXISTS alert_checks (
+        rule VARCHAR NOT NULL,
+        as_of DATE NOT NULL,
+        holding BIGINT NOT NULL,
+        opened BIGINT NOT NULL,
+        closed BIGINT NOT NULL,
+        run_id BIGINT NOT NULL,
+        checked_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (rule, as_of)
+    )""",
+    # What is to be delivered where: written with the alert, in the same transaction; sent
+    # after it commits; marked sent after the channel accepted it. `key` is the idempotency
+    # key a receiver sees on every attempt.
+    """CREATE TABLE IF NOT EXISTS alert_outbox (
+        "key" VARCHAR PRIMARY KEY,
+        alert_id BIGINT,
+        kind VARCHAR NOT NULL,
+        channel VARCHAR NOT NULL,
+        recipient VARCHAR,
+        status VARCHAR NOT NULL,
+        attempts INTEGER NOT NULL,
+        last_error VARCHAR,
+        created_at TIMESTAMP NOT NULL,
+        last_attempt_at TIMESTAMP,
+        sent_at TIMESTAMP,
+        payload JSON
+    )""",
+]
+
 #: version → statements that migrate a store from ``version - 1`` to ``version``.
 MIGRATIONS: dict[int, list[str]] = {
     2: SNAPSHOT_DDL,  # scores: snapshots, their measures and groups, scorecard versions
@@ -259,6 +318,7 @@ MIGRATIONS: dict[int, list[str]] = {
     # a rejected row's key (an account's id), so rows pointing at it can say where it went
     8: ['ALTER TABLE quarantine ADD COLUMN IF NOT EXISTS "key" VARCHAR'],
     9: MODEL_DDL,  # churn-probability models and their predictions
+    10: ALERTS_DDL,  # alerts (one per episode), the dates each rule was checked, the outbox
 }
 
 
