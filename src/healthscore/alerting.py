@@ -92,13 +92,13 @@ def check_alerts(workspace: Workspace, as_of: date, *, now: datetime | None = No
                           "skipped": {c.rule: c.skipped for c in out.checks if c.skipped}}
             out.run_id = run.run_id
     if deliver:
-        out.delivery = deliver_outbox(workspace, now=now, send=send)
         digest = workspace.config.alerts.digest
         if digest is not None and clock.now(now).strftime("%A").lower() == digest.weekday:
-            try:  # once per ISO week: a second run that day sends nothing again
-                out.digests = send_digests(workspace, now=now, send=send)
+            try:  # once per ISO week: a second run that day queues nothing again
+                out.digests = queue_digests(workspace, now=now)
             except ConfigError as exc:
                 out.digests = {"(digest)": exc.message}
+        out.delivery = deliver_outbox(workspace, now=now, send=send)
     return out
 
 
@@ -212,9 +212,20 @@ def send_test(workspace: Workspace, channels: list[str] | None = None, *, send=N
 
 def send_digests(workspace: Workspace, *, csms: list[str] | None = None, force: bool = False,
                  now: datetime | None = None, send=None) -> dict[str, str]:
-    """Queue and send each CSM with an address (``route.csms``) the digest of their alerts:
-    those opened in the last ``digest.days`` days (7 by default) and those still needing
-    attention. Once per CSM and ISO week unless ``force``. CSM → what happened, in words."""
+    """:func:`queue_digests`, then deliver the outbox; CSM → what happened, in words (and
+    ``(delivery)``: the errors, if any)."""
+    out = queue_digests(workspace, csms=csms, force=force, now=now)
+    delivered = deliver_outbox(workspace, now=now, send=send)
+    if delivered.errors:
+        out["(delivery)"] = "; ".join(delivered.errors[:3])
+    return out
+
+
+def queue_digests(workspace: Workspace, *, csms: list[str] | None = None,
+                  force: bool = False, now: datetime | None = None) -> dict[str, str]:
+    """Queue for each CSM with an address (``route.csms``) the digest of their alerts: those
+    opened in the last ``digest.days`` days (7 by default) and those still needing attention.
+    Once per CSM and ISO week unless ``force``. CSM → what was queued, in words."""
     import hashlib
 
     from healthscore.alerts.digest import render_digest
@@ -253,9 +264,6 @@ def send_digests(workspace: Workspace, *, csms: list[str] | None = None, force: 
                                  at=at)
             out[csm] = (f"{len(messages)} alerts to {route.email}" if queued
                         else f"already sent this week ({week}); --force sends it again")
-    delivered = deliver_outbox(workspace, now=now, send=send)
-    if delivered.errors:
-        out["(delivery)"] = "; ".join(delivered.errors[:3])
     return out
 
 

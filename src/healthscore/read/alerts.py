@@ -63,6 +63,8 @@ def alerts(r: Reader, *, today: date, state: str = "open", csm: str | None = Non
             where.append(f"a.{column} = ${column}")
             params[column] = value
     clause = " AND ".join(where)
+    if "$today" not in clause:  # DuckDB refuses a named parameter the query does not use
+        del params["today"]
     total = r.rows(f"SELECT count(*) AS n FROM alerts a WHERE {clause}", params)[0]["n"]
     rows = r.rows(f"""
         SELECT a.*, (SELECT count(*) FROM alert_outbox o WHERE o.alert_id = a.alert_id
