@@ -338,17 +338,27 @@ def _churns(r, start: date, end: date) -> dict[str, date]:
 
 
 def act_on(workspace: Workspace, alert_id: int, *, state: str, by: str, comment: str = "",
-           until: date | None = None, now: datetime | None = None) -> dict:
+           until: date | None = None, now: datetime | None = None, store=None,
+           detail: dict | None = None) -> dict:
     """Acknowledge (``state='acknowledged'``), snooze until ``until`` or reopen an alert,
-    recorded as a run of kind ``alert-<state>``; the alert after."""
-    from healthscore.errors import InputError
+    recorded as a run of kind ``alert-<state>`` (with ``detail``: who asked, e.g. the API
+    token); the alert after. ``store``: a store the caller holds writable (the server's),
+    else the workspace's is opened. An unknown id raises :class:`NotFound` and records
+    nothing."""
+    from healthscore.errors import InputError, NotFound
     from healthscore.store import alerts as saved
 
     if state == "snoozed" and (until is None or until <= clock.now(now).date()):
         raise InputError("until", "a snooze needs a date after today",
-                         hint="--until YYYY-MM-DD")
-    with workspace.store() as store, store.recorded(f"alert-{state}", now) as run:
+                         hint="choose a later date")
+    if store is None:
+        with workspace.store() as opened:
+            return act_on(workspace, alert_id, state=state, by=by, comment=comment,
+                          until=until, now=now, store=opened, detail=detail)
+    if not store.con.execute("SELECT 1 FROM alerts WHERE alert_id = ?", [alert_id]).fetchall():
+        raise NotFound(f"no alert {alert_id}", hint="healthscore alerts list shows them")
+    with store.recorded(f"alert-{state}", now) as run:
         row = saved.act(store, alert_id, state=state, by=by, comment=comment,
                         at=run.started_at, until=until)
-        run.detail = {"alert_id": alert_id, "by": by}
+        run.detail = {**(detail or {}), "alert_id": alert_id, "by": by}
     return row

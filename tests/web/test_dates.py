@@ -67,12 +67,12 @@ def _params(href: str) -> dict[str, list[str]]:
 
 def _links_losing(page, **kept: str) -> list[str]:
     """The page's links (navigation and content) whose query lost one of ``kept``; the brand
-    and the scorecards and backtests pages drop the date on purpose (they are not of a date),
-    the date picker's links change it (and are checked on their own), the scorecard switch
-    changes the scorecard but keeps the date."""
+    and the scorecards, backtests and alerts pages drop the date on purpose (they are not of
+    a date), the date picker's links change it (and are checked on their own), the scorecard
+    switch changes the scorecard but keeps the date."""
     hrefs = page.eval_on_selector_all(
-        "header nav a:not([href^='/scorecards']):not([href^='/backtests']), "
-        "main a[href^='/']:not(#asof-form a)",
+        "header nav a:not([href^='/scorecards']):not([href^='/backtests'])"
+        ":not([href^='/alerts']), main a[href^='/']:not(#asof-form a):not([href^='/alerts'])",
         "els => els.map(e => e.getAttribute('href'))")
     lost = [h for h in hrefs if any(_params(h).get(k) != [v] for k, v in kept.items())]
     switch = page.eval_on_selector_all("header .switch a",

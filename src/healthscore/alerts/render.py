@@ -8,6 +8,7 @@ from datetime import date
 
 from healthscore.config.alerts import Rule
 from healthscore.formatting import delta as fmt_points
+from healthscore.formatting import raw_value as fmt_value
 from healthscore.formatting import score as fmt_score
 
 
@@ -64,7 +65,8 @@ def conditions_in_words(rule: Rule, row: dict) -> list[str]:
         out.append(f"{w.probability.target} probability {row['probability']:.0%}")
     if w.measure is not None:
         op, bound = w.measure.bound
-        out.append(f"{w.measure.measure} {_num(row.get('value')):g} {op} {bound:g}")
+        out.append(f"{w.measure.measure.replace('_', ' ')} {fmt_value(_num(row.get('value')))} "
+                   f"({op} {bound:g})")
     return out
 
 

@@ -9,7 +9,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 
-from healthscore.api import read, write
+from healthscore.api import alerts, read, write
 from healthscore.api.deps import get_workspace, reading
 from healthscore.api.errors import ApiJSONResponse
 from healthscore.errors import ConfigError
@@ -30,8 +30,9 @@ def openapi(request: Request) -> JSONResponse:
         from healthscore import __version__
         schema = get_openapi(
             title="healthscore REST API", version=__version__,
-            description="Read scores, history and explanations; ingest events, tickets, "
-                        "surveys and pulses; add pulses and overrides. See docs/api.md.",
+            description="Read scores, history, explanations and alerts; ingest events, "
+                        "tickets, surveys and pulses; add pulses and overrides; acknowledge "
+                        "and snooze alerts. See docs/api.md.",
             routes=app.routes)
         schema["paths"] = {p: v for p, v in schema.get("paths", {}).items()
                            if p.startswith("/api/v1/")}
@@ -69,3 +70,4 @@ def health(workspace: Workspace = Depends(get_workspace)) -> Any:
 
 router.include_router(read.router)
 router.include_router(write.router)
+router.include_router(alerts.router)

@@ -12,6 +12,7 @@ from a request becomes SQL text.
 
 from __future__ import annotations
 
+import atexit
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol, TypeVar
@@ -81,6 +82,9 @@ def open_reader(workspace: Workspace) -> Iterator[StoreReader]:
 
 
 _MEMORY = duckdb.connect(":memory:")
+# closed before the interpreter tears down: a DuckDB database destroyed during finalization
+# can abort the process (exit 134) instead of exiting cleanly
+atexit.register(_MEMORY.close)
 
 
 def query_table(table: pa.Table, sql: str, params: Params = ()) -> list[dict]:

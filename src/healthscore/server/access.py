@@ -55,9 +55,10 @@ class ReadWriteLock:
 LOCK = ReadWriteLock()
 
 #: Tables whose rows the read cache holds (a write elsewhere keeps it, see ``touches``);
-#: ``api_tokens`` because the sessions check the active tokens through it (.sessions).
+#: ``api_tokens`` because the sessions check the active tokens through it (.sessions),
+#: ``alerts`` because every page's header counts the open ones through it (web.alerts).
 CACHED_TABLES = frozenset({"snapshots", "snapshot_measures", "snapshot_groups", "accounts",
-                           "scorecard_versions", "api_tokens"})
+                           "scorecard_versions", "api_tokens", "alerts"})
 
 
 @contextmanager
@@ -73,6 +74,15 @@ def reading(workspace: Workspace) -> Iterator[CachedReader]:
 
 
 @contextmanager
+def exclusive(workspace: Workspace) -> Iterator[None]:
+    """No request of this process reads the store during the block, and the connection held
+    for reading is closed: one process cannot hold the file read-only and writable."""
+    with LOCK.write():
+        HELD.release(workspace)
+        yield
+
+
+@contextmanager
 def writing(workspace: Workspace, *, touches: tuple[str, ...] | None = None
             ) -> Iterator[Store]:
     """The workspace's store, writable, for one request, closed on exit.
@@ -80,8 +90,7 @@ def writing(workspace: Workspace, *, touches: tuple[str, ...] | None = None
     ``touches`` names the tables the write changes; when none of them is in
     :data:`CACHED_TABLES` (a pulse), the read cache stays valid after the write.
     """
-    with LOCK.write():
-        HELD.release(workspace)  # one process cannot hold the file read-only and writable
+    with exclusive(workspace):
         store = workspace.store(wait=0)
         keep = touches is not None and not CACHED_TABLES.intersection(touches)
         before = signature(store.path) if keep else None

@@ -20,6 +20,7 @@ while the marker is there, requests the cache cannot answer get 503 and the job 
 
 from __future__ import annotations
 
+import atexit
 import threading
 import time
 from collections.abc import Callable
@@ -115,6 +116,21 @@ class HeldStore:
         self._lock = threading.Lock()
         self._held: dict[Path, list] = {}  # path -> [store, users, last use]
         self._reaper: threading.Thread | None = None
+        self._stopping = False
+        # A daemon thread still closing a DuckDB connection while the interpreter shuts
+        # down aborts the process ("terminate called … exception not rethrown", exit 134):
+        # close everything and stop the reaper before that.
+        atexit.register(self.close_all)
+
+    def close_all(self) -> None:
+        """Close every held connection and stop the reaper (at exit)."""
+        with self._lock:
+            self._stopping = True
+            for path in list(self._held):
+                self._close(path)
+            reaper = self._reaper
+        if reaper is not None and reaper is not threading.current_thread():
+            reaper.join(5)
 
     def cursor(self, workspace: Workspace) -> Store:
         """A store on a cursor of the held connection (opened if none is); raises
@@ -129,6 +145,7 @@ class HeldStore:
                 raise StoreBusy(f"{path}: a healthscore job is about to write the store",
                                 hint="try again in a moment")
             if entry is None:
+                self._stopping = False
                 entry = self._held[path] = [workspace.store(read_only=True, wait=0), 0, 0.0]
                 self._start()
             cursor = entry[0].sibling()
@@ -171,6 +188,9 @@ class HeldStore:
         while True:
             time.sleep(self.TICK)
             with self._lock:
+                if self._stopping:
+                    self._reaper = None
+                    return
                 now = time.monotonic()
                 for path, entry in list(self._held.items()):
                     if entry[1] == 0 and (now - entry[2] > self.LINGER

@@ -14,6 +14,8 @@ import json
 import uuid
 from datetime import date, datetime
 
+import pandas as pd
+
 from healthscore.errors import NotFound
 from healthscore.store.store import Store, dict_rows
 
@@ -69,27 +71,42 @@ def record_check(store: Store, *, rule: str, as_of: date, holding: int, opened: 
     ``targets(alert) -> [(channel, recipient)]``, mark the open alerts ``held`` as holding on
     ``as_of``, close the ``closed`` alerts on ``as_of``, and record the check. Returns the
     new alert ids."""
-    ids: list[int] = []
     with store.transaction() as con:
         instance = instance_id(store)
-        for alert in opened:
-            alert_id = con.execute("SELECT nextval('alert_ids')").fetchall()[0][0]
-            ids.append(alert_id)
-            con.execute(
-                "INSERT INTO alerts VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, NULL, "
-                "NULL, NULL, ?, ?)",
-                [alert_id, rule, alert["scorecard"], alert["account_id"], as_of, as_of,
-                 alert["severity"], alert["csm"], alert["title"], alert["text"],
-                 json.dumps(alert["detail"]), alert.get("state", "open"),
-                 alert.get("snoozed_until"), run_id, at])
-            if alert.get("state", "open") == "snoozed":
-                continue
-            for channel, recipient in targets(alert):
-                con.execute(
-                    "INSERT INTO alert_outbox VALUES (?, ?, 'alert', ?, ?, 'pending', 0, NULL, "
-                    "?, NULL, NULL, NULL) ON CONFLICT DO NOTHING",
-                    [outbox_key(instance, alert_id, channel, recipient), alert_id, channel,
-                     recipient, at])
+        ids = [i for (i,) in con.execute("SELECT nextval('alert_ids') FROM range(?)",
+                                         [len(opened)]).fetchall()]
+        if opened:  # one insert for all: a first check may open tens of thousands
+            rows = pd.DataFrame({
+                "alert_id": ids, "rule": rule,
+                "scorecard": [a["scorecard"] for a in opened],
+                "account_id": [a["account_id"] for a in opened],
+                "opened_on": as_of, "last_held_on": as_of, "closed_on": None,
+                "severity": [a["severity"] for a in opened],
+                "csm": [a["csm"] for a in opened], "title": [a["title"] for a in opened],
+                "text": [a["text"] for a in opened],
+                "detail": [json.dumps(a["detail"]) for a in opened],
+                "state": [a.get("state", "open") for a in opened],
+                "snoozed_until": [a.get("snoozed_until") for a in opened],
+                "acted_by": None, "acted_at": None, "comment": None, "run_id": run_id,
+                "created_at": at})
+            con.register("_new_alerts", rows)
+            con.execute("INSERT INTO alerts SELECT alert_id, rule, scorecard, account_id, "
+                        "opened_on::DATE, last_held_on::DATE, closed_on::DATE, severity, csm, "
+                        "title, text, detail::JSON, state, snoozed_until::DATE, acted_by, "
+                        "acted_at::TIMESTAMP, comment, run_id, created_at::TIMESTAMP "
+                        "FROM _new_alerts")
+            con.unregister("_new_alerts")
+            queued = [(outbox_key(instance, i, channel, recipient), i, channel, recipient)
+                      for i, alert in zip(ids, opened, strict=True)
+                      if alert.get("state", "open") != "snoozed"
+                      for channel, recipient in targets(alert)]
+            if queued:
+                box = pd.DataFrame(queued, columns=["key", "alert_id", "channel", "recipient"])
+                con.register("_new_outbox", box)
+                con.execute("INSERT INTO alert_outbox SELECT \"key\", alert_id, 'alert', "
+                            "channel, recipient, 'pending', 0, NULL, ?::TIMESTAMP, NULL, NULL, "
+                            "NULL FROM _new_outbox ON CONFLICT DO NOTHING", [at])
+                con.unregister("_new_outbox")
         if held:
             con.execute("UPDATE alerts SET last_held_on = ? WHERE list_contains(?, alert_id)",
                         [as_of, list(held)])

@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from healthscore.errors import HealthScoreError
 from healthscore.server.sessions import Sessions
+from healthscore.web.alerts import router as alerts_router
 from healthscore.web.pages import error_page, page_access, router
 from healthscore.web.preview import router as preview_router
 from healthscore.web.render import FormGuard
@@ -47,6 +48,7 @@ def install(app: FastAPI) -> None:
 
     app.include_router(signin_router)
     app.include_router(preview_router)
+    app.include_router(alerts_router)
     app.include_router(router)
     app.mount("/static", StaticFiles(packages=[("healthscore.web", "static")]), name="static")
 

@@ -1,4 +1,5 @@
-"""The dashboard's pages: portfolio, accounts, one account (with the pulse form), scorecards.
+"""The dashboard's pages: portfolio, accounts, one account (with the pulse form and its open
+alerts), scorecards; the alerts inbox is in :mod:`.alerts`.
 
 Who may see them (:class:`PageRoute`): when the workspace sets ``api.read_requires_token``, a
 page asked for without a session (:mod:`healthscore.server.sessions`) redirects to the sign-in
@@ -68,15 +69,25 @@ OPEN_PATHS = frozenset({"/signin", "/signout"})
 
 
 async def page_access(request: Request) -> Access:
-    """Who the request comes from (its session, checked against the active tokens), worked
-    out once per request, off the event loop (it may read the store)."""
+    """Who the request comes from (its session, checked against the active tokens), and the
+    alerts needing attention that the header shows them, worked out once per request, off
+    the event loop (it may read the store)."""
     found = getattr(request.state, "access", None)
     if found is None:
         sessions: Sessions = request.app.state.sessions
-        found = await run_in_threadpool(resolve, _workspace(request), sessions,
-                                        request.cookies.get(SESSION_COOKIE), now=clock.now())
+        found, counts = await run_in_threadpool(_who, _workspace(request), sessions,
+                                                request.cookies.get(SESSION_COOKIE))
         request.state.access = found
+        request.state.alert_counts = counts
     return found
+
+
+def _who(workspace: Workspace, sessions: Sessions, cookie: str | None
+         ) -> tuple[Access, dict | None]:
+    from healthscore.web.alerts import header_counts
+
+    access = resolve(workspace, sessions, cookie, now=clock.now())
+    return access, header_counts(workspace, access)
 
 
 def safe_next(value: str | None) -> str:
@@ -174,7 +185,7 @@ def render(request: Request, template: str, status: int = 200,
     access = getattr(request.state, "access", None)
     html = ENV.get_template(template).render(
         request=request, workspace_name=workspace.config.name if workspace else "",
-        access=access,
+        access=access, alert_counts=getattr(request.state, "alert_counts", None),
         url=lambda path=None, **kw: url_with(request, path, **kw),
         account_url=lambda account_id, **kw: account_url(
             account_id, **{**kept_params(request), **kw}),
@@ -344,6 +355,8 @@ def accounts_page(request: Request) -> HTMLResponse:
 
 
 def _account_context(request: Request, account_id: str) -> dict:
+    from healthscore.web.alerts import account_alerts  # it imports this module
+
     workspace, card, ctx = _base(request, "accounts")
     with reading(workspace) as r:
         detail = history = change = None
@@ -369,6 +382,7 @@ def _account_context(request: Request, account_id: str) -> dict:
         inputs = read.manual_inputs(r, account_id)
         activity = read.activity(r, account_id, limit=5)
         prediction = _prediction(r, card, account_id, detail["as_of"] if detail else None)
+        alerts = account_alerts(r, workspace, account_id)
     chart = None
     if card is not None and detail and detail["snapshot"]:
         snap = detail["snapshot"]
@@ -382,7 +396,7 @@ def _account_context(request: Request, account_id: str) -> dict:
     return {**ctx, "account": attrs, "detail": detail, "history": history, "change": change,
             "inputs": inputs, "activity": activity, "chart": chart, "groups": groups,
             "labels": card.labels if card else {}, "account_id": account_id,
-            "prediction": prediction}
+            "prediction": prediction, "alerts": alerts}
 
 
 def _prediction(r, card, account_id: str, day) -> dict | None:
