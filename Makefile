@@ -39,6 +39,7 @@ install-test: $(VENV)/.installed-test
 
 ## demo: build the demo company (files + workspace), load it, show what it holds,
 ##       score its last 12 months daily, show today's scores and the month's movers,
+##       fit the churn model, check the alert rules on the last day (demo/alerts/),
 ##       backtest health against churn and expansion against expansions (reports:
 ##       demo/backtest-health.html, demo/backtest-expansion.html),
 ##       then serve the dashboard on http://localhost:8000/
@@ -49,6 +50,7 @@ demo: install
 	$(BIN)/healthscore score -w $(DEMO) --lowest 5
 	$(BIN)/healthscore movers -w $(DEMO) --days 30 --limit 5
 	$(BIN)/healthscore predict -w $(DEMO)
+	$(BIN)/healthscore alerts check -w $(DEMO)
 	$(BIN)/healthscore backtest -w $(DEMO) -s health --html $(DEMO)/backtest-health.html
 	$(BIN)/healthscore backtest -w $(DEMO) -s expansion --html $(DEMO)/backtest-expansion.html
 	$(BIN)/healthscore serve -w $(DEMO) --port 8000

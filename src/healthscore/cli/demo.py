@@ -33,6 +33,8 @@ def demo(
     ingest: bool = typer.Option(True, "--ingest/--no-ingest",
                                 help="Also load the files into the workspace store."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing demo workspace."),
+    alerts: bool = typer.Option(True, "--alerts/--no-alerts", help="Add four alert rules "
+                                "delivered to a file (docs/alerts.md)."),
 ) -> None:
     """Generate a realistic SaaS company (files + healthscore.yaml) and load it."""
     from healthscore.demo import generate_demo
@@ -56,7 +58,8 @@ def demo(
         def step(done: int, total: int, what: str) -> None:
             bar.update(task, completed=done, total=total, description=what)
 
-        summary = generate_demo(out, accounts=accounts, seed=seed, end=end_date, progress=step)
+        summary = generate_demo(out, accounts=accounts, seed=seed, end=end_date, progress=step,
+                                alerts=alerts)
     console.print(f"Demo company: {n(summary.accounts)} accounts, seed {summary.seed}, data up "
                   f"to {summary.end} in {out}/")
     for name, rows in summary.rows.items():

@@ -16,7 +16,7 @@ from .company import CHUNK_ACCOUNTS, Chunk, build_chunk, chunk_count
 from .portfolio import csm_count, csm_names
 from .timeline import Calendar
 from .usage import draw_events
-from .workspace import WORKSPACE_YAML
+from .workspace import ALERTS_YAML, WORKSPACE_YAML
 from .writers import (
     ACCOUNTS_DIR,
     EVENTS_DIR,
@@ -82,6 +82,7 @@ def generate_demo(
     seed: int = 7,
     end: date | None = None,
     progress: Progress | None = None,
+    alerts: bool = False,
 ) -> DemoSummary:
     """Write a synthetic SaaS company's exports and a ``healthscore.yaml`` into ``out_dir``.
 
@@ -105,6 +106,9 @@ def generate_demo(
         The first day *without* data; ``date.today()`` when not given.
     progress
         Called as ``progress(done, total, "accounts")`` after each chunk.
+    alerts
+        Also write four alert rules delivered to ``alerts/alerts.jsonl`` into the
+        ``healthscore.yaml`` (``healthscore demo`` does; docs/alerts.md).
 
     Returns
     -------
@@ -148,7 +152,8 @@ def generate_demo(
             _write_chunk(sink, ch, ChunkText(ch, roster), counters)
             if progress:
                 progress(min((index + 1) * CHUNK_ACCOUNTS, accounts), accounts, "accounts")
-    (root / "healthscore.yaml").write_text(WORKSPACE_YAML, encoding="utf-8")
+    (root / "healthscore.yaml").write_text(WORKSPACE_YAML + (ALERTS_YAML if alerts else ""),
+                                           encoding="utf-8")
     _write_scorecards(root)
     return DemoSummary(out_dir=root, end=end, seed=seed, accounts=accounts,
                        rows=dict(sorted(sink.rows.items())))

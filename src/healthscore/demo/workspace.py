@@ -94,3 +94,29 @@ sources:
   # ground truth for backtests: one row per renewal date inside the window
   renewals: {table: renewals, path: data/crm/renewals.csv}
 """
+
+
+#: The demo's alert rules (`healthscore demo` adds them; docs/alerts.md): delivered to a
+#: JSON-lines file, so nothing leaves the machine.
+ALERTS_YAML = """\
+# Alert rules (docs/alerts.md): checked by `healthscore run` and `healthscore alerts check`.
+alerts:
+  channels:
+    team-log: {kind: file, path: alerts/alerts.jsonl}
+  route:
+    default: [team-log]
+  rules:
+    entered-red:
+      when: {band: red}
+      severity: critical
+    sharp-drop:
+      when: {drop: {points: 15, days: 30}}
+      message: "{name}: {change:+.0f} points in 30 days, now {score:.0f} ({band}). Why: {reasons}"
+    renewal-at-risk:
+      when: {renewal: {within_days: 90, bands: [red]}}
+      severity: critical
+      only: {arr_at_least: 10000}
+    invoice-overdue:
+      when: {invoice_overdue: 30}
+      severity: info
+"""
