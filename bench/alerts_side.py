@@ -25,7 +25,6 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
-import ibis
 import pandas as pd
 
 from bench.proc import healthscore_cli, run_measured
@@ -55,7 +54,7 @@ def way_core(ws: Workspace, card, day: date) -> dict[str, set]:
     rules = rules_of(ws)
     with ws.store(read_only=True) as store:
         r = StoreReader(store)
-        library = LibraryMeasures(ibis.duckdb.from_connection(store.con))
+        library = LibraryMeasures(store.con)
         return {name: set(holding(r, library, card, rule, day)["account_id"])
                 for name, rule in rules.items()}
 

@@ -284,7 +284,6 @@ def replay_alerts(workspace: Workspace, start: date, end: date | None = None, *,
     """Replay the rules over the stored scores from ``start`` to ``end`` (default: the
     latest scored date), writing nothing: the episodes they would have opened, and for each
     rule how many churned accounts it warned, and how many days before their churn."""
-    import ibis
 
     from healthscore.alerts.episodes import replay
     from healthscore.read.reader import StoreReader
@@ -307,8 +306,7 @@ def replay_alerts(workspace: Workspace, start: date, end: date | None = None, *,
             "as_of)", [start, end])})
         last = end or (scored[-1] if scored else start)
         days = [start + timedelta(days=i) for i in range((last - start).days + 1)]
-        episodes = replay(r, ibis.duckdb.from_connection(store.con), chosen, cards, days,
-                          progress=progress)
+        episodes = replay(r, store.con, chosen, cards, days, progress=progress)
         churns = _churns(r, start, last)
     out = Replay(start, last, len(days), episodes)
     for name in chosen:

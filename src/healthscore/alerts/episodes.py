@@ -86,14 +86,13 @@ def check(store, config: AlertsConfig, rules: dict[str, Rule], cards: dict[str, 
     closes (one transaction per rule). A rule already checked on ``as_of`` or later, or
     whose scorecard's current version has no snapshot on ``as_of``, is skipped and says
     why."""
-    import ibis
 
     from healthscore.alerts.render import render
     from healthscore.read.reader import StoreReader
     from healthscore.store import alerts as saved
 
     r = StoreReader(store)
-    library = LibraryMeasures(ibis.duckdb.from_connection(store.con))
+    library = LibraryMeasures(store.con)
     out = []
     for name, rule in rules.items():
         if not rule.enabled:
@@ -142,12 +141,12 @@ class Episode:
     closed_on: date | None = None
 
 
-def replay(r: Reader, backend, rules: dict[str, Rule], cards: dict[str, Card],
+def replay(r: Reader, con, rules: dict[str, Rule], cards: dict[str, Card],
            dates: list[date], progress=None) -> list[Episode]:
     """The episodes the rules would have opened over ``dates`` (oldest first), starting with
     no alert open; nothing is written. A daily run over the same dates opens the same ones."""
     episodes: list[Episode] = []
-    library = LibraryMeasures(backend)
+    library = LibraryMeasures(con)
     for name, rule in rules.items():
         if not rule.enabled:
             continue

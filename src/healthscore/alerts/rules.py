@@ -144,14 +144,26 @@ def _probabilities(r: Reader, card: Card, as_of: date, target: str) -> pd.Series
 class LibraryMeasures:
     """Library measures for every active account on a date, point in time, as scoring
     computes them: each (measure, parameters) compiled to SQL once, with its cutoff read
-    from a DuckDB variable, so a replay over a year compiles nothing per date."""
+    from a DuckDB variable, so a replay over a year compiles nothing per date. ``con``: the
+    store's DuckDB connection."""
 
-    def __init__(self, backend):
-        from healthscore.measures.base import MeasureContext
-
-        self.con = backend.con
-        self.ctx = MeasureContext(backend, date(2000, 1, 1), variables=True)
+    def __init__(self, con):
+        self.con = con  # the store's DuckDB connection
+        self._ctx = None
         self.sql: dict[tuple, str] = {}
+
+    @property
+    def ctx(self):
+        """The measure context (built on first use: Ibis loads only when a rule needs a
+        library measure)."""
+        if self._ctx is None:
+            import ibis
+
+            from healthscore.measures.base import MeasureContext
+
+            self._ctx = MeasureContext(ibis.duckdb.from_connection(self.con), date(2000, 1, 1),
+                                       variables=True)
+        return self._ctx
 
     def values(self, measure: str, params: dict, as_of: date) -> pd.Series:
         """account_id → value (missing where the measure's tables hold no data yet)."""

@@ -181,7 +181,7 @@ def why(r: Reader, card: Card, account_id: str, *, start: date | None = None,
 
 def why_many(r: Reader, card: Card, accounts: list[str], end: date, days: int = 30
              ) -> dict[str, dict]:
-    """:func:`why` for many accounts scored on ``end`` at once (three queries, whatever their
+    """:func:`why` for many accounts scored on ``end`` at once (a few queries, whatever their
     number): account → the explanation of its change from its first snapshot in
     [end - days, end) to ``end``; accounts without one are left out. Same results as
     ``why(r, card, account, end=end, days=days)`` for each."""
@@ -189,30 +189,44 @@ def why_many(r: Reader, card: Card, accounts: list[str], end: date, days: int = 
         return {}
     lo = end - timedelta(days=days)
     key = [card.name, card.version]
-    window = """SELECT account_id, min(as_of) AS start FROM snapshots
-                 WHERE scorecard = ? AND version = ? AND as_of >= ? AND as_of < ?
-                   AND list_contains(?, account_id) GROUP BY account_id"""
-    wparams = [*key, lo, end, accounts]
+    # daily history: most accounts were scored exactly `days` before (one date to read)
+    starts = {x["account_id"]: lo for x in r.rows(
+        "SELECT account_id FROM snapshots WHERE scorecard = ? AND version = ? AND as_of = ? "
+        "AND list_contains(?, account_id)", [*key, lo, accounts])}
+    rest = [a for a in accounts if a not in starts]
+    if rest:
+        starts.update({x["account_id"]: x["start"] for x in r.rows(
+            "SELECT account_id, min(as_of) AS start FROM snapshots WHERE scorecard = ? AND "
+            "version = ? AND as_of > ? AND as_of < ? AND list_contains(?, account_id) "
+            "GROUP BY account_id", [*key, lo, end, rest])})
+    if not starts:
+        return {}
+    names = list(starts)
+    window = "SELECT unnest(?::VARCHAR[]) AS account_id, unnest(?::DATE[]) AS start"
+    wparams = [names, [starts[a] for a in names]]
+    dates = sorted(set(starts.values())) + [end]
+    marks = ", ".join("?" for _ in dates)
     heads: dict[str, dict] = {}
     for p in r.rows(f"""
             WITH w AS ({window})
             SELECT s.account_id, s.as_of = w.start AS is_start, {', '.join(
                 's.' + c.strip() for c in _POINT.split(','))}
             FROM snapshots s JOIN w USING (account_id)
-            WHERE s.scorecard = ? AND s.version = ? AND (s.as_of = w.start OR s.as_of = ?)
-            """, [*wparams, *key, end]):
+            WHERE s.scorecard = ? AND s.version = ? AND s.as_of IN ({marks})
+              AND (s.as_of = w.start OR s.as_of = ?)
+            """, [*wparams, *key, *dates, end]):
         heads.setdefault(p.pop("account_id"), {})["before" if p.pop("is_start") else "after"] = p
     pairs: dict[str, list[dict]] = {}
     for m in r.rows(f"""
             WITH w AS ({window}),
                  a AS (SELECT m.* FROM snapshot_measures m JOIN w ON m.account_id = w.account_id
                        AND m.as_of = w.start
-                       WHERE m.scorecard = ? AND m.version = ? AND m.as_of >= ? AND m.as_of < ?),
+                       WHERE m.scorecard = ? AND m.version = ? AND m.as_of IN ({marks})),
                  b AS (SELECT * FROM snapshot_measures WHERE scorecard = ? AND version = ?
                        AND as_of = ? AND list_contains(?, account_id))
             SELECT coalesce(b.account_id, a.account_id) AS account_id, {_PAIR}
             FROM a FULL OUTER JOIN b USING (account_id, measure)
-            """, [*wparams, *key, lo, end, *key, end, accounts]):
+            """, [*wparams, *key, *dates, *key, end, names]):
         pairs.setdefault(m.pop("account_id"), []).append(m)
     out = {}
     for account, head in heads.items():

@@ -107,12 +107,12 @@ def record_check(store: Store, *, rule: str, as_of: date, holding: int, opened: 
                             "channel, recipient, 'pending', 0, NULL, ?::TIMESTAMP, NULL, NULL, "
                             "NULL FROM _new_outbox ON CONFLICT DO NOTHING", [at])
                 con.unregister("_new_outbox")
-        if held:
-            con.execute("UPDATE alerts SET last_held_on = ? WHERE list_contains(?, alert_id)",
-                        [as_of, list(held)])
-        if closed:
-            con.execute("UPDATE alerts SET closed_on = ? WHERE list_contains(?, alert_id)",
-                        [as_of, closed])
+        for column, chosen in (("last_held_on", held), ("closed_on", closed)):
+            if len(chosen):  # a join, not a list lookup per row: tens of thousands may hold
+                con.register("_chosen", pd.DataFrame({"alert_id": list(chosen)}))
+                con.execute(f"UPDATE alerts SET {column} = ? FROM _chosen c "
+                            "WHERE alerts.alert_id = c.alert_id", [as_of])
+                con.unregister("_chosen")
         con.execute("INSERT INTO alert_checks VALUES (?, ?, ?, ?, ?, ?, ?)",
                     [rule, as_of, holding, len(ids), len(closed), run_id, at])
     return ids
