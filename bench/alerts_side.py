@@ -11,6 +11,11 @@ rules, measured (issue 16).
    its reasons), then on the date (the next day: only what is new); and ``healthscore alerts
    replay`` over the ``--replay-days`` before the date (writes nothing).
 
+3. With ``--daily-equals-replay DAYS``: the rules checked day by day over the last DAYS dates
+   (as ``healthscore run`` would, in process), then replayed over the same dates: the stored
+   alerts and the replay's episodes must be the same (rule, account, opened, cleared), or
+   the script exits 1.
+
 It appends those three rules to the workspace's ``healthscore.yaml`` when it has no
 ``alerts:`` section, and deletes the workspace's alerts first (a bench workspace, not yours).
 Run it by hand on a workspace with scores every day (``bench/history_year.py`` builds one),
@@ -110,12 +115,42 @@ def way_pandas(path: Path, card, day: date) -> dict[str, set]:
                                           & now["band"].isin(["red", "yellow"])])}
 
 
+def daily_equals_replay(ws: Workspace, last: date, days: int) -> bool:
+    """Check the rules every day of the ``days`` up to ``last``, then replay them: equal?"""
+    from healthscore import alerting
+
+    first = last - timedelta(days=days - 1)
+    start = time.perf_counter()
+    for i in range(days):
+        alerting.check_alerts(ws, first + timedelta(days=i), deliver=False)
+    daily = time.perf_counter() - start
+    with ws.store(read_only=True) as store:
+        stored = set(store.con.execute("SELECT rule, account_id, opened_on, closed_on FROM "
+                                       "alerts").fetchall())
+    start = time.perf_counter()
+    replayed = alerting.replay_alerts(ws, first, last)
+    took = time.perf_counter() - start
+    episodes = {(e.rule, e.account_id, e.opened_on, e.closed_on) for e in replayed.episodes}
+    same = episodes == stored
+    cleared = sum(1 for *_, closed in stored if closed is not None)
+    print(f"  daily checks over {days} days: {daily:6.1f} s, {len(stored):,} alerts "
+          f"({cleared:,} cleared); replay {took:6.1f} s: "
+          + ("the same episodes" if same else
+             f"DIFFERENT ({len(stored - episodes)} only stored, {len(episodes - stored)} only "
+             "replayed)"))
+    with ws.store() as store:  # the commands below start from no alerts again
+        for table in ("alerts", "alert_checks", "alert_outbox"):
+            store.con.execute(f"DELETE FROM {table}")
+    return same
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--workspace", type=Path, required=True)
     ap.add_argument("--as-of", type=date.fromisoformat, default=None)
     ap.add_argument("--replay-days", type=int, default=365)
     ap.add_argument("--no-commands", action="store_true")
+    ap.add_argument("--daily-equals-replay", type=int, default=0, metavar="DAYS")
     args = ap.parse_args(argv)
     config = args.workspace / "healthscore.yaml"
     if "\nalerts:" not in config.read_text(encoding="utf-8"):
@@ -146,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"DISAGREE: {name} differs from healthscore's core")
             return 1
     print("  all three agree: the same accounts for each rule")
+    if args.daily_equals_replay and not daily_equals_replay(ws, day, args.daily_equals_replay):
+        return 1
     if args.no_commands:
         return 0
     cli = healthscore_cli()

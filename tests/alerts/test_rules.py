@@ -361,3 +361,19 @@ def test_a_channel_error_names_the_key_in_the_file_not_the_kind(tmp_path):
         Workspace.open(ws.root)
     assert any(f"healthscore.yaml:{line}: alerts.channels.slack.url: must be an http" in p
                for p in caught.value.problems), caught.value.problems
+
+
+def test_rules_in_files_under_alerts_are_read_and_a_name_twice_is_refused(scored, tmp_path):
+    import shutil
+
+    root = tmp_path / "files"
+    shutil.copytree(scored, root)
+    (root / "alerts").mkdir()
+    (root / "alerts" / "renewals.yaml").write_text(
+        "rules:\n  renewal-soon:\n    when: {renewal: {within_days: 30}}\n", encoding="utf-8")
+    ws = Workspace.open(root)
+    assert list(alerting.rules_of(ws)) == ["renewal-soon"]
+    with open(root / "healthscore.yaml", "a", encoding="utf-8") as fh:
+        fh.write("alerts:\n  rules:\n    renewal-soon: {when: {band: red}}\n")
+    with pytest.raises(ConfigError, match="rule 'renewal-soon' is defined twice"):
+        alerting.rules_of(Workspace.open(root))

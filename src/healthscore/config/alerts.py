@@ -212,8 +212,9 @@ class AlertsConfig(_Model):
 
     rules: dict[str, Rule] = Field(default_factory=dict, description="Named rules.")
     files: list[str] = Field(
-        default_factory=list, description="More rule files or globs (`alerts/*.yaml`), "
-        "relative to the workspace folder; each holds `rules:` like this section.")
+        default_factory=lambda: ["alerts/*.yaml"], description="More rule files or globs, "
+        "relative to the workspace folder; each holds `rules:` like this section (a rule "
+        "named twice is refused).")
     channels: dict[str, Channel] = Field(default_factory=dict, description="Named channels: "
                                          "`kind: webhook | email | file` (docs/alerts.md).")
     route: Route = Field(default_factory=Route, description="Where alerts go.")
