@@ -311,9 +311,12 @@ def replay_alerts(workspace: Workspace, start: date, end: date | None = None, *,
     out = Replay(start, last, len(days), episodes)
     for name in chosen:
         mine = [e for e in episodes if e.rule == name]
+        by_account: dict[str, list] = {}
+        for e in mine:
+            by_account.setdefault(e.account_id, []).append(e)
         warned, leads = 0, []
         for account, day in churns.items():
-            before = [e.opened_on for e in mine if e.account_id == account and e.opened_on <= day
+            before = [e.opened_on for e in by_account.get(account, ()) if e.opened_on <= day
                       and (e.closed_on is None or e.closed_on > day - timedelta(days=90))]
             if before:
                 warned += 1
