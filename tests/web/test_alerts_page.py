@@ -209,6 +209,9 @@ def test_a_store_from_before_alerts_still_renders(alerted_root, tmp_path):
             assert 'id="nav-alerts"' in r.text and 'id="alert-count"' not in r.text
             assert 'id="alerts"' not in r.text
         assert "earlier release" in client.get("/alerts").text
+        api = client.get("/api/v1/alerts")
+        assert api.status_code == 503 and api.json()["ok"] is False
+        assert "earlier release" in api.json()["error"]
 
 
 def test_the_header_count_is_for_signed_in_visitors_when_reads_need_a_token(alerted_root,

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
+import duckdb
 from fastapi import APIRouter, Body, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
@@ -52,9 +53,13 @@ def alerts(
 ) -> dict[str, Any]:
     """One page of alerts with `total` (matching the filters) and `counts` (alerts needing
     attention per severity and in all, whatever the filters)."""
-    with reading(workspace) as r:
-        found = inbox.alerts(r, today=clock.today(), state=state, csm=csm, severity=severity,
-                             rule=rule, account_id=account_id, limit=limit, offset=offset)
+    try:
+        with reading(workspace) as r:
+            found = inbox.alerts(r, today=clock.today(), state=state, csm=csm,
+                                 severity=severity, rule=rule, account_id=account_id,
+                                 limit=limit, offset=offset)
+    except duckdb.CatalogException:
+        raise _not_upgraded() from None
     return {"ok": True, **found}
 
 
@@ -66,7 +71,17 @@ def alert(alert_id: AlertPath, workspace: Workspace = Depends(get_workspace)) ->
             found = inbox.alert(r, alert_id, today=clock.today())
     except NotFound as exc:
         raise _unknown(exc) from None
+    except duckdb.CatalogException:
+        raise _not_upgraded() from None
     return {"ok": True, **found}
+
+
+def _not_upgraded() -> ApiError:
+    """503 for a store an earlier release wrote (no alert tables; the server opens it
+    read-only, so it is not migrated)."""
+    return ApiError(503, "this store was written by an earlier release and has no alerts yet",
+                    [{"hint": "any write upgrades it: healthscore run, or healthscore alerts "
+                              "check"}])
 
 
 def _unknown(exc: NotFound) -> ApiError:
