@@ -17,7 +17,7 @@ alerts: the header shows no count and the inbox says how to start.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -33,6 +33,7 @@ from healthscore.read.reader import Reader
 from healthscore.server import reading
 from healthscore.server.access import writing
 from healthscore.server.sessions import Access
+from healthscore.web import forms
 from healthscore.web.pages import (
     PageRoute,
     _guard,
@@ -148,24 +149,11 @@ def alerts_page(request: Request) -> HTMLResponse:
 
 def _parse(form: dict[str, str], state: str, signed_in: bool) -> tuple[dict, list[str]]:
     errors: list[str] = []
-    by = form.get("by", "").strip()
-    if not signed_in and not by:
-        errors.append("by: say who acts")
-    elif len(by) > 100:
-        errors.append("by: at most 100 characters")
-    comment = form.get("comment", "").strip()
-    if len(comment) > 2000:
-        errors.append("comment: at most 2,000 characters")
-    until: date | None = None
-    if state == "snoozed":
-        raw = form.get("until", "").strip()
-        if not raw:
-            errors.append("until: choose the date the snooze ends")
-        else:
-            try:
-                until = date.fromisoformat(raw)
-            except ValueError:
-                errors.append(f"until: {raw!r} is not a date (YYYY-MM-DD)")
+    by = forms.text(form, "by", errors, limit=100,
+                    missing=None if signed_in else "say who acts")
+    comment = forms.text(form, "comment", errors, limit=2000)
+    until = (forms.day(form, "until", errors, missing="choose the date the snooze ends")
+             if state == "snoozed" else None)
     return {"by": by, "comment": comment, "until": until}, errors
 
 

@@ -45,6 +45,7 @@ from healthscore.server import reading, writing
 from healthscore.server.sessions import COOKIE as SESSION_COOKIE
 from healthscore.server.sessions import Access, Sessions, resolve
 from healthscore.store import manual
+from healthscore.web import forms
 from healthscore.web.render import COOKIE, ENV, FormGuard, secure_cookies, url_with
 from healthscore.workspace import Workspace
 
@@ -439,21 +440,11 @@ def _parse_pulse(form: dict[str, str]) -> tuple[dict, list[str]]:
         value = manual.pulse_value(form.get("value", ""))
     except SchemaError:
         errors.append("value: choose red, yellow, green or 1-5")
-    author = form.get("author", "").strip()
-    if not author:
-        errors.append("author: say who gives this pulse")
-    elif len(author) > 100:
-        errors.append("author: at most 100 characters")
-    comment = form.get("comment", "").strip()
-    if len(comment) > 2000:
-        errors.append("comment: at most 2,000 characters")
-    expires = None
-    raw_expiry = form.get("expires", "").strip()
-    if raw_expiry:
-        try:
-            expires = datetime.combine(datetime.strptime(raw_expiry, "%Y-%m-%d").date(), time())
-        except ValueError:
-            errors.append(f"expires: {raw_expiry!r} is not a date (YYYY-MM-DD)")
+    author = forms.text(form, "author", errors, limit=100,
+                        missing="say who gives this pulse")
+    comment = forms.text(form, "comment", errors, limit=2000)
+    ends = forms.day(form, "expires", errors)
+    expires = datetime.combine(ends, time()) if ends is not None else None
     return {"value": value, "author": author, "comment": comment, "expires_at": expires}, errors
 
 
