@@ -286,6 +286,7 @@ def replay_alerts(workspace: Workspace, start: date, end: date | None = None, *,
     rule how many churned accounts it warned, and how many days before their churn."""
 
     from healthscore.alerts.episodes import replay
+    from healthscore.read.outcomes import first_events
     from healthscore.read.reader import StoreReader
 
     chosen = rules_of(workspace)
@@ -307,7 +308,7 @@ def replay_alerts(workspace: Workspace, start: date, end: date | None = None, *,
         last = end or (scored[-1] if scored else start)
         days = [start + timedelta(days=i) for i in range((last - start).days + 1)]
         episodes = replay(r, store.con, chosen, cards, days, progress=progress)
-        churns = _churns(r, start, last)
+        churns = first_events(r, start - timedelta(days=1), last)  # churns from `start`
     out = Replay(start, last, len(days), episodes)
     for name in chosen:
         mine = [e for e in episodes if e.rule == name]
@@ -328,14 +329,6 @@ def replay_alerts(workspace: Workspace, start: date, end: date | None = None, *,
             "lead_days_median": leads[len(leads) // 2] if leads else None,
             "lead_days": leads}
     return out
-
-
-def _churns(r, start: date, end: date) -> dict[str, date]:
-    """Account → the date it churned, for churns between ``start`` and ``end``."""
-    rows = r.rows("SELECT account_id, min(renewal_date) AS day FROM renewals WHERE outcome = "
-                  "'churned' AND renewal_date BETWEEN ? AND ? GROUP BY account_id",
-                  [start, end])
-    return {x["account_id"]: x["day"] for x in rows}
 
 
 def act_on(workspace: Workspace, alert_id: int, *, state: str, by: str, comment: str = "",

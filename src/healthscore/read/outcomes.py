@@ -112,6 +112,27 @@ def measure_values(r: Reader, card: Card, dates: list[date]) -> pa.Table:
     """, [card.name, card.version, dates])
 
 
+#: Each account's first event after $first up to $last: a renewal with $outcome and, for
+#: ``churned``, the account's ``churned_at`` (account_id, event_date).
+_FIRST_EVENTS = """
+    SELECT account_id, min(day) AS event_date FROM (
+        SELECT account_id, renewal_date AS day FROM renewals WHERE outcome = $outcome
+        UNION ALL
+        SELECT account_id, churned_at AS day FROM accounts
+        WHERE $outcome = 'churned' AND _valid_to IS NULL AND churned_at IS NOT NULL)
+    WHERE day > $first AND day <= $last
+    GROUP BY account_id"""
+
+
+def first_events(r: Reader, first: date, last: date, outcome: str = "churned"
+                 ) -> dict[str, date]:
+    """Account → the date of its first event after ``first`` up to ``last`` (a renewal with
+    ``outcome``; for ``churned`` also the account's ``churned_at``), as the backtest counts
+    them."""
+    return {x["account_id"]: x["event_date"] for x in r.rows(
+        _FIRST_EVENTS, {"outcome": outcome, "first": first, "last": last})}
+
+
 def outcome_span(r: Reader, outcome: str = "churned") -> dict:
     """The renewals on record: how many, how many with ``outcome``, and the date range; and
     how many accounts have a ``churned_at``."""
@@ -131,15 +152,7 @@ def event_histories(r: Reader, card: Card, *, first: date, last: date, lookback:
     score so far before a churn, a rise above the lowest before another outcome."""
     sign = -1 if outcome == "churned" else 1  # a churn follows falling scores
     return r.rows(f"""
-        WITH hit AS (
-            SELECT account_id, min(day) AS event_date FROM (
-                SELECT account_id, renewal_date AS day FROM renewals WHERE outcome = $outcome
-                UNION ALL
-                SELECT account_id, churned_at AS day FROM accounts
-                WHERE $outcome = 'churned' AND _valid_to IS NULL AND churned_at IS NOT NULL)
-            WHERE day > $first AND day <= $last
-            GROUP BY account_id
-        ), pts AS (
+        WITH hit AS ({_FIRST_EVENTS}), pts AS (
             SELECT h.account_id, h.event_date, s.as_of, s.band, $sign * s.score AS toward,
                    min($sign * s.score) OVER (PARTITION BY h.account_id ORDER BY s.as_of
                                               ROWS UNBOUNDED PRECEDING) AS least
