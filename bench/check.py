@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pandas as pd
 
@@ -25,18 +24,20 @@ MEASURE_FLOATS = ("raw_value", "score", "weight", "points")
 def snapshot(store: Path, scorecard: str, version: str, as_of: date
              ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """healthscore's stored (accounts, measures) of one date, sorted like the results."""
-    con = duckdb.connect(str(store), read_only=True)
-    try:
+    from healthscore.read.measures import over_measures
+    from healthscore.read.reader import StoreReader
+    from healthscore.store import Store
+
+    with Store(store, read_only=True) as opened:
+        con = opened.con
         key = [scorecard, version, as_of]
         accounts = con.execute(
             "SELECT account_id, variant, score, band, grade, coverage FROM snapshots "
             "WHERE scorecard = ? AND version = ? AND as_of = ? ORDER BY account_id", key).df()
-        measures = con.execute(
+        # the per-measure rows as every read rebuilds them from the stored values
+        measures = over_measures(StoreReader(opened), scorecard, version, [as_of], (
             'SELECT account_id, "group", measure, raw_value, score, weight, points, missing '
-            "FROM snapshot_measures WHERE scorecard = ? AND version = ? AND as_of = ? "
-            "ORDER BY account_id, measure", key).df()
-    finally:
-        con.close()
+            "FROM snapshot_measures ORDER BY account_id, measure"), arrow=True).to_pandas()
     if accounts.empty:
         raise BenchError(f"no {scorecard} snapshot (version {version}) of {as_of} in {store}: "
                          "run healthscore score first")

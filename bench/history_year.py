@@ -26,6 +26,7 @@ again. Neither rebuilds anything.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 import time
@@ -35,6 +36,8 @@ from pathlib import Path
 
 from bench.company import DATA
 from healthscore import read
+from healthscore.config.columns import value_columns
+from healthscore.store.values import values_ddl, values_table
 from healthscore.workspace import Workspace
 
 END = date(2026, 10, 31)
@@ -72,8 +75,6 @@ def build(root: Path, accounts: int, days: int) -> None:
     shutil.copy(str(resources.files("healthscore.demo") / "scorecards" / "health.yaml"),
                 scorecards / "health.yaml")
     card = read.card(ws, "health")
-    measures = [(g, m) for g, m, _ in card.scorecard.resolve("base").measures()]
-    groups = sorted({g for g, _ in measures})
     dates = [END - timedelta(days=k) for k in range(days - 1, -1, -1)]
     t0 = time.perf_counter()
     with ws.store() as store:
@@ -108,24 +109,14 @@ def build(root: Path, accounts: int, days: int) -> None:
                     FROM (SELECT i, {_SCORE.replace('d /', f'{d} /')} AS s {active})
                     ORDER BY i""", [card.version, day, NOW])
                 if day in explained:
-                    values = ", ".join(f"('{g}', '{m}', {j})" for j, (g, m) in
-                                       enumerate(measures))
-                    con.execute(f"""INSERT INTO snapshot_measures
-                        SELECT 'health', ?, ?, printf('ACC-%06d', i), g, m, (hash(i, j) % 100) / 100.0,
-                               s, {1 / len(measures)}, s / {len(measures)}, false, NULL
-                        FROM (SELECT i, {_SCORE.replace('d /', f'{d} /')} AS s {active}),
-                             (VALUES {values}) v(g, m, j) ORDER BY i, j""", [card.version, day])
-                    gvalues = ", ".join(f"('{g}')" for g in groups)
-                    con.execute(f"""INSERT INTO snapshot_groups
-                        SELECT 'health', ?, ?, printf('ACC-%06d', i), g, s, {1 / len(groups)},
-                               s / {len(groups)}
-                        FROM (SELECT i, {_SCORE.replace('d /', f'{d} /')} AS s {active}),
-                             (VALUES {gvalues}) v(g) ORDER BY i, g""", [card.version, day])
+                    _values(con, card, day, f"SELECT printf('ACC-%06d', i) AS account_id "
+                                            f"{active} ORDER BY i")
             if n % 30 == 29:
                 print(f"  {n + 1} dates, {time.perf_counter() - t1:.0f} s", flush=True)
         with store.transaction():
-            con.execute("INSERT INTO scorecard_versions VALUES ('health', ?, '{}', ?, ?)",
-                        [card.version, str(scorecards / "health.yaml"), NOW])
+            con.execute("INSERT INTO scorecard_versions VALUES ('health', ?, ?, ?, ?)",
+                        [card.version, json.dumps(card.scorecard.model_dump(
+                            mode="json", by_alias=True)), str(scorecards / "health.yaml"), NOW])
         print(f"snapshots: {len(dates)} dates in {time.perf_counter() - t1:.1f} s", flush=True)
         t2 = time.perf_counter()
         store.rebuild_series()
@@ -136,6 +127,21 @@ def build(root: Path, accounts: int, days: int) -> None:
     add_renewals(root)
 
 
+def _values(con, card, day, accounts_sql: str) -> None:
+    """The measures' stored values of ``day`` (the compact history, store/values.py) for the
+    accounts of ``accounts_sql``: a raw value from a hash per value column (synthetic: the
+    explanations rebuilt from them do not add up to the synthetic scores)."""
+    columns = [c.name for c in value_columns(card.scorecard)]
+    table = values_table("health", card.version)
+    con.execute(values_ddl(table, columns))
+    con.execute(f'DELETE FROM "{table}" WHERE as_of = ?', [day])
+    picks = "".join(f", (hash(a.account_id, {j}, a.as_of) % 1000) / 10.0"
+                    for j in range(len(columns)))
+    con.execute(f"""INSERT INTO "{table}" SELECT a.as_of, a.account_id, ?, NULL{picks}
+                    FROM (SELECT account_id, DATE '{day}' AS as_of FROM ({accounts_sql})) a""",
+                [NOW])
+
+
 def add_measures(root: Path, every: int) -> None:
     """Per-measure rows (the demo health scorecard's 17 measures: a measure score scattered
     around the account's score, a raw value from a hash) on every ``every``-th scored date from
@@ -143,8 +149,6 @@ def add_measures(root: Path, every: int) -> None:
     (synthetic: for timing, not for what the fit finds)."""
     ws = Workspace.open(root)
     card = read.card(ws, "health")
-    measures = [(g, m) for g, m, _ in card.scorecard.resolve("base").measures()]
-    values = ", ".join(f"('{g}', '{m}', {j})" for j, (g, m) in enumerate(measures))
     with ws.store() as store:
         con = store.con
         first, last = con.execute("SELECT min(as_of), max(as_of) FROM snapshots").fetchall()[0]
@@ -152,15 +156,8 @@ def add_measures(root: Path, every: int) -> None:
         t0 = time.perf_counter()
         for day in days:
             with store.transaction():
-                con.execute("DELETE FROM snapshot_measures WHERE as_of = ?", [day])
-                con.execute(f"""INSERT INTO snapshot_measures
-                    SELECT 'health', ?, s.as_of, s.account_id, g, m,
-                           (hash(s.account_id, j) % 1000) / 10.0,
-                           greatest(0, least(100, s.score + (hash(s.account_id, j, s.as_of) % 41)
-                                                          - 20)),
-                           {1 / len(measures)}, s.score / {len(measures)}, false, NULL
-                    FROM snapshots s, (VALUES {values}) v(g, m, j)
-                    WHERE s.as_of = ? ORDER BY s.account_id, j""", [card.version, day])
+                _values(con, card, day, "SELECT account_id FROM snapshots WHERE as_of = "
+                        f"DATE '{day}' ORDER BY account_id")
         print(f"measure rows on {len(days)} dates (every {every} days from {first}): "
               f"{time.perf_counter() - t0:.1f} s", flush=True)
 

@@ -1,13 +1,15 @@
 """``python -m bench.write_floor [--accounts 86818] [--dates 8]``: the cost of only *writing*
 one date's snapshot, at the size of the M company, into a fresh store.
 
-A daily backfill keeps, for every date, one row per account (score, band …), one per account and
-measure (the explanation: raw value, score, weight, points) and one per account and group. This
-script times :meth:`healthscore.store.Store.write_snapshot` — the writer the backfill uses — on
-synthetic tables of that shape (random values, which compress about as badly as real ones), one
-date per transaction, and, for comparison, the same measure rows as one plain INSERT of several
-dates. Whatever computes the scores, a backfill of N dates cannot write faster than N times the
-figure printed here. See bench/RESULTS.md, "Daily history".
+A daily backfill keeps, for every date, one row per account (score, band …) and, in the compact
+history (schema 11), one row per account in the version's values table (each measure's raw
+value). This script times :meth:`healthscore.store.Store.write_snapshot` — the writer the
+backfill uses — on synthetic tables of that shape (random values, which compress about as badly
+as real ones), one date per transaction, and, for comparison, what schema 10 wrote: one long row
+per account and measure (raw value, score, weight, points) and per account and group, as one
+plain INSERT of several dates. Whatever computes the scores, a backfill of N dates cannot write
+faster than N times the figure printed here. See bench/RESULTS.md, "Daily history" and
+"Compact history".
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from healthscore.store.schema import MEASURE_ROWS_DDL
 from healthscore.store.store import Store
 
 #: The demo `health` scorecard's shape: 17 measures in 7 groups, 3 variants.
@@ -29,8 +32,9 @@ MEASURES = 17
 GROUPS = 7
 
 
-def tables(n: int, seed: int = 0) -> tuple[pa.Table, pa.Table, pa.Table]:
-    """Accounts, measures and groups tables of one date for ``n`` accounts."""
+def tables(n: int, seed: int = 0) -> tuple[pa.Table, pa.Table, pa.Table, pa.Table]:
+    """Accounts, values (compact), measures and groups (schema 10) tables of one date for ``n``
+    accounts."""
     rng = np.random.default_rng(seed)
     ids = pa.array([f"ACC-{i:06d}" for i in range(n)])
     score = rng.random(n) * 100
@@ -68,7 +72,10 @@ def tables(n: int, seed: int = 0) -> tuple[pa.Table, pa.Table, pa.Table]:
         "weight": rng.random(g),
         "points": rng.random(g) * 20,
     })
-    return accounts, measures, group_table
+    values = pa.table({"account_id": ids, **{f"m_{j:010d}": rng.random(n) * 50
+                                             for j in range(MEASURES)},
+                       "p_0000000000": rng.random(n) * 100})
+    return accounts, values, measures, group_table
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,10 +85,15 @@ def main(argv: list[str] | None = None) -> int:
                    help="accounts per date (default: those scored at M)")
     p.add_argument("--dates", type=int, default=8, help="dates written (default 8)")
     args = p.parse_args(argv)
-    accounts, measures, groups = tables(args.accounts)
-    rows = accounts.num_rows + measures.num_rows + groups.num_rows
-    print(f"one date: {accounts.num_rows:,} account rows, {measures.num_rows:,} measure rows, "
-          f"{groups.num_rows:,} group rows")
+    accounts, values, measures, groups = tables(args.accounts)
+    rows = accounts.num_rows + values.num_rows
+    print(f"one date: {accounts.num_rows:,} account rows and {values.num_rows:,} value rows "
+          f"({values.num_columns - 1} values each); schema 10 wrote {measures.num_rows:,} "
+          f"measure rows and {groups.num_rows:,} group rows instead")
+    no_overrides = pa.table({"account_id": pa.array([], pa.string()),
+                             "measure": pa.array([], pa.string()),
+                             "score": pa.array([], pa.float64()),
+                             "override_id": pa.array([], pa.int64())})
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(Path(tmp) / "floor.duckdb", create=True)
         first = date(2026, 1, 1)
@@ -92,11 +104,15 @@ def main(argv: list[str] | None = None) -> int:
                 store.write_snapshot(
                     scorecard="health", version="v1", definition="{}", source_file=None,
                     as_of=first + timedelta(days=k), run_id=1, computed_at=datetime(2026, 1, 1),
-                    accounts=accounts, measures=measures, groups=groups, replace=False)
+                    accounts=accounts, values=values, overrides=no_overrides,
+                    replace=False)
             per_date.append(time.perf_counter() - t)
         med = statistics.median(per_date)
         print(f"write_snapshot, one date per transaction: median {med:.3f} s per date "
               f"({rows / med / 1e6:.1f}M rows/s); 365 dates ≥ {365 * med:.0f} s")
+        for stmt in MEASURE_ROWS_DDL:
+            store.con.execute(stmt)
+        store.con.execute("ALTER TABLE snapshot_measures ADD COLUMN override_id BIGINT")
         store.con.register("m", measures)
         union = " UNION ALL ".join(
             f"SELECT 'health', 'v1', DATE '{first + timedelta(days=1000 + k)}', * FROM m"
@@ -105,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
         with store.transaction():
             store.con.execute(f"INSERT INTO snapshot_measures {union}")
         many = (time.perf_counter() - t) / args.dates
-        print(f"measure rows only, {args.dates} dates in one INSERT: {many:.3f} s per date")
+        print(f"schema 10's measure rows alone, {args.dates} dates in one INSERT: {many:.3f} s "
+              "per date")
         store.close()
     return 0
 

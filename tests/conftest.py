@@ -81,7 +81,13 @@ class WS:
         return ingest(self.open(), **kw)
 
     def query(self, sql: str, params=None) -> list[tuple]:
+        """Rows of ``sql`` on the store; ``snapshot_measures`` and ``snapshot_groups`` in it
+        are the rows the read layer rebuilds (tests/history_rows.py)."""
         with self.open().store(read_only=True) as store:
+            if "snapshot_measures" in sql or "snapshot_groups" in sql:
+                from history_rows import registered
+
+                registered(store)
             return store.con.execute(sql, params or []).fetchall()
 
 

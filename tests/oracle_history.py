@@ -12,6 +12,7 @@ import pytest
 
 from conftest import NOW
 from healthscore import read
+from history_rows import store_measures, store_version
 
 D0 = date(2025, 6, 1)
 DATES = [D0 + timedelta(days=15 * k) for k in range(25)]  # a year, every 15 days
@@ -63,8 +64,10 @@ def _world(seed: int = 11, accounts: int = 160):
             score = 0.5 * a + 0.5 * b
             band = "red" if score < 40 else "yellow" if score < 60 else "green"
             snaps.append((acc, d, score, band))
-            measures.append((acc, d, "usage", "days_since_last_activity", a))
-            measures.append((acc, d, "support", "open_tickets", b))
+            # raw values that the file's scorings turn into a and b: 60 - 0.6 a days scores
+            # 100 (60 - days) / 60 = a; 6 - 0.06 b tickets scores b
+            measures.append((acc, d, "usage", "days_since_last_activity", 60 - 0.6 * a))
+            measures.append((acc, d, "support", "open_tickets", 6 - 0.06 * b))
     return snaps, measures, renewals
 
 
@@ -83,16 +86,16 @@ def oracle(ws):
     workspace = ws.open()
     version = read.card(workspace, "health").version
     s = pd.DataFrame(snaps, columns=["account_id", "as_of", "score", "band"])
-    mm = pd.DataFrame(measures, columns=["account_id", "as_of", "group", "measure", "score"])
+    mm = pd.DataFrame(measures, columns=["account_id", "as_of", "group", "measure", "raw"])
     with workspace.store() as store:  # the stored history, by hand (a seam we own)
         con = store.con
         con.register("s", s)
         con.register("mm", mm)
         con.execute("INSERT INTO snapshots SELECT 'health', ?, as_of::DATE, account_id, 'base', "
                     "score, band, 'C', 1.0, 1, ? FROM s", [version, NOW])
-        con.execute("INSERT INTO snapshot_measures SELECT 'health', ?, as_of::DATE, account_id, "
-                    "\"group\", measure, score, score, 0.5, 0.5 * score, false, NULL FROM mm",
-                    [version])
+        store_version(con, workspace.scorecards(["health"])[0].scorecard, now=NOW)
+        store_measures(con, f"SELECT 'health', '{version}', as_of::DATE, account_id, "
+                            "\"group\", measure, raw FROM mm")
         store.rebuild_series()
     return workspace
 

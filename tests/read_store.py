@@ -11,13 +11,22 @@ from datetime import date, timedelta
 import pytest
 
 from conftest import ACCOUNTS_SOURCE, NOW
+from healthscore.config.scorecard import Scorecard
 from healthscore.read import Card
+from history_rows import store_measures, store_version
 
 D = date(2026, 6, 30)
 V = "v1"
 #: The series the tests read; labels as a scorecard file would give them.
 C = Card("health", V, None, {"active_user_ratio": "Active seats", "open_tickets": "Open"},
          {"usage": "Usage", "support": "Support"})
+
+#: The version's definition: two groups of equal weight, one measure each, scored 100 × raw.
+SCORECARD = Scorecard.model_validate({"name": "health", "groups": {
+    "usage": {"weight": 1, "measures": {"active_user_ratio": {
+        "scoring": {"linear": {"from": 0, "to": 1}}}}},
+    "support": {"weight": 1, "measures": {"open_tickets": {
+        "scoring": {"linear": {"from": 0, "to": 1}}}}}}})
 
 ACCOUNTS = """\
 account_id,name,plan,segment,arr,seats,csm,renewal_date,contract_start,churned_at
@@ -52,15 +61,13 @@ def store_ws(ws):
             store.con.execute(
                 "INSERT INTO snapshots VALUES ('health', ?, ?, ?, 'base', ?, ?, 'C', 0.9, 1, ?)",
                 [V, day, aid, score, band, NOW])
-        # A1's measures on D-30 and D: usage 40 -> 10 points, support 30 -> 20.
-        for day, usage, support in ((D - timedelta(30), 40.0, 30.0), (D, 10.0, 20.0)):
+        store_version(store.con, SCORECARD, version=V, now=NOW)
+        # A1's measures on D-30 and D: usage 40 -> 10 points, support 30 -> 20 (raw value r
+        # scores 100 r, weighs 0.5: points 50 r).
+        store_measures(store.con, [
+            ("health", V, day, "A1", group, measure, points / 50)
+            for day, usage, support in ((D - timedelta(30), 40.0, 30.0), (D, 10.0, 20.0))
             for group, measure, points in (("usage", "active_user_ratio", usage),
-                                           ("support", "open_tickets", support)):
-                store.con.execute(
-                    "INSERT INTO snapshot_measures VALUES ('health', ?, ?, 'A1', ?, ?, ?, ?, "
-                    "0.5, ?, false, NULL)", [V, day, group, measure, points / 50, points * 2,
-                                             points])
-        store.con.execute("INSERT INTO scorecard_versions VALUES ('health', ?, '{}', 'x', ?)",
-                          [V, NOW])
+                                           ("support", "open_tickets", support))])
         store.rebuild_series()  # the account-ordered copy the history reads use
     return workspace

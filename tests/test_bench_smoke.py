@@ -58,10 +58,11 @@ def test_bench_runs_checks_and_catches_a_disagreement(tmp_path, monkeypatch):
 
 def test_write_floor_writes_the_snapshots_it_times():
     """The write-floor script on 50 accounts: it stores 2 dates of the M shape through
-    Store.write_snapshot and prints its figures."""
+    Store.write_snapshot (the compact history) and prints its figures beside schema 10's."""
     done = subprocess.run([sys.executable, "-m", "bench.write_floor", "--accounts", "50",
                            "--dates", "2"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert "one date: 50 account rows, 850 measure rows, 350 group rows" in done.stdout
+    assert ("one date: 50 account rows and 50 value rows (18 values each); schema 10 wrote 850 "
+            "measure rows and 350 group rows instead") in done.stdout
     assert "write_snapshot, one date per transaction" in done.stdout
-    assert "measure rows only, 2 dates in one INSERT" in done.stdout
+    assert "schema 10's measure rows alone, 2 dates in one INSERT" in done.stdout

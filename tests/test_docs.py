@@ -45,8 +45,8 @@ def test_readme_opens_with_the_two_commands():
 
 
 def test_every_cli_verb_is_documented():
-    from healthscore.cli import app
+    from healthscore.cli.app import VERBS
 
     text = (DOCS / "cli.md").read_text(encoding="utf-8")
-    for command in app.registered_commands:
-        assert f"## healthscore {command.name}" in text, command.name
+    for name in VERBS:
+        assert f"## healthscore {name}" in text, name

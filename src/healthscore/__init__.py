@@ -16,7 +16,11 @@ The public Python API, for notebooks and pipelines::
         read.portfolio(r, read.card(ws))        # bands, ARR at risk, on the latest date
 """
 
-from healthscore.config.scorecard import Scorecard
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
 from healthscore.errors import (
     ConfigError,
     EngineError,
@@ -31,25 +35,29 @@ from healthscore.errors import (
     StoreError,
     WorkspaceError,
 )
-from healthscore.pipeline import (
-    BackfillReport,
-    DailyRun,
-    ScoreRun,
-    backfill,
-    backtest,
-    check,
-    predict,
-    preview,
-    run_daily,
-    score,
-    suggest_weights,
-)
-from healthscore.read.quick import explain, scores
-from healthscore.schemas import TABLES, Column, Table
-from healthscore.scoring.frame import Evaluation
-from healthscore.sources import IngestReport, SourceReport, ingest
-from healthscore.store import Store, WriteCounts
-from healthscore.workspace import Workspace
+
+if TYPE_CHECKING:
+    from healthscore.config.scorecard import Scorecard
+    from healthscore.demo import generate_demo
+    from healthscore.pipeline import (
+        BackfillReport,
+        DailyRun,
+        ScoreRun,
+        backfill,
+        backtest,
+        check,
+        predict,
+        preview,
+        run_daily,
+        score,
+        suggest_weights,
+    )
+    from healthscore.read.quick import explain, scores
+    from healthscore.schemas import TABLES, Column, Table
+    from healthscore.scoring.frame import Evaluation
+    from healthscore.sources import IngestReport, SourceReport, ingest
+    from healthscore.store import Store, WriteCounts
+    from healthscore.workspace import Workspace
 
 __version__ = "0.1.0"
 
@@ -95,10 +103,40 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    # The demo generator pulls in more of numpy than the core needs; load it on first use.
-    if name == "generate_demo":
-        from healthscore.demo import generate_demo
+#: Where each public name lives. They load on first use (PEP 562), so that ``import healthscore``
+#: (and every ``healthscore`` command, which imports it first) does not pay for Ibis, pandas,
+#: pyarrow and DuckDB before it needs them. The errors above are plain Python: imported at once.
+_LAZY = {
+    "Scorecard": "healthscore.config.scorecard",
+    "generate_demo": "healthscore.demo",
+    **dict.fromkeys(("BackfillReport", "DailyRun", "ScoreRun", "backfill", "backtest", "check",
+                     "predict", "preview", "run_daily", "score", "suggest_weights"),
+                    "healthscore.pipeline"),
+    "explain": "healthscore.read.quick",
+    "scores": "healthscore.read.quick",
+    **dict.fromkeys(("TABLES", "Column", "Table"), "healthscore.schemas"),
+    "Evaluation": "healthscore.scoring.frame",
+    **dict.fromkeys(("IngestReport", "SourceReport", "ingest"), "healthscore.sources"),
+    "Store": "healthscore.store",
+    "WriteCounts": "healthscore.store",
+    "Workspace": "healthscore.workspace",
+}
 
-        return generate_demo
-    raise AttributeError(f"module 'healthscore' has no attribute {name!r}")
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value  # later lookups skip this function
+        return value
+    # A subpackage not imported yet (``healthscore.read`` after a bare ``import healthscore``),
+    # as it was when this module imported the whole library.
+    try:
+        return importlib.import_module(f"{__name__}.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"{__name__}.{name}":
+            raise
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

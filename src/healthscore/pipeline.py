@@ -175,7 +175,7 @@ def write_evaluation(store: Store, sc: LoadedScorecard, ev: Evaluation, *, run_i
         scorecard=sc.name, version=sc.scorecard.version,
         definition=json.dumps(sc.scorecard.model_dump(mode="json", by_alias=True)),
         source_file=str(sc.path), as_of=ev.as_of, run_id=run_id, computed_at=now,
-        accounts=ev.accounts, measures=ev.measures, groups=ev.groups, replace=replace,
+        accounts=ev.accounts, values=ev.values, overrides=ev.overrides, replace=replace,
         series=series)
 
 

@@ -19,11 +19,12 @@ from healthscore.workspace import Workspace
 def backtest(workspace: Workspace, scorecard: str = "health", *, horizon: int = 90,
              start: date | None = None, end: date | None = None, every: int = 30,
              renewal_days: int | None = None, target: str | None = None,
-             now: datetime | None = None):
+             now: datetime | None = None, first_known: bool = False):
     """Backtest a scorecard's stored scores against what followed them — churn, or expansion
     (``target``; default: what the scorecard ``predicts``) —
     (:func:`healthscore.validation.backtest`), recorded as a run of kind ``backtest`` whose
-    detail holds the metrics and parameters. Returns the
+    detail holds the metrics and parameters. ``first_known`` tests each date's score as first
+    computed, before any revision after late data. Returns the
     :class:`~healthscore.validation.backtest.Backtest`.
 
     Examples
@@ -39,7 +40,8 @@ def backtest(workspace: Workspace, scorecard: str = "health", *, horizon: int = 
     (loaded,) = workspace.scorecards([scorecard])
     with workspace.store() as store, store.recorded("backtest", now) as run:
         found = run_backtest(StoreReader(store), Card.of(loaded), horizon=horizon, start=start,
-                             end=end, every=every, renewal_days=renewal_days, target=target)
+                             end=end, every=every, renewal_days=renewal_days, target=target,
+                             first_known=first_known)
         run.rows_loaded = found.summary["labelled"]
         run.detail = jsonable(found.summary)
     found.run_id = run.run_id

@@ -18,6 +18,7 @@ from healthscore.scoring.combine import band, combine
 from healthscore.sources import ingest
 from healthscore.store import manual
 from healthscore.workspace import Workspace
+from history_rows import registered
 
 NOW = datetime(2026, 6, 1, 6, 0)
 
@@ -46,6 +47,8 @@ def _snapshots(ws, table="snapshots"):
                 if table == "snapshots" else
                 "scorecard, version, as_of, account_id, \"group\", measure, raw_value, score, "
                 "weight, points, missing")
+        if table != "snapshots":
+            registered(store)  # rebuilt from the stored values, as every read does
         return store.con.execute(f"SELECT {cols} FROM {table} ORDER BY ALL").fetchall()
 
 
@@ -148,6 +151,7 @@ def test_a_failed_write_stops_the_backfill_and_keeps_the_dates_written(ws, monke
     with ws.store(read_only=True) as store:
         assert store.con.execute("SELECT DISTINCT as_of FROM snapshots ORDER BY 1"
                                  ).fetchall() == [(date(2026, 5, 1),), (date(2026, 5, 2),)]
+        registered(store)
         assert store.con.execute("SELECT DISTINCT as_of FROM snapshot_measures ORDER BY 1"
                                  ).fetchall() == [(date(2026, 5, 1),), (date(2026, 5, 2),)]
         assert store.con.execute("SELECT status, error FROM runs WHERE kind = 'backfill'"
@@ -316,3 +320,63 @@ def test_contributions_sum_to_the_delta_property(data):
     assert sum(c.points for c in w["contributions"]) == pytest.approx(w["delta"], abs=1e-9)
     for c in w["contributions"]:
         assert c.score_effect + c.weight_effect == pytest.approx(c.points, abs=1e-9)
+
+
+def test_a_schema_10_store_migrates_and_answers_every_read_the_same(ws):
+    """A store with the per-measure and per-group rows of schema 10 (written here from the
+    rows the current reads rebuild, with an override and the demo's percentile measure in
+    them) is opened: it migrates to the compact history, shrinks, and every read — each
+    account's explanation on each date, why, movers, the lowest accounts, the measure values the
+    backtest reads, the export of measures — gives the same answer."""
+    from healthscore.read.outcomes import measure_values
+    from history_rows import downgrade_to_10
+
+    with ws.store() as store:
+        acc = store.con.execute("SELECT account_id FROM accounts ORDER BY 1 LIMIT 1"
+                                ).fetchall()[0][0]
+        manual.add_override(store, account_id=acc, measure="nps_average", score=7,
+                            author="maria", comment="angry call",
+                            created_at=datetime(2026, 4, 20), expires_at=None)
+    days = [date(2026, 5, 1), date(2026, 5, 16), date(2026, 5, 31)]
+    for day in days:
+        score(ws, day, scorecards=["health"], now=NOW)
+
+    def reads() -> dict:
+        out = {}
+        with read.open_reader(ws) as r:
+            card = read.card(ws, "health")
+            accounts = [x["account_id"] for x in r.rows(
+                "SELECT DISTINCT account_id FROM snapshots ORDER BY 1")]
+            for a in accounts:
+                for day in days:
+                    try:
+                        e = read.explain(r, card, a, day)
+                        out[(a, day)] = (e["score"], e["groups"], e["measures"])
+                    except Exception as exc:  # the same error either way
+                        out[(a, day)] = type(exc).__name__
+                try:
+                    w = read.why(r, card, a, start=days[0], end=days[-1])
+                    out[("why", a)] = (w["summary"], [vars(c) for c in w["contributions"]])
+                except Exception as exc:
+                    out[("why", a)] = type(exc).__name__
+            out["movers"] = read.movers(r, card, days=30, end=days[-1], limit=5)
+            out["lowest"] = read.lowest(r, card, days[-1], 5)
+            out["values"] = sorted(measure_values(r, card, days).to_pylist(),
+                                   key=lambda x: (x["as_of"], x["account_id"], x["measure"]))
+            out["export"] = read.scores(ws, days[-1], measures=True).to_pylist()
+        return out
+
+    before = reads()
+    assert any(m["override_id"] for e in before.values() if isinstance(e, tuple)
+               and len(e) == 3 for m in e[2])
+    with ws.store() as store:
+        with store.transaction():
+            downgrade_to_10(store)
+        store.con.execute("CHECKPOINT")
+    size = ws.store_path.stat().st_size
+    with ws.store(read_only=True) as store:  # opened to read: upgraded first
+        assert store.schema_version() == 11
+        assert not store.con.execute("SELECT count(*) FROM information_schema.tables WHERE "
+                                     "table_name = 'snapshot_measures'").fetchall()[0][0]
+    assert ws.store_path.stat().st_size < size  # compacted
+    assert reads() == before

@@ -88,7 +88,7 @@ def test_oracle_scores_variants_and_who_is_scored(mini):
         # A3 churned on 2026-05-15 and A4 starts on 2026-07-01: neither is scored.
     ]
     points = mini.query("SELECT account_id, measure, raw_value, score, weight, points "
-                        "FROM snapshot_measures ORDER BY account_id, rowid")
+                        "FROM snapshot_measures ORDER BY account_id, measure")
     assert points == [
         ("A1", "active_user_ratio", 0.2, pytest.approx(40.0), 0.75, pytest.approx(30.0)),
         ("A1", "days_since_last_activity", 1.5, 100.0, 0.25, 25.0),

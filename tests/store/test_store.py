@@ -177,11 +177,11 @@ def test_a_version_1_store_is_migrated_when_opened(tmp_path):
                 "(1, 'ingest', TIMESTAMP '2026-01-01', 'ok')")
     con.execute("INSERT INTO accounts (account_id, name) VALUES ('A1', 'kept')")
     con.close()
-    with Store(path, read_only=True) as store:  # not migrated: an older release's runs table
-        assert store.schema_version() == 1
+    with Store(path, read_only=True) as store:  # opened to be read: upgraded first
+        assert store.schema_version() == SCHEMA_VERSION
         assert [(r["kind"], r["status"]) for r in store.runs()] == [("ingest", "ok")]
     with Store(path) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 10
+        assert store.schema_version() == SCHEMA_VERSION == 11
         assert store.series_ready()
         assert store.con.execute("SELECT count(*) FROM snapshots").fetchall() == [(0,)]
         assert store.con.execute("SELECT count(*) FROM api_tokens").fetchall() == [(0,)]
@@ -213,7 +213,7 @@ def test_a_version_6_store_keeps_its_events_and_reads_in_pandas_after_migrating(
     assert again.by_table()["usage_events"].written.inserted == 0
     assert again.by_table()["usage_events"].written.unchanged == 2
     with ws.open().store(read_only=True) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 10
+        assert store.schema_version() == SCHEMA_VERSION == 11
         for t in TABLES:
             frame = store.con.execute(f'SELECT * FROM "{t}"').df()
             assert "_hash" in frame.columns
@@ -285,3 +285,25 @@ def test_recorded_runs_finish_ok_or_failed_with_the_error(tmp_path):
     assert rows[0][:3] == ("pulse", "ok", 1) and json.loads(rows[0][3]) == {"account_id": "A1"}
     assert rows[1][1] == "failed" and rows[1][4] == "no such measure"
     assert json.loads(rows[1][3]) == {"measure": "nps"}
+
+
+def test_a_store_whose_definition_does_not_read_is_left_as_it_was(tmp_path):
+    """Migrating to the compact history recomputes from each version's stored definition; one
+    that does not read stops the migration with the version named, and the store stays at
+    schema 10 with its per-measure rows (read as they are)."""
+    from healthscore.store.schema import MEASURE_ROWS_DDL
+
+    path = tmp_path / "s.duckdb"
+    with Store(path, create=True) as store:
+        for stmt in MEASURE_ROWS_DDL:
+            store.con.execute(stmt)
+        store.con.execute("INSERT INTO scorecard_versions VALUES ('health', 'v1', '{}', NULL, "
+                          "TIMESTAMP '2026-01-01')")
+        store.con.execute("UPDATE meta SET value = '10' WHERE key = 'schema_version'")
+    with pytest.raises(StoreError, match="scorecard 'health' version v1") as caught:
+        Store(path)
+    assert "unchanged" in caught.value.hint
+    with Store(path, read_only=True) as store:
+        assert store.schema_version() == 10
+        assert store.con.execute("SELECT count(*) FROM information_schema.tables WHERE "
+                                 "table_name = 'snapshot_measures'").fetchall() == [(1,)]

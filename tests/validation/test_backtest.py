@@ -20,6 +20,7 @@ from healthscore.errors import NotFound
 from healthscore.read import Card
 from healthscore.validation import metrics as m
 from healthscore.validation.backtest import backtest
+from history_rows import store_measures, store_version
 
 D = date(2026, 1, 1)
 SCORECARD = """\
@@ -209,11 +210,9 @@ def test_the_baselines_read_the_usage_measures_and_the_days_since_last_activity(
     was idle least: AUC 1."""
     days = {1: 50, 2: 45, 3: 40, 4: 55, 5: 30, 6: 25, 7: 20, 8: 15, 9: 10, 10: 5}
     with history.store() as store:
-        for i, d in days.items():
-            store.con.execute(
-                "INSERT INTO snapshot_measures VALUES ('health', ?, ?, ?, 'usage', "
-                "'days_since_last_activity', ?, ?, 1.0, ?, false, NULL)",
-                [C.version, D, f"B{i}", d, 100 * (60 - d) / 60, 100 * (60 - d) / 60])
+        store_version(store.con, history.scorecards(["health"])[0].scorecard, now=NOW)
+        store_measures(store.con, [("health", C.version, D, f"B{i}", "usage",
+                                    "days_since_last_activity", d) for i, d in days.items()])
     with read.open_reader(history) as r:
         churn = {b["name"]: b for b in backtest(r, C, start=D, end=D,
                                                  resamples=10).summary["baselines"]}

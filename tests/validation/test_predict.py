@@ -19,6 +19,7 @@ from healthscore.errors import NotFound
 from healthscore.read.predictions import account_prediction
 from healthscore.validation.model import FeatureFrame, fit_model
 from healthscore.validation.predict import features, predict
+from history_rows import drop_values
 from oracle_history import D0
 
 
@@ -133,7 +134,7 @@ def test_a_date_without_measure_rows_is_not_predicted_and_named(oracle):
     rescore it; every other date is predicted."""
     with oracle.store() as store:
         last = store.con.execute("SELECT max(as_of) FROM snapshots").fetchall()[0][0]
-        store.con.execute("DELETE FROM snapshot_measures WHERE as_of = ?", [last])
+        drop_values(store.con, last)
     result = CliRunner().invoke(cli, ["predict", "-w", str(oracle.root), "--penalty", "3"])
     assert result.exit_code == 0, result.output
     assert f"Not predicted: 1 scored dates ({last} … {last})" in " ".join(result.output.split())

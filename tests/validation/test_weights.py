@@ -19,6 +19,7 @@ from healthscore.config.scorecard import load_scorecard
 from healthscore.errors import NotFound
 from healthscore.validation.fit import NEGLIGIBLE, fit_weights
 from healthscore.validation.weights import split, suggest_weights
+from history_rows import drop_values
 from oracle_history import D0, DATES, SCORECARD
 
 # -- the fit, pure -----------------------------------------------------------------------
@@ -183,7 +184,7 @@ def test_scores_stored_without_their_measures_are_named(oracle):
     from healthscore.validation.predict import predict
 
     with oracle.store() as store:
-        store.con.execute("DELETE FROM snapshot_measures")
+        drop_values(store.con)
     (loaded,) = oracle.scorecards(["health"])
     with read.open_reader(oracle) as r:
         for fit in (suggest_weights, predict):

@@ -192,15 +192,23 @@ def test_a_snooze_that_ends_today_is_refused_on_the_page(alerted_root, tmp_path)
     assert _open(root, "alert_id = ?", [int(alert_id)])
 
 
-def test_a_store_from_before_alerts_still_renders(alerted_root, tmp_path):
-    """A store of the previous schema (no alert tables), opened read-only by the server and so
-    not migrated: every page renders, the header without a count, the inbox says why."""
+def test_a_store_from_before_alerts_still_renders(alerted_root, tmp_path, monkeypatch):
+    """A store of the previous schema (no alert tables) that the server may only read, so it
+    is not migrated (a store it may write is upgraded when opened): every page renders, the
+    header without a count, the inbox says why."""
+    import healthscore.store.store as store_module
+
     root = tmp_path / "ws"
     shutil.copytree(alerted_root, root)
     with Workspace.open(root).store() as store:
         for table in ("alerts", "alert_outbox", "alert_checks"):
             store.con.execute(f"DROP TABLE {table}")
-        store.con.execute("UPDATE meta SET value = '9' WHERE key = 'schema_version'")
+        store.con.execute("UPDATE meta SET value = '10' WHERE key = 'schema_version'")
+    # root may write any file: the store's "may I write it" check says no, as it would for a
+    # file owned by another user
+    real = store_module.os.access
+    monkeypatch.setattr(store_module.os, "access",
+                        lambda p, mode: False if mode == store_module.os.W_OK else real(p, mode))
     with TestClient(create_app(root), base_url="http://localhost") as client:
         account = stored_alerts(alerted_root)[0]["account_id"]
         for path in ("/", "/accounts", f"/accounts/{account}", "/alerts"):

@@ -18,6 +18,8 @@ from healthscore import read
 from healthscore.api.auth import read_access
 from healthscore.api.deps import get_workspace, reading
 from healthscore.api.errors import ApiError
+from healthscore.errors import NotFound
+from healthscore.read.revisions import revision_change, revisions
 from healthscore.workspace import Workspace
 
 router = APIRouter(tags=["read"], dependencies=[Depends(read_access)])
@@ -153,6 +155,26 @@ def account_why(
     with reading(workspace) as r:
         found = read.why(r, card, account_id, start=start, end=end, days=days)
     return {"ok": True, "account_id": account_id, "scorecard": card.name, **_plain(found)}
+
+
+@router.get("/accounts/{account_id:path}/revisions",
+            summary="An account's revisions of one scored date, and why the latest changed it")
+def account_revisions(
+    account_id: AccountPath,
+    as_of: Annotated[date, Query(description="The scored date.")],
+    workspace: Workspace = Depends(get_workspace),
+    scorecard: ScorecardQuery = None,
+):
+    card = read.card(workspace, scorecard)
+    with reading(workspace) as r:
+        found = revisions(r, card, account_id, as_of)
+        if not found:
+            raise NotFound(f"no {card.name} snapshot of {account_id!r} on {as_of}",
+                           hint="list the account's scored dates with "
+                                "/accounts/{id}/history", param="as_of")
+        change = revision_change(r, card, account_id, as_of) if len(found) > 1 else None
+    return {"ok": True, "account_id": account_id, "scorecard": card.name, "as_of": as_of,
+            "revisions": found, "change": _plain(change) if change else None}
 
 
 @router.get("/accounts/{account_id:path}/prediction",

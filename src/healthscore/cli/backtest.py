@@ -66,6 +66,9 @@ def backtest(
     json_out: Path = typer.Option(None, "--json", help="Also write the metrics as JSON here."),
     html_out: Path = typer.Option(None, "--html", help="Also write a self-contained HTML "
                                                        "report here (opens offline)."),
+    first_scored: bool = typer.Option(
+        False, "--as-first-scored", help="Test each date's score as first computed — what "
+        "the team saw that day — not a later revision after late data."),
 ) -> None:
     """Backtest a scorecard's stored scores against what followed: churn (or expansion, for a
     scorecard that `predicts: expansion`). AUC with its interval, the event rate by band, flag
@@ -79,7 +82,8 @@ def backtest(
     found = pipeline.backtest(ws, card.name, horizon=horizon,
                               start=parse_date(start, "--from") if start else None,
                               end=parse_date(end, "--to") if end else None, every=every,
-                              renewal_days=at_renewal, target=target)
+                              renewal_days=at_renewal, target=target,
+                              first_known=first_scored)
     s = found.summary
     w = words(s)
     what = (f"each renewal's outcome, scored {at_renewal} days before it" if at_renewal

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import typer
@@ -22,10 +23,14 @@ def explain(
                               help="The snapshot date (default: the latest scored date)."),
     scorecard: list[str] = typer.Option(None, "--scorecard", "-s",
                                         help="Only this scorecard (repeatable)."),
+    known_at: str = typer.Option(
+        None, "--known-at", help="Show the snapshot as the store held it at this time (UTC, "
+        "YYYY-MM-DD or YYYY-MM-DDTHH:MM), before later revisions."),
 ) -> None:
     """Score, band, coverage; every group and measure: raw value, score, weight, points."""
     ws = Workspace.open(workspace)
     asked = parse_date(as_of) if as_of else None
+    at = parse_time(known_at, "--known-at") if known_at else None
     cards = [read.Card.of(sc) for sc in ws.scorecards(scorecard or None)]
     with ws.store(read_only=True) as store:
         r = read.StoreReader(store)
@@ -39,13 +44,24 @@ def explain(
                                              f"{workspace} --as-of YYYY-MM-DD"))
                 continue
             try:
-                shown.append((card, day, read.explain(r, card, account, day)))
+                shown.append((card, day, read.explain(r, card, account, day, known_at=at)))
             except NotFound as exc:  # said below when no scorecard has it
                 missing.append(exc)
     if not shown and missing:
         raise missing[0]
     for card, day, e in shown:
         _print(card, account, day, e, inputs)
+
+
+def parse_time(value: str, option: str) -> datetime:
+    """A UTC time given as a date (its start) or a date and time."""
+    for fmt in ("%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"):
+        try:
+            return datetime.strptime(value, fmt)
+        except ValueError:
+            continue
+    raise typer.BadParameter(f"{value!r} is not a time like 2026-07-01 or 2026-07-01T09:30 "
+                             "(UTC)", param_hint=option)
 
 
 def _print(card: read.Card, account: str, day, e: dict, inputs: dict) -> None:
@@ -58,6 +74,10 @@ def _print(card: read.Card, account: str, day, e: dict, inputs: dict) -> None:
     console.print(f"  segment {esc(e['segment'] or '–')}, plan {esc(e['plan'] or '–')}, "
                   f"CSM {esc(e['csm'] or '–')}, ARR {n(e['arr'])}, renewal "
                   f"{e['renewal_date']}")
+    if e["revisions"]:
+        console.print(f"  computed {e['computed_at']:%Y-%m-%d %H:%M} UTC; this date was "
+                      f"revised {e['revisions']} time(s): healthscore why {esc(account)} "
+                      f"--revised {day} says why")
     table = Table(title_justify="left")
     for col in ("group / measure", "raw value", "score", "weight", "points"):
         table.add_column(col, justify="left" if col == "group / measure" else "right")

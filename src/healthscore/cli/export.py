@@ -39,8 +39,13 @@ def export(
         if day is None:
             raise NotFound("nothing is scored yet, so there is nothing to export",
                            hint=f"run: healthscore score -w {workspace} --as-of YYYY-MM-DD")
-        rows = store.export(*read.snapshot_query(day, cards, measures), str(out), fmt) \
-            if cards else 0
+        if not cards:
+            rows = 0
+        elif measures:
+            rows = store.export_table(read.snapshot_table(r, day, cards, measures=True),
+                                      str(out), fmt)
+        else:
+            rows = store.export(*read.snapshot_query(day, cards), str(out), fmt)
     if rows == 0:
         out.unlink(missing_ok=True)
         raise NotFound(f"no snapshot as of {day} to export",

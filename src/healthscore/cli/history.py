@@ -22,6 +22,7 @@ from healthscore.cli.ingest import fail_if_over_limit, print_report
 from healthscore.cli.score import data_date, f1, fmt_band, parse_date, warn
 from healthscore.formatting import delta as fmt_points
 from healthscore.formatting import raw_value as fmt_value
+from healthscore.read.revisions import revision_change
 from healthscore.workspace import Workspace
 
 ScorecardOption = typer.Option("health", "--scorecard", "-s", help="The scorecard.")
@@ -155,19 +156,41 @@ def trend(
 def why(
     account: str = typer.Argument(..., help="The account id."),
     workspace: Path = WorkspaceOption,
-    start: str = typer.Option(..., "--from", help="The earlier date."),
+    start: str = typer.Option(None, "--from", help="The earlier date."),
     end: str = typer.Option(None, "--to", help="The later date (default: the latest scored)."),
     scorecard: str = ScorecardOption,
     version: str = VersionOption,
     top: int = typer.Option(10, "--top", help="How many measures to list."),
+    revised: str = typer.Option(
+        None, "--revised", help="Instead: why the snapshot of this date changed when it was "
+        "scored again after late data (its latest revision), measure by measure."),
 ) -> None:
-    """Why a score changed between two dates: the delta split exactly by measure."""
+    """Why a score changed between two dates: the delta split exactly by measure.
+
+    With --revised DATE instead: why that date's score changed when it was scored again after
+    late data."""
+    if (start is None) == (revised is None):
+        raise typer.BadParameter("give --from DATE (a change over time) or --revised DATE (a "
+                                 "date's revision)", param_hint="--from")
     card, reader = _read(workspace, scorecard, version)
     with reader as r:
-        last = parse_date(end, "--to") if end else read.latest(r, card)
-        first = parse_date(start, "--from")
-        w = read.why(r, card, account, start=first, end=last)
-    console.print(f"[bold]{scorecard}[/] {esc(account)} {first} → {last}: {esc(w['summary'])}")
+        if revised is not None:
+            day = parse_date(revised, "--revised")
+            w = revision_change(r, card, account, day)
+            first = last = day
+        else:
+            last = parse_date(end, "--to") if end else read.latest(r, card)
+            first = parse_date(start, "--from")
+            w = read.why(r, card, account, start=first, end=last)
+    if revised is not None:
+        console.print(f"[bold]{scorecard}[/] {esc(account)} on {first}, "
+                      f"{esc(w['words'])}: {esc(w['summary'])}")
+    else:
+        console.print(f"[bold]{scorecard}[/] {esc(account)} {first} → {last}: "
+                      f"{esc(w['summary'])}")
+        for x in w["revised"]:
+            console.print(f"  note: {esc(x['words'])} (healthscore why {esc(account)} "
+                          f"--revised {x['as_of']})")
     table = Table(title_justify="left")
     for col in ("measure", "before", "after", "points", "from its score", "from its weight"):
         table.add_column(col, justify="left" if col == "measure" else "right")

@@ -1,4 +1,8 @@
-"""``healthscore score`` and ``healthscore check``."""
+"""``healthscore score`` and ``healthscore check``.
+
+The pipeline and the read layer (Ibis, pandas, Arrow) are imported inside the verbs: the date,
+band and warning helpers here serve most other verbs, and ``--help`` needs none of that.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +12,9 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from healthscore import clock, read
+from healthscore import clock
 from healthscore.cli.common import WorkspaceOption, console, err_console, esc, n
 from healthscore.formatting import score as score_text
-from healthscore.pipeline import check as check_scorecards
-from healthscore.pipeline import forget as forget_dates
-from healthscore.pipeline import last_data_date, preview_measures
-from healthscore.pipeline import score as run_score
 from healthscore.workspace import Workspace
 
 BAND_STYLE = {"red": "red", "yellow": "yellow", "green": "green"}
@@ -35,6 +35,8 @@ def data_date(ws: Workspace, value: str | None, option: str = "--as-of") -> date
     today."""
     if value is not None:
         return parse_date(value, option)
+    from healthscore.pipeline import last_data_date
+
     last = last_data_date(ws)
     if last is None or last > clock.today():
         return clock.today()
@@ -67,6 +69,9 @@ def score(
                                      "lies days after the last data the scorecard reads."),
 ) -> None:
     """Score every active account as of a date; store the snapshot; show bands and the lowest."""
+    from healthscore import read
+    from healthscore.pipeline import score as run_score
+
     ws = Workspace.open(workspace)
     day = data_date(ws, as_of)
     run = run_score(ws, day, scorecards=scorecard or None, allow_stale=allow_stale)
@@ -114,6 +119,8 @@ def forget(
 ) -> None:
     """Remove a date's snapshots scored by mistake (e.g. after the exports stopped); recorded
     as a run, so the history never changes silently."""
+    from healthscore.pipeline import forget as forget_dates
+
     ws = Workspace.open(workspace)
     day = parse_date(as_of)
     removed = forget_dates(ws, day, scorecard or None)
@@ -133,6 +140,10 @@ def check(
     """Validate healthscore.yaml and every scorecard (measures, params, variants), then preview
     each measure on the last date with data: coverage, how varied its scores are, and a
     warning for a measure missing for every account or the same for all. Nothing is stored."""
+    from healthscore import read
+    from healthscore.pipeline import check as check_scorecards
+    from healthscore.pipeline import last_data_date, preview_measures
+
     ws = Workspace.open(workspace)
     loaded = check_scorecards(ws)
     console.print(f"{ws.config_path}: ok ({len(ws.config.sources)} sources)")

@@ -4,11 +4,12 @@ explain``)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from healthscore.errors import InputError, NotFound
 from healthscore.read.dates import ACCOUNTS_AS_OF, account_cutoff
 from healthscore.read.history import deltas, last_on_or_before
+from healthscore.read.measures import heads_sql, measure_table
 from healthscore.read.reader import Reader
 from healthscore.read.scorecards import Card
 from healthscore.read.status import churned_on, not_scored
@@ -31,39 +32,61 @@ def attributes(r: Reader, account_id: str, as_of: date | None = None) -> dict | 
     return found[0] if found else None
 
 
-def snapshot(r: Reader, card: Card, account_id: str, as_of: date) -> dict | None:
+def snapshot(r: Reader, card: Card, account_id: str, as_of: date, *,
+             known_at: datetime | None = None) -> dict | None:
     """The account's snapshot on ``as_of``: score, band, grade, coverage, variant, its
     attributes on that date, and its groups and measures (raw value, score, weight, points,
-    override) in scorecard order, measures labelled. None when not scored that day."""
+    override) in scorecard order, measures labelled; ``revisions``: how many times the date
+    was scored with another result (0: never revised). With ``known_at``, the snapshot as the
+    store held it at that time (UTC). None when not scored that day (or not by then)."""
     key = [card.name, card.version, as_of, account_id]
+    heads, hparams = heads_sql(known_at)
     head = r.rows(f"""
         SELECT s.*, a.name, a.segment, a.plan, a.csm, a.arr, a.renewal_date
-        FROM snapshots s LEFT JOIN ({ACCOUNTS_AS_OF}) a USING (account_id)
+        FROM {heads} s LEFT JOIN ({ACCOUNTS_AS_OF}) a USING (account_id)
         WHERE s.scorecard = ? AND s.version = ? AND s.as_of = ? AND s.account_id = ?
-    """, account_cutoff(as_of) + key)
+    """, hparams + account_cutoff(as_of) + key)
     if not head:
         return None
     out = head[0]
-    out["groups"] = r.rows(
-        "SELECT \"group\", score, weight, points FROM snapshot_groups WHERE scorecard = ? AND "
-        "version = ? AND as_of = ? AND account_id = ? ORDER BY rowid", key)
+    out["revisions"] = r.rows(
+        "SELECT count(*) AS n FROM snapshot_revisions WHERE scorecard = ? AND version = ? "
+        "AND as_of = ? AND account_id = ?", key)[0]["n"]
+    measures, groups = measure_table(r, card.name, card.version, [as_of], [account_id],
+                                     known_at=known_at, groups=True)
+    out["groups"] = groups.select(["group", "score", "weight", "points"]).to_pylist()
     for g in out["groups"]:
         g["label"] = card.group_labels.get(g["group"], g["group"])
-    out["measures"] = r.rows(
-        "SELECT m.\"group\", m.measure, m.raw_value, m.score, m.weight, m.points, m.missing, "
-        "m.override_id, o.author AS override_author, o.comment AS override_comment, "
-        "o.expires_at AS override_expires FROM snapshot_measures m LEFT JOIN overrides o "
-        "USING (override_id) WHERE m.scorecard = ? AND m.version = ? AND m.as_of = ? AND "
-        "m.account_id = ? ORDER BY m.rowid", key)
+    out["measures"] = measures.select(["group", "measure", "raw_value", "score", "weight",
+                                       "points", "missing", "override_id"]).to_pylist()
+    ids = [m["override_id"] for m in out["measures"] if m["override_id"] is not None]
+    notes = {o.pop("override_id"): o for o in r.rows(
+        "SELECT override_id, author AS override_author, comment AS override_comment, "
+        "expires_at AS override_expires FROM overrides WHERE list_contains(?, override_id)",
+        [ids])} if ids else {}
+    for m in out["measures"]:
+        m.update(notes.get(m["override_id"], {"override_author": None,
+                                              "override_comment": None,
+                                              "override_expires": None}))
     for m in out["measures"]:
         m["label"] = card.labels.get(m["measure"], m["measure"])
     return out
 
 
-def explain(r: Reader, card: Card, account_id: str, as_of: date) -> dict:
-    """The account's snapshot on exactly ``as_of`` (:func:`snapshot`); raises
-    :class:`NotFound` saying why there is none (unknown, churned on …, last scored on …)."""
-    found = snapshot(r, card, account_id, as_of)
+def explain(r: Reader, card: Card, account_id: str, as_of: date, *,
+            known_at: datetime | None = None) -> dict:
+    """The account's snapshot on exactly ``as_of`` (:func:`snapshot`; as known at
+    ``known_at`` when given); raises :class:`NotFound` saying why there is none (unknown,
+    churned on …, last scored on …, not scored yet at that time)."""
+    found = snapshot(r, card, account_id, as_of, known_at=known_at)
+    if found is None and known_at is not None and snapshot(r, card, account_id, as_of):
+        first = r.rows("SELECT min(computed_at) AS t FROM (SELECT computed_at FROM snapshots "
+                       "WHERE scorecard = ? AND version = ? AND as_of = ? AND account_id = ? "
+                       "UNION ALL SELECT computed_at FROM snapshot_revisions WHERE "
+                       "scorecard = ? AND version = ? AND as_of = ? AND account_id = ?)",
+                       [card.name, card.version, as_of, account_id] * 2)[0]["t"]
+        raise NotFound(f"{account_id!r} on {as_of} was not scored yet at {known_at}",
+                       hint=f"it was first scored at {first} UTC", param="known_at")
     if found is None:
         raise not_scored(r, card, account_id, as_of, f"on {as_of}")
     return found

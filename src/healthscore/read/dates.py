@@ -40,9 +40,9 @@ def measured_dates(r: Reader, card: Card) -> list[date]:
     """The snapshot dates of the card's version stored with their per-measure rows, oldest
     first (every date ``score`` and ``backfill`` write; a store filled by another tool may
     hold scores alone)."""
-    return [row["as_of"] for row in r.rows(
-        "SELECT DISTINCT as_of FROM snapshot_measures WHERE scorecard = ? AND version = ? "
-        "ORDER BY 1", [card.name, card.version])]
+    from healthscore.read.measures import values_dates  # scoring code: loaded when asked
+
+    return values_dates(r, card.name, card.version)
 
 
 def latest(r: Reader, card: Card) -> date | None:

@@ -13,7 +13,8 @@ from datetime import date, timedelta
 
 from healthscore.errors import InputError, NotFound
 from healthscore.read.dates import ACCOUNTS_AS_OF, account_cutoff, resolve
-from healthscore.read.reader import Reader
+from healthscore.read.measures import measure_table, over_measures
+from healthscore.read.reader import Reader, query_tables
 from healthscore.read.scorecards import Card
 from healthscore.read.status import churned_on, last_scored, not_scored, series_table
 from healthscore.scoring.change import explain_change, with_reasons
@@ -116,8 +117,9 @@ def _deltas_of(pts: list[dict], day: date) -> dict:
     return out
 
 
-#: A measure's columns before (``a``) and after (``b``), side by side.
-_PAIR = """coalesce(b."group", a."group") AS "group", coalesce(b.measure, a.measure) AS measure,
+#: A measure's columns before (``a``) and after (``b``), side by side (also used by
+#: :func:`healthscore.read.revisions.revision_change`).
+PAIR = """coalesce(b."group", a."group") AS "group", coalesce(b.measure, a.measure) AS measure,
     a.raw_value AS raw_before, b.raw_value AS raw_after,
     a.score AS score_before, b.score AS score_after,
     coalesce(a.weight, 0) AS weight_before, coalesce(b.weight, 0) AS weight_after,
@@ -129,14 +131,12 @@ _PAIR = """coalesce(b."group", a."group") AS "group", coalesce(b.measure, a.meas
 def measure_pairs(r: Reader, card: Card, account_id: str, start: date, end: date
                   ) -> list[dict]:
     """Each measure of an account at two dates side by side (a full outer join)."""
-    return r.rows(f"""
-        WITH a AS (SELECT * FROM snapshot_measures WHERE scorecard = ? AND version = ?
-                   AND account_id = ? AND as_of = ?),
-             b AS (SELECT * FROM snapshot_measures WHERE scorecard = ? AND version = ?
-                   AND account_id = ? AND as_of = ?)
-        SELECT {_PAIR}
+    return over_measures(r, card.name, card.version, [start, end], f"""
+        WITH a AS (SELECT * FROM snapshot_measures WHERE as_of = ?),
+             b AS (SELECT * FROM snapshot_measures WHERE as_of = ?)
+        SELECT {PAIR}
         FROM a FULL OUTER JOIN b USING (measure)
-    """, [card.name, card.version, account_id, start, card.name, card.version, account_id, end])
+    """, [start, end], [account_id])
 
 
 def why(r: Reader, card: Card, account_id: str, *, start: date | None = None,
@@ -175,7 +175,27 @@ def why(r: Reader, card: Card, account_id: str, *, start: date | None = None,
     change = {"before": heads[start], "after": heads[end],
               "measures": measure_pairs(r, card, account_id, start, end)}
     out = explain_change(change, card.labels)
-    out.update(start=start, end=end)
+    out.update(start=start, end=end, revised=revised(r, card, account_id, [start, end]))
+    return out
+
+
+def revised(r: Reader, card: Card, account_id: str, dates: list[date]) -> list[dict]:
+    """Which of the account's snapshots on ``dates`` were revised after late data, with the
+    latest revision's words (:mod:`healthscore.read.revisions`): a change between them may
+    come from the revision rather than from time passing."""
+    marks = ", ".join("?" for _ in dates)
+    found = r.rows(f"SELECT DISTINCT as_of FROM snapshot_revisions WHERE {_KEY} "
+                   f"AND as_of IN ({marks}) ORDER BY 1",
+                   [card.name, card.version, account_id, *dates])
+    if not found:
+        return []
+    from healthscore.read.revisions import revisions  # it builds on this module
+
+    out = []
+    for x in found:
+        latest = revisions(r, card, account_id, x["as_of"])[-1]
+        out.append({"as_of": x["as_of"], "revised_at": latest["computed_at"],
+                    "words": f"{x['as_of']} {latest['words']}"})
     return out
 
 
@@ -217,16 +237,14 @@ def why_many(r: Reader, card: Card, accounts: list[str], end: date, days: int = 
             """, [*wparams, *key, *dates, end]):
         heads.setdefault(p.pop("account_id"), {})["before" if p.pop("is_start") else "after"] = p
     pairs: dict[str, list[dict]] = {}
-    for m in r.rows(f"""
+    for m in over_measures(r, card.name, card.version, dates, f"""
             WITH w AS ({window}),
                  a AS (SELECT m.* FROM snapshot_measures m JOIN w ON m.account_id = w.account_id
-                       AND m.as_of = w.start
-                       WHERE m.scorecard = ? AND m.version = ? AND m.as_of IN ({marks})),
-                 b AS (SELECT * FROM snapshot_measures WHERE scorecard = ? AND version = ?
-                       AND as_of = ? AND list_contains(?, account_id))
-            SELECT coalesce(b.account_id, a.account_id) AS account_id, {_PAIR}
+                       AND m.as_of = w.start),
+                 b AS (SELECT * FROM snapshot_measures WHERE as_of = ?)
+            SELECT coalesce(b.account_id, a.account_id) AS account_id, {PAIR}
             FROM a FULL OUTER JOIN b USING (account_id, measure)
-            """, [*wparams, *key, *dates, *key, end, names]):
+            """, [*wparams, end], names):
         pairs.setdefault(m.pop("account_id"), []).append(m)
     out = {}
     for account, head in heads.items():
@@ -250,35 +268,41 @@ def _window_start(r: Reader, card: Card, account_id: str, last: date, days: int,
                   [card.name, card.version, account_id, lo, last])[0]["d"]
 
 
-_MOVERS_SQL = f"""
-    WITH pairs AS (
-        SELECT b.account_id, a.score AS score_before, b.score AS score_after,
-               b.score - a.score AS delta, a.band AS band_before, b.band AS band_after
-        FROM snapshots b JOIN snapshots a USING (scorecard, version, account_id)
-        WHERE b.scorecard = ? AND b.version = ? AND b.as_of = ? AND a.as_of = ?
-          AND a.score IS NOT NULL AND b.score IS NOT NULL
-    ), moved AS (
+#: Each account scored on both dates, its change, name and attributes (from the store).
+_PAIRS_SQL = f"""
+    SELECT b.account_id, a.score AS score_before, b.score AS score_after,
+           b.score - a.score AS delta, a.band AS band_before, b.band AS band_after,
+           n.name, n.csm, n.segment, n.arr
+    FROM snapshots b JOIN snapshots a USING (scorecard, version, account_id)
+    LEFT JOIN ({ACCOUNTS_AS_OF}) n USING (account_id)
+    WHERE b.scorecard = ? AND b.version = ? AND b.as_of = ? AND a.as_of = ?
+      AND a.score IS NOT NULL AND b.score IS NOT NULL
+"""
+
+#: The largest moves one way, each with the measure that moved it most that way (over the
+#: pairs and the two dates' measure rows).
+_MOVERS_SQL = """
+    WITH moved AS (
         SELECT coalesce(mb.account_id, ma.account_id) AS account_id,
                coalesce(mb.measure, ma.measure) AS measure,
                coalesce(mb.points, 0) - coalesce(ma.points, 0) AS contribution,
                ma.raw_value AS raw_before, mb.raw_value AS raw_after
-        FROM (SELECT * FROM snapshot_measures WHERE scorecard = ? AND version = ?
-              AND as_of = ?) mb
-        FULL OUTER JOIN (SELECT * FROM snapshot_measures WHERE scorecard = ? AND version = ?
-              AND as_of = ?) ma USING (account_id, measure)
+        FROM (SELECT * FROM snapshot_measures WHERE as_of = ?) mb
+        FULL OUTER JOIN (SELECT * FROM snapshot_measures WHERE as_of = ?) ma
+          USING (account_id, measure)
     ), top AS (
         -- arg_min/arg_max skip NULL arguments; a ranked row keeps a missing raw value
         SELECT * FROM moved
         QUALIFY row_number() OVER (PARTITION BY account_id
-                                   ORDER BY contribution {{order}}, measure) = 1
+                                   ORDER BY contribution {order}, measure) = 1
     )
-    SELECT p.*, n.name, n.csm, n.segment, n.arr, t.measure AS top_measure,
+    SELECT p.account_id, p.score_before, p.score_after, p.delta, p.band_before,
+           p.band_after, p.name, p.csm, p.segment, p.arr, t.measure AS top_measure,
            t.contribution AS top_contribution, t.raw_before AS top_raw_before,
            t.raw_after AS top_raw_after
-    FROM pairs p JOIN top t USING (account_id)
-    LEFT JOIN ({ACCOUNTS_AS_OF}) n USING (account_id)
-    WHERE p.delta {{cmp}} 0
-    ORDER BY p.delta {{order}}, p.account_id
+    FROM p JOIN top t USING (account_id)
+    WHERE p.delta {cmp} 0
+    ORDER BY p.delta {order}, p.account_id
     LIMIT ?
 """
 
@@ -310,6 +334,10 @@ def _movers(r: Reader, card: Card, start: date, end: date, limit: int) -> dict:
                   "AND as_of = ? LIMIT 1", d + [start]):
         # nothing to compare with: skip the measure join (a second at 100,000 accounts)
         return {"drops": [], "rises": []}
-    params = d + [end, start] + d + [end] + d + [start] + account_cutoff(end) + [limit]
-    return {"drops": r.rows(_MOVERS_SQL.format(cmp="<", order="ASC"), params),
-            "rises": r.rows(_MOVERS_SQL.format(cmp=">", order="DESC"), params)}
+    pairs = r.arrow(_PAIRS_SQL, account_cutoff(end) + d + [end, start])
+    measures = measure_table(r, card.name, card.version, [start, end])
+    tables = {"p": pairs, "snapshot_measures": measures}
+    return {"drops": query_tables(tables, _MOVERS_SQL.format(cmp="<", order="ASC"),
+                                  [end, start, limit]),
+            "rises": query_tables(tables, _MOVERS_SQL.format(cmp=">", order="DESC"),
+                                  [end, start, limit])}

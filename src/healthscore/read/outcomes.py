@@ -14,13 +14,22 @@ from datetime import date, timedelta
 
 import pyarrow as pa
 
+from healthscore.read.measures import over_measures
 from healthscore.read.reader import Reader
 from healthscore.read.scorecards import Card
 from healthscore.read.status import series_table
 
+#: Each snapshot as first computed: the earliest revision of each account and date (what the
+#: team saw on the day, before late data revised it).
+FIRST_KNOWN = """(SELECT * FROM (
+        SELECT * EXCLUDE (superseded_at, superseded_by) FROM snapshot_revisions
+        UNION ALL SELECT * FROM snapshots)
+    QUALIFY row_number() OVER (PARTITION BY scorecard, version, account_id, as_of
+                               ORDER BY computed_at) = 1)"""
+
 _OBSERVATIONS = """
     WITH s AS (
-        SELECT account_id, as_of, score, band, variant FROM snapshots
+        SELECT account_id, as_of, score, band, variant FROM {scores}
         WHERE scorecard = $scorecard AND version = $version AND list_contains($dates, as_of)
           AND score IS NOT NULL
     ), events AS (
@@ -50,12 +59,13 @@ _OBSERVATIONS = """
 
 
 def observations(r: Reader, card: Card, dates: list[date], horizon: int,
-                 outcome: str = "churned") -> pa.Table:
+                 outcome: str = "churned", *, first_known: bool = False) -> pa.Table:
     """One row per account scored on each of ``dates`` (a score, not an unscored row):
     account_id, as_of, score, band, variant, event (an ``outcome`` within the horizon),
     contracted, observed (any outcome within it), event_date (the first ``outcome``), segment,
-    plan, arr."""
-    return r.arrow(_OBSERVATIONS, {"scorecard": card.name, "version": card.version,
+    plan, arr. With ``first_known``, each date's score as first computed (before revisions)."""
+    sql = _OBSERVATIONS.format(scores=FIRST_KNOWN if first_known else "snapshots")
+    return r.arrow(sql, {"scorecard": card.name, "version": card.version,
                                    "dates": dates, "horizon": horizon, "outcome": outcome})
 
 
@@ -64,7 +74,7 @@ _AT_RENEWAL = """
         SELECT account_id, renewal_date, outcome FROM renewals
         WHERE renewal_date - CAST($days AS INTEGER) BETWEEN $first AND $last
     ), s AS (
-        SELECT account_id, as_of, score, band, variant FROM snapshots
+        SELECT account_id, as_of, score, band, variant FROM {scores}
         WHERE scorecard = $scorecard AND version = $version AND score IS NOT NULL
     )
     SELECT s.account_id, s.as_of, s.score, s.band, s.variant,
@@ -91,12 +101,14 @@ def renewal_dates(r: Reader, days: int, first: date, last: date) -> list[date]:
 
 
 def at_renewal(r: Reader, card: Card, days: int, first: date, last: date,
-               outcome: str = "churned") -> pa.Table:
+               outcome: str = "churned", *, first_known: bool = False) -> pa.Table:
     """Each renewal on record whose date less ``days`` falls from ``first`` to ``last``, with the
     account's score on that date (renewals whose account was not scored then are left out):
     the columns of :func:`observations`, every row observed, labelled by the renewal's own
-    outcome (``event``: it is ``outcome``), plus its ``renewal_date``."""
-    return r.arrow(_AT_RENEWAL, {"days": days, "first": first, "last": last,
+    outcome (``event``: it is ``outcome``), plus its ``renewal_date``. ``first_known``: as in
+    :func:`observations`."""
+    sql = _AT_RENEWAL.format(scores=FIRST_KNOWN if first_known else "snapshots")
+    return r.arrow(sql, {"days": days, "first": first, "last": last,
                                  "scorecard": card.name, "version": card.version,
                                  "outcome": outcome})
 
@@ -104,12 +116,11 @@ def at_renewal(r: Reader, card: Card, days: int, first: date, last: date,
 def measure_values(r: Reader, card: Card, dates: list[date]) -> pa.Table:
     """Each measure's raw value, score, effective weight and whether its data was missing
     (with its group) for every account on ``dates``."""
-    return r.arrow("""
+    return over_measures(r, card.name, card.version, sorted(set(dates)), """
         SELECT account_id, as_of, "group", measure, raw_value, score, weight, missing
         FROM snapshot_measures
-        WHERE scorecard = ? AND version = ? AND list_contains(?, as_of)
         ORDER BY as_of, account_id, measure
-    """, [card.name, card.version, dates])
+    """, arrow=True)
 
 
 #: Each account's first event after $first up to $last: a renewal with $outcome and, for

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import date
+from datetime import date, timedelta
 
 from healthscore.errors import NotFound
 from healthscore.formatting import raw_value
+from healthscore.read.measures import over_measures
 from healthscore.read.reader import Reader
 from healthscore.read.scorecards import Card
 
@@ -68,15 +69,14 @@ def account_prediction(r: Reader, card: Card, account_id: str, as_of: date | Non
                             "(healthscore predict scores them all)", param="as_of")
     row = rows[0]
     day = row["as_of"]
-    values = {f"{v['group']}.{v['measure']}": v for v in r.rows("""
+    values = {f"{v['group']}.{v['measure']}": v for v in over_measures(
+        r, card.name, model["version"], [day, day - timedelta(days=90)], """
         SELECT s."group", s.measure, s.raw_value AS value,
                s.raw_value - p.raw_value AS change_90d
         FROM snapshot_measures s LEFT JOIN snapshot_measures p
-          ON p.scorecard = s.scorecard AND p.version = s.version
-         AND p.account_id = s.account_id AND p."group" = s."group"
+          ON p.account_id = s.account_id AND p."group" = s."group"
          AND p.measure = s.measure AND p.as_of = s.as_of - 90
-        WHERE s.scorecard = ? AND s.version = ? AND s.account_id = ? AND s.as_of = ?""",
-        [card.name, model["version"], account_id, day])}
+        WHERE s.as_of = ?""", [day], [account_id])}
     reasons = []
     for mid, c in zip(model["measures"], row["contributions"], strict=True):
         v = values.get(mid, {})

@@ -89,9 +89,19 @@ atexit.register(_MEMORY.close)
 
 def query_table(table: pa.Table, sql: str, params: Params = ()) -> list[dict]:
     """``sql`` over an Arrow ``table`` (named ``t`` in it), run by an in-memory DuckDB."""
+    return query_tables({"t": table}, sql, params)
+
+
+def query_tables(tables: Mapping[str, pa.Table], sql: str, params: Params = (), *,
+                 arrow: bool = False) -> list[dict] | pa.Table:
+    """``sql`` over Arrow ``tables`` (by their names in it), run by an in-memory DuckDB; an
+    Arrow table with ``arrow``."""
     cur = _MEMORY.cursor()
     try:
-        cur.register("t", table)
+        for name, table in tables.items():
+            cur.register(name, table)
+        if arrow:
+            return cur.sql(sql, params=bound(params)).to_arrow_table()
         return dict_rows(cur.execute(sql, bound(params)))
     finally:
         cur.close()

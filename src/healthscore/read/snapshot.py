@@ -8,25 +8,30 @@ from datetime import date
 import pyarrow as pa
 
 from healthscore.read.dates import ACCOUNTS_AS_OF, account_cutoff
+from healthscore.read.measures import measure_table, over_measures
 from healthscore.read.reader import Reader
 from healthscore.read.scorecards import Card
 
 
-def snapshot_query(as_of: date, cards: list[Card], measures: bool = False
-                   ) -> tuple[str, list]:
+def snapshot_query(as_of: date, cards: list[Card]) -> tuple[str, list]:
     """SQL and parameters for the snapshots of ``as_of`` of each card's version: one row per
-    account and scorecard, or with ``measures`` one per account and measure."""
-    table = "snapshot_measures" if measures else "snapshots"
+    account and scorecard."""
     pairs = " OR ".join("(scorecard = ? AND version = ?)" for _ in cards) or "false"
     params = [as_of] + [x for c in cards for x in (c.name, c.version)]
-    order = "scorecard, account_id" + (", rowid" if measures else "")
-    return f"SELECT * FROM {table} WHERE as_of = ? AND ({pairs}) ORDER BY {order}", params
+    return (f"SELECT * FROM snapshots WHERE as_of = ? AND ({pairs}) "
+            "ORDER BY scorecard, account_id", params)
 
 
 def snapshot_table(r: Reader, as_of: date, cards: list[Card], measures: bool = False
                    ) -> pa.Table:
-    """The snapshots of ``as_of`` (see :func:`snapshot_query`) as an Arrow table."""
-    return r.arrow(*snapshot_query(as_of, cards, measures))
+    """The snapshots of ``as_of`` (see :func:`snapshot_query`) as an Arrow table, or with
+    ``measures`` one row per account and measure (:func:`~healthscore.read.measures.
+    measure_table`), by scorecard, account, then scorecard order."""
+    if not measures:
+        return r.arrow(*snapshot_query(as_of, cards))
+    return pa.concat_tables([measure_table(r, c.name, c.version, [as_of])
+                             for c in sorted(cards, key=lambda c: c.name)]
+                            or [measure_table(r, "", "", [])])
 
 
 def band_summary(r: Reader, card: Card, as_of: date) -> list[dict]:
@@ -52,20 +57,19 @@ def variant_summary(r: Reader, card: Card, as_of: date) -> list[dict]:
 def lowest(r: Reader, card: Card, as_of: date, limit: int = 10) -> list[dict]:
     """The lowest-scoring accounts of one snapshot, each with the measure that cost it the
     most points (``weakest``)."""
-    return r.rows(f"""
+    low = r.rows(f"""
         WITH low AS (
             SELECT * FROM snapshots WHERE scorecard = ? AND version = ? AND as_of = ?
             ORDER BY score ASC NULLS LAST, account_id LIMIT ?
-        ), lost AS (
-            SELECT m.account_id, arg_max(m.measure, m.weight * 100 - m.points) AS weakest
-            FROM snapshot_measures m SEMI JOIN low USING (account_id)
-            WHERE m.scorecard = ? AND m.version = ? AND m.as_of = ? AND m.weight > 0
-            GROUP BY 1
         )
         SELECT low.account_id, a.name, a.segment, a.arr, a.csm, a.renewal_date, low.variant,
-               low.score, low.band, low.grade, low.coverage, lost.weakest
-        FROM low LEFT JOIN lost USING (account_id)
-        LEFT JOIN ({ACCOUNTS_AS_OF}) a USING (account_id)
+               low.score, low.band, low.grade, low.coverage
+        FROM low LEFT JOIN ({ACCOUNTS_AS_OF}) a USING (account_id)
         ORDER BY low.score ASC NULLS LAST, low.account_id
-    """, [card.name, card.version, as_of, limit, card.name, card.version, as_of]
-        + account_cutoff(as_of))
+    """, [card.name, card.version, as_of, limit] + account_cutoff(as_of))
+    weakest = {x["account_id"]: x["weakest"] for x in over_measures(
+        r, card.name, card.version, [as_of], """
+        SELECT account_id, arg_max(measure, weight * 100 - points) AS weakest
+        FROM snapshot_measures WHERE weight > 0 GROUP BY 1""",
+        accounts=[x["account_id"] for x in low])}
+    return [{**x, "weakest": weakest.get(x["account_id"])} for x in low]

@@ -112,7 +112,7 @@ def combine(scores: np.ndarray, measure_weights: np.ndarray, measure_group: np.n
     used = ~np.isnan(value) & measure_on
     value = np.where(used, value, 0.0)
     used_w = used * mw                                   # (n, m)
-    group_used_w = used_w @ onehot                       # (n, g)
+    group_used_w = _group_sums(used_w, mg, g)            # (n, g)
     group_in = group_used_w > 0
     group_eff = group_in * gw_on
     row_total = group_eff.sum(axis=1)
@@ -124,13 +124,32 @@ def combine(scores: np.ndarray, measure_weights: np.ndarray, measure_group: np.n
     per_unit = _safe_divide(group_eff, group_used_w, group_in)
     weights = used_w * (per_unit @ onehot.T)
     points = weights * value
-    score = np.where(scored, np.clip(points.sum(axis=1), 0.0, 100.0), np.nan)
-    group_scores = _safe_divide((used_w * value) @ onehot, group_used_w, group_in, np.nan)
+    score = np.where(scored, np.clip(_row_sums(points), 0.0, 100.0), np.nan)
+    group_scores = _safe_divide(_group_sums(used_w * value, mg, g), group_used_w, group_in,
+                                np.nan)
 
-    coverage = (has_data * nominal).sum(axis=1)
+    coverage = _row_sums(has_data * nominal)
     coverage = np.where(scored, np.clip(coverage, 0.0, 1.0), 0.0)
     return Combined(score=score, coverage=coverage, weights=weights, points=points,
                     group_scores=group_scores, group_weights=group_eff)
+
+
+def _row_sums(a: np.ndarray) -> np.ndarray:
+    """Each row's sum, adding the columns left to right: the same bits for a row whatever
+    the other rows (a snapshot's explanation is recomputed for one account on read)."""
+    out = np.zeros(a.shape[0])
+    for j in range(a.shape[1]):
+        out += a[:, j]
+    return out
+
+
+def _group_sums(a: np.ndarray, group: np.ndarray, g: int) -> np.ndarray:
+    """``(n, g)`` sums of the columns of ``a`` by group, left to right (see :func:`_row_sums`;
+    a matrix product may add in another order for another number of rows)."""
+    out = np.zeros((a.shape[0], g))
+    for j in range(a.shape[1]):
+        out[:, group[j]] += a[:, j]
+    return out
 
 
 def _safe_divide(num, den: np.ndarray, where: np.ndarray, fill: float = 0.0) -> np.ndarray:

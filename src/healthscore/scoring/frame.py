@@ -8,15 +8,15 @@ go in, Arrow tables come out; no database, no clock. The engine
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from healthscore.config.columns import measure_key, percentile_column, value_columns
 from healthscore.config.scorecard import MeasureConfig, ResolvedScorecard, Scorecard
 from healthscore.scoring.combine import band, combine, grade
 from healthscore.scoring.functions import score_values
@@ -24,21 +24,37 @@ from healthscore.scoring.functions import score_values
 
 @dataclass(frozen=True)
 class Evaluation:
-    """A scorecard evaluated as of a date: per-account, per-measure and per-group tables."""
+    """A scorecard evaluated as of a date: per-account scores and what the store keeps of the
+    rest (:mod:`healthscore.store.values`); the per-measure and per-group tables are rebuilt
+    from those on first use, by the code every read of history uses."""
 
     scorecard: Scorecard
     as_of: date
     accounts: pa.Table   # account_id, variant, score, band, grade, coverage
-    measures: pa.Table   # account_id, group, measure, raw_value, score, weight, points, missing
-    groups: pa.Table     # account_id, group, score, weight, points
+    values: pa.Table     # account_id and the version's value columns
+    overrides: pa.Table  # account_id, measure, score, override_id: overrides applied
 
+    @cached_property
+    def _explained(self) -> tuple[pa.Table, pa.Table]:
+        row = {a: i for i, a in enumerate(self.accounts["account_id"].to_pylist())}
+        over = [(row[a], m, s, o) for a, m, s, o in zip(
+            self.overrides["account_id"].to_pylist(), self.overrides["measure"].to_pylist(),
+            self.overrides["score"].to_pylist(), self.overrides["override_id"].to_pylist(),
+            strict=True)]
+        return explain_values(self.scorecard, {"account_id": self.accounts["account_id"]},
+                              self.accounts["variant"].to_numpy(zero_copy_only=False),
+                              self.values, over)
 
-def measure_key(mid: str, cfg: MeasureConfig) -> str:
-    """A column name identifying what a measure computes (same measure + params: same key)."""
-    what = ({"custom": cfg.custom.model_dump()} if cfg.custom is not None
-            else {"measure": cfg.measure or mid, "params": cfg.params})
-    digest = hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode())
-    return "m_" + digest.hexdigest()[:10]
+    @property
+    def measures(self) -> pa.Table:
+        """account_id, group, measure, raw_value, score, weight, points, missing,
+        override_id."""
+        return self._explained[0]
+
+    @property
+    def groups(self) -> pa.Table:
+        """account_id, group, score, weight, points."""
+        return self._explained[1]
 
 
 def assign_variants(sc: Scorecard, accounts: pd.DataFrame) -> np.ndarray:
@@ -62,21 +78,88 @@ def score_frame(sc: Scorecard, resolved: dict[str, ResolvedScorecard], df: pd.Da
     ``overrides`` (account_id, measure, score, override_id) replace measure scores.
     """
     variants = assign_variants(sc, df)
-    parts: list[tuple[dict, dict, dict]] = []
+    ids = df["account_id"].to_numpy(dtype=object)
+    values: dict[str, np.ndarray] = {}
+    for col in value_columns(sc):
+        raw = df[col.key].to_numpy(dtype=float, na_value=np.nan)
+        if col.scoring is None:
+            values[col.name] = raw
+        else:
+            within = col.scoring.percentile.within
+            # Percentiles rank among all active accounts, whatever their variant.
+            values[col.name] = score_values(
+                raw, col.scoring, within=None if within is None else
+                df[within].astype(str).to_numpy())
+    over: list[tuple[int, str, float, int]] = []
+    if overrides is not None and not overrides.empty:
+        row_of = {a: i for i, a in enumerate(ids)}
+        over = [(row_of[o.account_id], o.measure, o.score, o.override_id)
+                for o in overrides.itertuples(index=False) if o.account_id in row_of]
+    parts = []
+    applied_cells: list[tuple[int, str, float, int]] = []
     for vname, r in resolved.items():
         rows = np.flatnonzero(variants == vname)
         if len(rows) == 0:
             continue
-        acc, meas, grp = _score_variant(df, rows, r, overrides)
+        acc, used = _score_variant(values, rows, r, over)
         acc["variant"] = np.full(len(rows), vname, dtype=object)
-        parts.append((acc, meas, grp))
-    ids = pa.array(df["account_id"].to_numpy(dtype=object), pa.string())
-    accounts = _table([p[0] for p in parts], ids, ["variant", "score", "band", "grade",
-                                                   "coverage"])
-    measures = _table([p[1] for p in parts], ids, ["group", "measure", "raw_value", "score",
-                                                   "weight", "points", "missing", "override_id"])
-    groups = _table([p[2] for p in parts], ids, ["group", "score", "weight", "points"])
-    return Evaluation(sc, as_of, accounts, measures, groups)
+        parts.append((acc, {}, {}))
+        applied_cells += used
+    id_array = pa.array(ids, pa.string())
+    accounts = _table([p[0] for p in parts], {"account_id": id_array},
+                      ["variant", "score", "band", "grade", "coverage"])
+    stored = pa.table({"account_id": id_array,
+                       **{k: pa.array(v, pa.float64(), from_pandas=True)
+                          for k, v in values.items()}})
+    applied_cells.sort()
+    applied = pa.table({
+        "account_id": pa.array([ids[i] for i, *_ in applied_cells], pa.string()),
+        "measure": pa.array([m for _, m, _, _ in applied_cells], pa.string()),
+        "score": pa.array([float(x) for _, _, x, _ in applied_cells], pa.float64()),
+        "override_id": pa.array([int(o) for *_, o in applied_cells], pa.int64())})
+    return Evaluation(sc, as_of, accounts, stored, applied)
+
+
+def explain_values(sc: Scorecard, keys: dict[str, pa.Array], variants: np.ndarray,
+                   values: pa.Table | dict[str, np.ndarray],
+                   overrides: list[tuple[int, str, float, int]]) -> tuple[pa.Table, pa.Table]:
+    """The per-measure and per-group rows of stored snapshot rows, recomputed from what the
+    store keeps — the same computation scoring did, so the same numbers.
+
+    Parameters
+    ----------
+    keys
+        Columns identifying each row (``account_id``, and ``as_of`` for rows of several
+        dates), put in front of every output row of that input row.
+    variants
+        Each row's variant.
+    values
+        The version's value columns (:func:`healthscore.store.values.value_columns`), one
+        entry per row (NULL/NaN: no data).
+    overrides
+        (row, measure, score, override_id) of each override applied.
+
+    Returns
+    -------
+    (measures, groups)
+        The key columns and ``group, measure, raw_value, score, weight, points, missing,
+        override_id``; the key columns and ``group, score, weight, points``: rows in input
+        order, each row's measures and groups in scorecard order.
+    """
+    if isinstance(values, pa.Table):
+        values = {c: values[c].to_numpy(zero_copy_only=False).astype(float, copy=False)
+                  for c in values.column_names if c not in keys and c != "account_id"}
+    measures, groups = [], []
+    for vname in sc.variant_names():
+        rows = np.flatnonzero(variants == vname)
+        if len(rows) == 0:
+            continue
+        _, meas, grp = _explain(*_inputs(values, rows, sc.resolve(vname), overrides))
+        measures.append(meas)
+        groups.append(grp)
+    return (_table(measures, keys, ["group", "measure", "raw_value", "score", "weight",
+                                    "points", "missing", "override_id"]),
+            _table(groups, keys, ["group", "score", "weight", "points"]))
 
 
 _STRINGS = {"variant", "band", "grade", "group", "measure"}
@@ -109,12 +192,14 @@ def _strings(values: list, order: np.ndarray) -> pa.Array:
                     pa.string())
 
 
-def _table(parts: list[dict], ids: pa.Array, columns: list[str]) -> pa.Table:
-    """Arrow table from per-variant numpy columns, ordered by account (the frame's row order,
-    which is sorted by account id) and, within an account, in scorecard order."""
+def _table(parts: list[dict], keys: dict[str, pa.Array], columns: list[str]) -> pa.Table:
+    """Arrow table from per-variant numpy columns, in input row order (the frame's order is
+    by account id) and, within a row, in scorecard order; ``keys`` are the input rows' key
+    columns."""
     pos = np.concatenate([p["pos"] for p in parts]) if parts else np.empty(0, dtype=np.int64)
     order = np.argsort(pos, kind="stable")
-    out = {"account_id": ids.take(pa.array(pos[order], pa.int64()))}
+    take = pa.array(pos[order], pa.int64())
+    out = {name: column.take(take) for name, column in keys.items()}
     for c in columns:
         if c in _STRINGS:
             out[c] = _strings([p[c] for p in parts], order)
@@ -130,41 +215,54 @@ def _table(parts: list[dict], ids: pa.Array, columns: list[str]) -> pa.Table:
     return pa.table(out)
 
 
-def _apply_overrides(ids: np.ndarray, measures: list, scores: np.ndarray,
-                     overrides: pd.DataFrame | None) -> np.ndarray:
-    """Put override scores in place; return the override id per cell (-1: none)."""
-    applied = np.full(scores.shape, -1, dtype=np.int64)
-    if overrides is None or overrides.empty:
-        return applied
-    row_of = {a: i for i, a in enumerate(ids)}
-    col_of = {mid: j for j, (_, mid, _) in enumerate(measures)}
-    # Overrides are a handful of manual inputs, not a per-account computation.
-    for o in overrides.itertuples(index=False):
-        i, j = row_of.get(o.account_id), col_of.get(o.measure)
-        if i is not None and j is not None:
-            scores[i, j] = o.score
-            applied[i, j] = o.override_id
-    return applied
-
-
-def _score_variant(df: pd.DataFrame, rows: np.ndarray, r: ResolvedScorecard,
-                   overrides: pd.DataFrame | None = None):
+def _inputs(values: dict[str, np.ndarray], rows: np.ndarray, r: ResolvedScorecard,
+            overrides: list[tuple[int, str, float, int]]):
+    """Raw values and measure scores of one variant's ``rows`` from the value columns, with
+    the overrides applied; the override id per cell (-1: none)."""
     measures = r.measures()
-    group_names = list(r.groups)
     n, m = len(rows), len(measures)
     raw = np.empty((n, m))
     scores = np.empty((n, m))
     for j, (_, mid, cfg) in enumerate(measures):
-        values = df[measure_key(mid, cfg)].to_numpy(dtype=float, na_value=np.nan)
-        within = None
-        if cfg.scoring.percentile and cfg.scoring.percentile.within:
-            within = df[cfg.scoring.percentile.within].astype(str).to_numpy()
-        # Percentiles rank among all active accounts, whatever their variant.
-        scores[:, j] = score_values(values, cfg.scoring, within=within)[rows]
-        raw[:, j] = values[rows]
-    ids = df["account_id"].to_numpy()[rows]
+        key = measure_key(mid, cfg)
+        raw[:, j] = values[key][rows]
+        if cfg.scoring.kind == "percentile":
+            scores[:, j] = values[percentile_column(key, cfg.scoring)][rows]
+        else:
+            scores[:, j] = score_values(raw[:, j], cfg.scoring)
     measured_missing = np.isnan(scores)
-    applied = _apply_overrides(ids, measures, scores, overrides)
+    applied = np.full(scores.shape, -1, dtype=np.int64)
+    if overrides:
+        at = {row: i for i, row in enumerate(rows)}
+        col_of = {mid: j for j, (_, mid, _) in enumerate(measures)}
+        # Overrides are a handful of manual inputs, not a per-account computation.
+        for row, measure, score, override_id in overrides:
+            i, j = at.get(row), col_of.get(measure)
+            if i is not None and j is not None:
+                scores[i, j] = score
+                applied[i, j] = override_id
+    return rows, raw, scores, measured_missing, applied, r
+
+
+def _score_variant(values: dict[str, np.ndarray], rows: np.ndarray, r: ResolvedScorecard,
+                   overrides: list[tuple[int, str, float, int]]):
+    """The account columns of one variant's rows, and the overrides it applied as (row,
+    measure, score, override_id)."""
+    inputs = _inputs(values, rows, r, overrides)
+    acc, _, _ = _explain(*inputs, accounts_only=True)
+    applied = inputs[4]
+    names = [mid for _, mid, _ in r.measures()]
+    used = [(int(rows[i]), names[j], float(inputs[2][i, j]), int(applied[i, j]))
+            for i, j in zip(*np.nonzero(applied >= 0), strict=True)]
+    return acc, used
+
+
+def _explain(rows: np.ndarray, raw: np.ndarray, scores: np.ndarray,
+             measured_missing: np.ndarray, applied: np.ndarray, r: ResolvedScorecard, *,
+             accounts_only: bool = False):
+    measures = r.measures()
+    group_names = list(r.groups)
+    n, m = len(rows), len(measures)
     weights = np.array([cfg.weight for _, _, cfg in measures], dtype=float)
     group_of = np.array([group_names.index(g) for g, _, _ in measures], dtype=int)
     group_weights = np.array([r.groups[g].weight for g in group_names], dtype=float)
@@ -174,6 +272,8 @@ def _score_variant(df: pd.DataFrame, rows: np.ndarray, r: ResolvedScorecard,
     final = np.where(c.coverage > 0, c.score, np.nan)
     acc = {"pos": rows, "score": final, "band": band(final, r.bands),
            "grade": grade(final, r.grades), "coverage": c.coverage}
+    if accounts_only:
+        return acc, None, None
     missing = np.isnan(scores)
     meas = {
         "pos": np.repeat(rows, m),

@@ -57,7 +57,7 @@ LOCK = ReadWriteLock()
 #: Tables whose rows the read cache holds (a write elsewhere keeps it, see ``touches``);
 #: ``api_tokens`` because the sessions check the active tokens through it (.sessions),
 #: ``alerts`` because every page's header counts the open ones through it (web.alerts).
-CACHED_TABLES = frozenset({"snapshots", "snapshot_measures", "snapshot_groups", "accounts",
+CACHED_TABLES = frozenset({"snapshots", "snapshot_overrides", "snapshot_revisions", "accounts",
                            "scorecard_versions", "api_tokens", "alerts"})
 
 

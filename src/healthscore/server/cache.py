@@ -58,7 +58,7 @@ class ReadCache:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._build = threading.Lock()
+        self._build = threading.RLock()  # a build may read through kept() too
         self._entries: dict[Path, tuple[tuple, dict]] = {}
 
     def _get(self, path: Path, sig: tuple, key: tuple) -> tuple[bool, Any]:

@@ -15,9 +15,10 @@ Canonical tables carry their contract columns (``healthscore.schemas``) plus lin
 from __future__ import annotations
 
 from healthscore.schemas import TABLES, Table
+from healthscore.store.values import migrate_to_values
 
 #: Bump when the store layout changes, and add the step to MIGRATIONS.
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 
 LINEAGE = {
     "state": [("_hash", "UUID"), ("_known_from", "TIMESTAMP"), ("_valid_from", "TIMESTAMP"),
@@ -83,16 +84,8 @@ BOOKKEEPING_DDL = [
 ]
 
 
-SNAPSHOT_DDL = [
-    """CREATE TABLE IF NOT EXISTS scorecard_versions (
-        scorecard VARCHAR NOT NULL,
-        version VARCHAR NOT NULL,
-        definition JSON NOT NULL,
-        source_file VARCHAR,
-        first_used_at TIMESTAMP NOT NULL
-    )""",
-    # One row per account x scorecard x version x as-of date.
-    """CREATE TABLE IF NOT EXISTS snapshots (
+#: The columns of a snapshot's head (``snapshots``; ``snapshot_revisions`` adds two).
+SNAPSHOT_COLUMNS = """
         scorecard VARCHAR NOT NULL,
         version VARCHAR NOT NULL,
         as_of DATE NOT NULL,
@@ -103,9 +96,24 @@ SNAPSHOT_DDL = [
         grade VARCHAR,
         coverage DOUBLE NOT NULL,
         run_id BIGINT NOT NULL,
-        computed_at TIMESTAMP NOT NULL
+        computed_at TIMESTAMP NOT NULL"""
+
+SNAPSHOT_DDL = [
+    """CREATE TABLE IF NOT EXISTS scorecard_versions (
+        scorecard VARCHAR NOT NULL,
+        version VARCHAR NOT NULL,
+        definition JSON NOT NULL,
+        source_file VARCHAR,
+        first_used_at TIMESTAMP NOT NULL
     )""",
-    # One row per account x measure of each snapshot: the explanation of the score.
+    # One row per account x scorecard x version x as-of date.
+    f"CREATE TABLE IF NOT EXISTS snapshots ({SNAPSHOT_COLUMNS})",
+]
+
+
+# Schema 2's per-measure and per-group rows of each snapshot; schema 11 keeps raw values in
+# one wide table per version instead (store/values.py) and drops these.
+MEASURE_ROWS_DDL = [
     """CREATE TABLE IF NOT EXISTS snapshot_measures (
         scorecard VARCHAR NOT NULL,
         version VARCHAR NOT NULL,
@@ -117,8 +125,7 @@ SNAPSHOT_DDL = [
         score DOUBLE,
         weight DOUBLE NOT NULL,
         points DOUBLE NOT NULL,
-        missing BOOLEAN NOT NULL,
-        override_id BIGINT
+        missing BOOLEAN NOT NULL
     )""",
     """CREATE TABLE IF NOT EXISTS snapshot_groups (
         scorecard VARCHAR NOT NULL,
@@ -132,11 +139,33 @@ SNAPSHOT_DDL = [
     )""",
 ]
 
+# The compact history (store/values.py): the overrides a snapshot applied, and the earlier
+# revisions of re-scored snapshots (the head; their values stay in the values table, marked
+# superseded).
+HISTORY_DDL = [
+    """CREATE TABLE IF NOT EXISTS snapshot_overrides (
+        scorecard VARCHAR NOT NULL,
+        version VARCHAR NOT NULL,
+        as_of DATE NOT NULL,
+        account_id VARCHAR NOT NULL,
+        measure VARCHAR NOT NULL,
+        score DOUBLE NOT NULL,
+        override_id BIGINT NOT NULL,
+        computed_at TIMESTAMP NOT NULL,
+        superseded_at TIMESTAMP
+    )""",
+    f"""CREATE TABLE IF NOT EXISTS snapshot_revisions ({SNAPSHOT_COLUMNS},
+        superseded_at TIMESTAMP NOT NULL,
+        superseded_by BIGINT NOT NULL
+    )""",
+]
+
 
 def create_all() -> list[str]:
     """Every statement that creates a current store from nothing (idempotent)."""
-    return (BOOKKEEPING_DDL + SNAPSHOT_DDL + MANUAL_DDL + [TRENDS_VIEW] + TOKENS_DDL
+    return (BOOKKEEPING_DDL + SNAPSHOT_DDL + HISTORY_DDL + MANUAL_DDL + [TRENDS_VIEW] + TOKENS_DDL
             + SERIES_DDL + MODEL_DDL + ALERTS_DDL + [table_ddl(t) for t in TABLES.values()]
+            + rollups.DDL
             + ["INSERT INTO meta VALUES ('series_ready', 'true'), ('series_unsorted', '0')"])
 
 
@@ -296,9 +325,13 @@ ALERTS_DDL = [
     )""",
 ]
 
+#: The schema whose migration frees most of a store's space (the per-measure rows go): a store
+#: migrated past it is compacted (Store.compact).
+COMPACTED_AT = 11
+
 #: version → statements that migrate a store from ``version - 1`` to ``version``.
-MIGRATIONS: dict[int, list[str]] = {
-    2: SNAPSHOT_DDL,  # scores: snapshots, their measures and groups, scorecard versions
+MIGRATIONS: dict[int, list] = {
+    2: SNAPSHOT_DDL + MEASURE_ROWS_DDL,  # scores: snapshots, their measures and groups, versions
     3: MANUAL_DDL + [  # overrides, which measure scores they replaced, the trends view
         "ALTER TABLE snapshot_measures ADD COLUMN IF NOT EXISTS override_id BIGINT",
         TRENDS_VIEW,
@@ -319,6 +352,8 @@ MIGRATIONS: dict[int, list[str]] = {
     8: ['ALTER TABLE quarantine ADD COLUMN IF NOT EXISTS "key" VARCHAR'],
     9: MODEL_DDL,  # churn-probability models and their predictions
     10: ALERTS_DDL,  # alerts (one per episode), the dates each rule was checked, the outbox
+    # the compact history: raw values per version, overrides applied, revisions kept
+    11: HISTORY_DDL + [migrate_to_values],
 }
 
 

@@ -25,6 +25,7 @@ from healthscore.errors import StoreError
 from healthscore.schemas import TABLES, Table
 from healthscore.store.disk import is_held, output_fault, private_files, store_fault
 from healthscore.store.schema import (
+    COMPACTED_AT,
     HASH_SCHEME,
     MIGRATIONS,
     SCHEMA_VERSION,
@@ -32,6 +33,7 @@ from healthscore.store.schema import (
     create_all,
     lineage_columns,
 )
+from healthscore.store.values import values_ddl, values_table
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,10 @@ def dict_rows(cur) -> list[dict]:
     return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
 
+def _sql_text(value: str) -> str:
+    return value.replace("'", "''")
+
+
 def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -167,12 +173,23 @@ class Store:
                 waiting.unlink(missing_ok=True)
         if new:  # customer data: readable by its owner only
             os.chmod(self.path, 0o600)
-        self.con.execute("SET TimeZone = 'UTC'")
-        if memory_limit:
-            self.con.execute(f"SET memory_limit = '{memory_limit}'")
+        self.memory_limit = memory_limit
+        self._settings()
         if not read_only:
-            self._migrate()
+            try:
+                self._migrate()
+            except BaseException:
+                self.con.close()  # the file is not left held by a store that failed to open
+                raise
             self._close_dead_runs()
+        elif self._outdated() and os.access(self.path, os.W_OK):
+            # a store of an older release, opened to be read (the dashboard, a read command):
+            # upgrade it once, as a write would, then read it
+            self.con.close()
+            with suppress(StoreError):  # held by a writer, or not ours to change: read as is
+                Store(self.path, memory_limit=memory_limit, wait=wait).close()
+            self.con = duckdb.connect(str(self.path), read_only=True)
+            self._settings()
         self._check_version()
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -187,6 +204,7 @@ class Store:
         self.close()
 
     def _migrate(self) -> None:
+        before = None
         with self.transaction():
             has_meta = self.con.execute(
                 "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'"
@@ -197,12 +215,56 @@ class Store:
                 self.con.execute("INSERT INTO meta VALUES ('schema_version', ?), "
                                  "('hash_scheme', ?)", [str(SCHEMA_VERSION), str(HASH_SCHEME)])
                 return
-            version = self.schema_version()
+            version = before = self.schema_version()
             for target in range(version + 1, SCHEMA_VERSION + 1):
                 for stmt in MIGRATIONS[target]:
-                    self.con.execute(stmt)
+                    if callable(stmt):  # a step that needs more than SQL (store/values.py)
+                        stmt(self.con)
+                    else:
+                        self.con.execute(stmt)
                 self.con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
                                  [str(target)])
+        if before is not None and before < COMPACTED_AT <= SCHEMA_VERSION:
+            # the per-measure rows went: give their space back (DuckDB reuses freed blocks
+            # but never shrinks the file)
+            self.compact()
+
+    def compact(self) -> None:
+        """Rewrite the store into a fresh file without its free space, in place. The file
+        stays locked by this connection until the new one has replaced it, so no other process
+        writes to the old one meanwhile."""
+        fresh = self.path.with_name(self.path.name + ".compact")
+        fresh.unlink(missing_ok=True)
+        wal = self.path.with_name(self.path.name + ".wal")
+        self.con.execute("CHECKPOINT")
+        name = self.con.execute("SELECT current_database()").fetchall()[0][0]
+        try:
+            with private_files():
+                self.con.execute(f"ATTACH '{_sql_text(str(fresh))}' AS _compact")
+                self.con.execute(f'COPY FROM DATABASE "{name}" TO _compact')
+                self.con.execute("DETACH _compact")
+            self.con.execute("CHECKPOINT")
+            if wal.exists() and wal.stat().st_size:
+                raise StoreError(f"{self.path}: could not compact (its write-ahead log is not "
+                                 "empty)", hint="the store is intact; try again later")
+            os.replace(fresh, self.path)
+        except BaseException:
+            fresh.unlink(missing_ok=True)
+            raise
+        self.con.close()
+        self.con = duckdb.connect(str(self.path))
+        self._settings()
+
+    def _settings(self) -> None:
+        self.con.execute("SET TimeZone = 'UTC'")
+        if self.memory_limit:
+            self.con.execute(f"SET memory_limit = '{self.memory_limit}'")
+
+    def _outdated(self) -> bool:
+        has_meta = self.con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'"
+        ).fetchall()[0][0]
+        return bool(has_meta) and self.schema_version() < SCHEMA_VERSION
 
     def schema_version(self) -> int:
         rows = self.con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
@@ -359,13 +421,44 @@ class Store:
 
     def _append_events(self, table: Table, staged: str, run_id: int, at: datetime
                        ) -> WriteCounts:
-        t = _q(table.name)
-        total = self.con.execute(f"SELECT count(*) FROM {staged}").fetchall()[0][0]
+        """Append the staged events not stored yet, ordered by month, account and time.
+
+        One ingest's events are stored month by month, and later ingests, of later events
+        mostly, extend the table: DuckDB's min/max per row group then let a date filter skip
+        the months outside its dates. Within a month an account's events lie together, which
+        keeps the ids in each row group few: stored in plain time order, every row group holds
+        nearly every account and user, and reading those columns for all history (an account's
+        last activity) took 7× the time.
+
+        An event is stored already when a stored row has its ``_hash``. Only stored rows that
+        can have it are read: an event identified by its content has its time in that content,
+        so its twin lies in the staged events' time range (the row groups outside it are
+        skipped); one identified by its ``event_id`` may be re-sent with another time, so it
+        is matched against every stored event with an id.
+        """
+        if table.time is None:
+            raise StoreError(f"event table {table.name} has no time column to order it by")
+        t, when = _q(table.name), _q(table.time)
+        ident = next((_q(c.name) for c in table.columns if c.identity), None)
+        total, lo, hi, undated, with_id = self.con.execute(
+            f"SELECT count(*), min({when}), max({when}), count(*) FILTER ({when} IS NULL), "
+            f"{f'count(*) FILTER ({ident} IS NOT NULL)' if ident else '0'} FROM {staged}"
+        ).fetchall()[0]
+        if not total:
+            return WriteCounts()
+        stored = [f"SELECT _hash FROM {t} WHERE {when} BETWEEN ? AND ?"]
+        if undated:
+            stored.append(f"SELECT _hash FROM {t} WHERE {when} IS NULL")
+        if with_id:
+            stored.append(f"SELECT _hash FROM {t} WHERE {ident} IS NOT NULL")
+        order = ", ".join([f"date_trunc('month', s.{when})"]
+                          + ["s.account_id"] * table.has_account + [f"s.{when}"])
         cols = self._select_list(table, "_hash", "_source")
         self.con.execute(
             f"INSERT INTO {t} ({cols}, _run_id, _ingested_at) "
             f"SELECT {', '.join('s.' + c for c in cols.split(', '))}, ?, ? "
-            f"FROM {staged} s ANTI JOIN {t} ON s._hash = {t}._hash", [run_id, at])
+            f"FROM {staged} s ANTI JOIN ({' UNION ALL '.join(stored)}) o ON s._hash = o._hash "
+            f"ORDER BY {order}", [run_id, at, lo, hi])
         inserted = self._changes()
         return WriteCounts(inserted=inserted, unchanged=total - inserted)
 
@@ -528,6 +621,14 @@ class Store:
             raise output_fault(Path(path), OSError(str(exc))) from None
         return n
 
+    def export_table(self, table, path: str, fmt: str) -> int:
+        """Write an Arrow table to ``path`` like :meth:`export` (CSV cells made safe)."""
+        self.con.register("_export", table)
+        try:
+            return self.export("SELECT * FROM _export", [], path, fmt)
+        finally:
+            self.con.unregister("_export")
+
     def quarantine_count(self) -> int:
         return self.con.execute(
             "SELECT count(*) FROM (SELECT DISTINCT source, file, \"row\" FROM quarantine)"
@@ -535,25 +636,27 @@ class Store:
 
     # -- snapshots -------------------------------------------------------------------------
 
-    SNAPSHOT_TABLES = ("snapshots", "snapshot_measures", "snapshot_groups")
-
     #: Re-sort the account-ordered series once this many dates were appended since the last
     #: sort (each appended date is read whole by a one-account history: ~3 ms at 100k accounts).
     SERIES_UNSORTED_MAX = 7
 
     def write_snapshot(self, *, scorecard: str, version: str, definition: str,
                        source_file: str | None, as_of, run_id: int, computed_at: datetime,
-                       accounts, measures, groups, replace: bool = True,
+                       accounts, values, overrides, replace: bool = True,
                        series: bool = True) -> int:
-        """Replace the snapshot of (scorecard, version, as_of) with the given Arrow tables.
+        """Store the snapshot of (scorecard, version, as_of) from Arrow tables (the compact
+        history, :mod:`healthscore.store.values`).
 
-        ``accounts`` has account_id, variant, score, band, grade, coverage; ``measures`` has
-        account_id, group, measure, raw_value, score, weight, points, missing; ``groups`` has
-        account_id, group, score, weight, points. Call inside :meth:`transaction`: a failure
-        leaves the earlier snapshot in place. ``replace=False`` skips looking for an earlier
-        snapshot: only for a caller that knows there is none (a backfill of missing dates).
-        ``series=False`` leaves the account-ordered series alone: only for a caller that has
-        marked it not ready and rebuilds it (:meth:`rebuild_series`), as a backfill does.
+        ``accounts`` has account_id, variant, score, band, grade, coverage; ``values`` has
+        account_id and the version's value columns (DOUBLE); ``overrides`` has account_id,
+        measure, score, override_id. Call inside :meth:`transaction`: a failure leaves the
+        earlier snapshot in place. When the date was scored before and the result differs,
+        the earlier one is kept as a revision (``snapshot_revisions``, values marked
+        ``superseded_at``); when it is the same, the stored rows stay as they are and nothing is
+        written. ``replace=False`` skips looking for an earlier snapshot: only for a caller
+        that knows there is none (a backfill of missing dates). ``series=False`` leaves the
+        account-ordered series alone: only for a caller that has marked it not ready and
+        rebuilds it (:meth:`rebuild_series`), as a backfill does. Returns the accounts written.
         """
         known = self.con.execute(
             "SELECT count(*) FROM scorecard_versions WHERE scorecard = ? AND version = ?",
@@ -561,45 +664,101 @@ class Store:
         if not known:
             self.con.execute("INSERT INTO scorecard_versions VALUES (?, ?, ?, ?, ?)",
                              [scorecard, version, definition, source_file, computed_at])
+        table = values_table(scorecard, version)
+        columns = [c for c in values.column_names if c != "account_id"]
+        self.con.execute(values_ddl(table, columns))
         key = [scorecard, version, as_of]
-        tables = self.SNAPSHOT_TABLES + (("snapshot_series",) if series else ())
-        for table in tables if replace else ():
-            self.con.execute(f"DELETE FROM {table} WHERE scorecard = ? AND version = ? AND "
-                             "as_of = ?", key)
         self.con.register("_snap_accounts", accounts)
-        self.con.register("_snap_measures", measures)
-        self.con.register("_snap_groups", groups)
+        self.con.register("_snap_values", values)
+        self.con.register("_snap_overrides", overrides)
         try:
+            if replace and self._snapshot_exists(key):
+                if self._same_snapshot(key, table, columns):
+                    return 0
+                self._supersede(key, table, run_id, computed_at, series)
             self.con.execute(
                 "INSERT INTO snapshots SELECT ?, ?, ?, account_id, variant, score, band, grade,"
                 " coverage, ?, ? FROM _snap_accounts", key + [run_id, computed_at])
+            picks = "".join(f', "{c}"' for c in columns)
+            self.con.execute(f'INSERT INTO "{table}" SELECT ?, account_id, ?, NULL{picks} '
+                             "FROM _snap_values", [as_of, computed_at])
             self.con.execute(
-                "INSERT INTO snapshot_measures SELECT ?, ?, ?, account_id, \"group\", measure, "
-                "raw_value, score, weight, points, missing, override_id FROM _snap_measures",
-                key)
-            self.con.execute(
-                "INSERT INTO snapshot_groups SELECT ?, ?, ?, account_id, \"group\", score, "
-                "weight, points FROM _snap_groups", key)
+                "INSERT INTO snapshot_overrides SELECT ?, ?, ?, account_id, measure, score, "
+                "override_id, ?, NULL FROM _snap_overrides", key + [computed_at])
             if series:
                 self.con.execute(
                     "INSERT INTO snapshot_series SELECT ?, ?, account_id, ?, variant, score, "
                     "band, grade, coverage FROM _snap_accounts", key)
         finally:
-            for name in ("_snap_accounts", "_snap_measures", "_snap_groups"):
+            for name in ("_snap_accounts", "_snap_values", "_snap_overrides"):
                 self.con.unregister(name)
         return accounts.num_rows
 
+    def _snapshot_exists(self, key: list) -> bool:
+        return bool(self.con.execute(
+            "SELECT count(*) FROM (SELECT 1 FROM snapshots WHERE scorecard = ? AND version = ? "
+            "AND as_of = ? LIMIT 1)", key).fetchall()[0][0])
+
+    def _same_snapshot(self, key: list, table: str, columns: list[str]) -> bool:
+        """Whether the registered new snapshot equals the stored one (heads, values,
+        overrides), compared by an order-free sum of row hashes."""
+        head = "hash(account_id, variant, score, band, grade, coverage)"
+        vals = "hash(account_id" + "".join(f', "{c}"' for c in columns) + ")"
+        over = "hash(account_id, measure, score, override_id)"
+        where = "scorecard = ? AND version = ? AND as_of = ?"
+        old = self.con.execute(f"""
+            SELECT (SELECT (count(*), sum({head})) FROM snapshots WHERE {where}),
+                   (SELECT (count(*), sum({vals})) FROM "{table}"
+                    WHERE as_of = ? AND superseded_at IS NULL),
+                   (SELECT (count(*), sum({over})) FROM snapshot_overrides
+                    WHERE {where} AND superseded_at IS NULL)""",
+                               key + [key[2]] + key).fetchall()[0]
+        new = self.con.execute(f"""
+            SELECT (SELECT (count(*), sum({head})) FROM _snap_accounts),
+                   (SELECT (count(*), sum({vals})) FROM _snap_values),
+                   (SELECT (count(*), sum({over})) FROM _snap_overrides)""").fetchall()[0]
+        return old == new
+
+    def _supersede(self, key: list, table: str, run_id: int, at: datetime,
+                   series: bool) -> None:
+        """Keep the stored snapshot of ``key`` as a revision superseded at ``at`` by
+        ``run_id``: its head moves to ``snapshot_revisions``, its values and overrides are
+        marked superseded; the series (current scores only) drops it."""
+        where = "scorecard = ? AND version = ? AND as_of = ?"
+        self.con.execute(f"INSERT INTO snapshot_revisions SELECT *, ?, ? FROM snapshots "
+                         f"WHERE {where}", [at, run_id] + key)
+        self.con.execute(f"DELETE FROM snapshots WHERE {where}", key)
+        self.con.execute(f'UPDATE "{table}" SET superseded_at = ? WHERE as_of = ? '
+                         "AND superseded_at IS NULL", [at, key[2]])
+        self.con.execute(f"UPDATE snapshot_overrides SET superseded_at = ? WHERE {where} "
+                         "AND superseded_at IS NULL", [at] + key)
+        if series:
+            self.con.execute(f"DELETE FROM snapshot_series WHERE {where}", key)
+
     def forget_snapshot(self, scorecard: str, as_of) -> dict[str, int]:
-        """Delete every version's snapshot of ``scorecard`` on ``as_of`` (scores, measures,
-        groups, the account-ordered series); returns the accounts removed per version. Call
-        inside :meth:`transaction`."""
+        """Delete every version's snapshot of ``scorecard`` on ``as_of`` with its revisions
+        (scores, values, overrides, the account-ordered series); returns the accounts removed
+        per version. Call inside :meth:`transaction`."""
         key = [scorecard, as_of]
         removed = dict(self.con.execute(
             "SELECT version, count(*) FROM snapshots WHERE scorecard = ? AND as_of = ? "
             "GROUP BY version ORDER BY version", key).fetchall())
-        for table in self.SNAPSHOT_TABLES + ("snapshot_series",):
+        versions = [r[0] for r in self.con.execute(
+            "SELECT DISTINCT version FROM scorecard_versions WHERE scorecard = ?",
+            [scorecard]).fetchall()]
+        for version in versions:
+            table = values_table(scorecard, version)
+            if self._has_table(table):
+                self.con.execute(f'DELETE FROM "{table}" WHERE as_of = ?', [as_of])
+        for table in ("snapshots", "snapshot_revisions", "snapshot_overrides",
+                      "snapshot_series"):
             self.con.execute(f"DELETE FROM {table} WHERE scorecard = ? AND as_of = ?", key)
         return removed
+
+    def _has_table(self, name: str) -> bool:
+        return bool(self.con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' AND "
+            "table_name = ?", [name]).fetchall()[0][0])
 
     # -- the account-ordered series ------------------------------------------------------------
 

@@ -139,7 +139,8 @@ def _all_scored(card: Card, wanted: list[date], scored: list[date], what: str,
 
 
 def _at_renewal(r: Reader, card: Card, target: Target, days: int, start: date | None,
-                end: date | None) -> tuple[list[date], pd.DataFrame]:
+                end: date | None, first_known: bool = False
+                ) -> tuple[list[date], pd.DataFrame]:
     """The dates ``days`` before the renewals in range, each scored (else :class:`NotFound`
     naming the dates and the backfill that scores them), and their observations."""
     if days < 0:
@@ -152,13 +153,14 @@ def _at_renewal(r: Reader, card: Card, target: Target, days: int, start: date | 
                        f"{last}", hint="map the renewals export (docs/data.md) or widen "
                                        "--from/--to")
     _all_scored(card, wanted, scored, f"dates {days} days before a renewal")
-    return wanted, at_renewal(r, card, days, first, last, target.outcome).to_pandas()
+    return wanted, at_renewal(r, card, days, first, last, target.outcome,
+                              first_known=first_known).to_pandas()
 
 
 def backtest(r: Reader, card: Card, *, horizon: int = 90, start: date | None = None,
              end: date | None = None, every: int = 30, resamples: int = 200,
              move: float = 15.0, lookback: int = 180, renewal_days: int | None = None,
-             target: str | None = None) -> Backtest:
+             target: str | None = None, first_known: bool = False) -> Backtest:
     """Backtest the card's stored scores against what followed them: churn or expansion
     (``target``; default: what the scorecard ``predicts``).
 
@@ -167,6 +169,10 @@ def backtest(r: Reader, card: Card, *, horizon: int = 90, start: date | None = N
     ``every`` days and looking ``horizon`` days ahead. ``move`` is the change in points (a drop
     before a churn, a rise before an expansion) whose lead time is reported beside the first
     flag's, looking back ``lookback`` days before each event.
+
+    With ``first_known``, each date's score is the one first computed for it — what the team
+    saw that day — rather than a later revision after late data
+    (:mod:`healthscore.read.revisions`).
 
     Returns a :class:`Backtest`; raises :class:`NotFound` when outcomes or snapshots are
     missing, saying what to map or score.
@@ -183,11 +189,12 @@ def backtest(r: Reader, card: Card, *, horizon: int = 90, start: date | None = N
                             "healthscore.yaml under sources:, or accounts.churned_at "
                             "(docs/data.md, docs/sources.md)")
     if renewal_days is not None:
-        dates, obs = _at_renewal(r, card, goal, renewal_days, start, end)
+        dates, obs = _at_renewal(r, card, goal, renewal_days, start, end, first_known)
         horizon = renewal_days
     else:
         dates = sample_dates(r, card, start=start, end=end, every=every)
-        obs = observations(r, card, dates, horizon, goal.outcome).to_pandas()
+        obs = observations(r, card, dates, horizon, goal.outcome,
+                           first_known=first_known).to_pandas()
     warnings = []
     if span["last"] is not None and renewal_days is None:
         short = [d for d in dates if d + timedelta(days=horizon) > span["last"]]
@@ -205,7 +212,7 @@ def backtest(r: Reader, card: Card, *, horizon: int = 90, start: date | None = N
     ids = labelled["account_id"].to_numpy(dtype=object)
     summary = _metrics(labelled, goal, risk, resamples=resamples)
     summary.update(scorecard=card.name, version=card.version, target=goal.words(),
-                   horizon=horizon, at_renewal=renewal_days,
+                   horizon=horizon, at_renewal=renewal_days, first_known=first_known,
                    dates={"first": dates[0], "last": dates[-1], "count": len(dates)},
                    observations=int(len(obs)), censored=int((~obs["observed"]).sum()),
                    contracted=int(labelled["contracted"].sum()))

@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 from healthscore.config.scorecard import LoadedScorecard
 from healthscore.errors import InputError
 from healthscore.read.dates import measured_dates
+from healthscore.read.measures import over_measures
 from healthscore.read.reader import Reader
 from healthscore.read.scorecards import Card
 from healthscore.store.schema import lit
@@ -74,14 +75,12 @@ def measure_rows(r: Reader, card: Card, dates: list[date], measures: list[str]) 
     raw_value, score (NULL where the measure had no data)."""
     index = ", ".join(f"({lit(mid.split('.', 1)[0])}, {lit(mid.split('.', 1)[1])}, {j})"
                       for j, mid in enumerate(measures))
-    return r.arrow(f"""
+    return over_measures(r, card.name, card.version, sorted(set(dates)), f"""
         SELECT s.account_id, CAST(s.as_of - DATE '1970-01-01' AS BIGINT) AS day, m.j,
                s.raw_value, CASE WHEN s.missing THEN NULL ELSE s.score END AS score
         FROM snapshot_measures s JOIN (VALUES {index}) m(g, mid, j)
           ON s."group" = m.g AND s.measure = m.mid
-        WHERE s.scorecard = ? AND s.version = ? AND s.as_of BETWEEN ? AND ?
-          AND list_contains(?, s.as_of)
-    """, [card.name, card.version, min(dates), max(dates), dates])
+    """, arrow=True)
 
 
 def features(values: pd.DataFrame | pa.Table, keys: pd.DataFrame, measures: list[str]

@@ -26,6 +26,7 @@ import pandas as pd
 from healthscore.config.rewrite import set_values
 from healthscore.config.scorecard import LoadedScorecard, Scorecard, load_scorecard
 from healthscore.errors import ConfigError, InputError, NotFound
+from healthscore.read.measures import over_measures
 from healthscore.read.outcomes import observations, outcome_span
 from healthscore.read.reader import Reader
 from healthscore.read.scorecards import Card
@@ -108,12 +109,10 @@ def measure_scores(r: Reader, card: Card, dates: list[date],
     picks = ", ".join(
         f"max(score) FILTER (WHERE \"group\" = {lit(g)} AND measure = {lit(mid)} "
         f"AND NOT missing) AS c{j}" for j, (g, mid) in enumerate(columns))
-    wide = r.arrow(f"""
+    wide = over_measures(r, card.name, card.version, sorted(set(dates)), f"""
         SELECT account_id, as_of, {picks} FROM snapshot_measures
-        WHERE scorecard = ? AND version = ? AND as_of BETWEEN ? AND ?
-          AND list_contains(?, as_of)
         GROUP BY account_id, as_of
-    """, [card.name, card.version, min(dates), max(dates), dates]).to_pandas()
+    """, arrow=True).to_pandas()
     wide = wide.set_index(["account_id", "as_of"])
     wide.columns = pd.MultiIndex.from_tuples(columns, names=["group", "measure"])
     return wide
