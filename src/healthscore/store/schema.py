@@ -165,7 +165,6 @@ def create_all() -> list[str]:
     """Every statement that creates a current store from nothing (idempotent)."""
     return (BOOKKEEPING_DDL + SNAPSHOT_DDL + HISTORY_DDL + MANUAL_DDL + [TRENDS_VIEW] + TOKENS_DDL
             + SERIES_DDL + MODEL_DDL + ALERTS_DDL + [table_ddl(t) for t in TABLES.values()]
-            + rollups.DDL
             + ["INSERT INTO meta VALUES ('series_ready', 'true'), ('series_unsorted', '0')"])
 
 
