@@ -160,18 +160,23 @@ def _check(results: Results, out: Path, say) -> None:
             f"{check.TOLERANCE:g})")
 
 
-def run_backfill(root: Path, as_of: date, days: int, *, env: dict, quiet_wait: float,
-                 say=print) -> Sample:
-    """Time ``healthscore backfill`` of the ``days`` days up to ``as_of`` (the `health`
-    scorecard, every date scored) on a copy of the company's workspace, so the bench store
-    keeps only its one-day snapshots."""
-    work = root / "bench-out" / "backfill-ws"
+def copy_config(root: Path, work: Path) -> Path:
+    """A new folder ``work`` holding the company's healthscore.yaml and scorecards."""
     if work.exists():
         shutil.rmtree(work)
     work.mkdir(parents=True)
     for name in ("healthscore.yaml", "scorecards"):
         src = root / name
         (shutil.copytree if src.is_dir() else shutil.copy2)(src, work / name)
+    return work
+
+
+def run_backfill(root: Path, as_of: date, days: int, *, env: dict, quiet_wait: float,
+                 say=print) -> Sample:
+    """Time ``healthscore backfill`` of the ``days`` days up to ``as_of`` (the `health`
+    scorecard, every date scored) on a copy of the company's workspace, so the bench store
+    keeps only its one-day snapshots."""
+    work = copy_config(root, root / "bench-out" / "backfill-ws")
     shutil.copy2(root / "healthscore.duckdb", work / "healthscore.duckdb")
     cmd = [*healthscore_cli(), "backfill", "-w", str(work), "--days", str(days), "--to",
            as_of.isoformat(), "-s", "health", "--force"]

@@ -17,6 +17,7 @@ from healthscore.scoring.change import explain_change
 from healthscore.scoring.combine import band, combine
 from healthscore.sources import ingest
 from healthscore.store import manual
+from healthscore.store.schema import SCHEMA_VERSION
 from healthscore.workspace import Workspace
 from history_rows import registered
 
@@ -375,7 +376,7 @@ def test_a_schema_10_store_migrates_and_answers_every_read_the_same(ws):
         store.con.execute("CHECKPOINT")
     size = ws.store_path.stat().st_size
     with ws.store(read_only=True) as store:  # opened to read: upgraded first
-        assert store.schema_version() == 11
+        assert store.schema_version() == SCHEMA_VERSION
         assert not store.con.execute("SELECT count(*) FROM information_schema.tables WHERE "
                                      "table_name = 'snapshot_measures'").fetchall()[0][0]
     assert ws.store_path.stat().st_size < size  # compacted

@@ -5,7 +5,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 
@@ -181,7 +181,7 @@ def test_a_version_1_store_is_migrated_when_opened(tmp_path):
         assert store.schema_version() == SCHEMA_VERSION
         assert [(r["kind"], r["status"]) for r in store.runs()] == [("ingest", "ok")]
     with Store(path) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 11
+        assert store.schema_version() == SCHEMA_VERSION == 12
         assert store.series_ready()
         assert store.con.execute("SELECT count(*) FROM snapshots").fetchall() == [(0,)]
         assert store.con.execute("SELECT count(*) FROM api_tokens").fetchall() == [(0,)]
@@ -213,13 +213,20 @@ def test_a_version_6_store_keeps_its_events_and_reads_in_pandas_after_migrating(
     assert again.by_table()["usage_events"].written.inserted == 0
     assert again.by_table()["usage_events"].written.unchanged == 2
     with ws.open().store(read_only=True) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 11
+        assert store.schema_version() == SCHEMA_VERSION == 12
         for t in TABLES:
             frame = store.con.execute(f'SELECT * FROM "{t}"').df()
             assert "_hash" in frame.columns
             store.con.sql(f'SELECT * FROM "{t}"').to_arrow_table()
         events = store.con.execute("SELECT * FROM usage_events ORDER BY account_id").df()
     assert events["quantity"].tolist()[0] == 2 and events["event_id"].isna().all()
+    # schema 12 rolled the stored events up by account and day (A2's empty quantity counts 1)
+    with ws.open().store(read_only=True) as store:
+        assert store.con.execute(
+            "SELECT account_id, day, CAST(qty AS DOUBLE), events FROM usage_daily "
+            "ORDER BY account_id").fetchall() == [("A1", date(2026, 6, 1), 2.0, 1),
+                                                  ("A2", date(2026, 6, 2), 1.0, 1)]
+        assert store.con.execute("SELECT count(*) FROM usage_event_days").fetchall() == [(2,)]
 
 
 def test_a_command_waits_for_a_store_another_process_holds_for_a_moment(tmp_path):

@@ -2,10 +2,12 @@
 
 Scoring one date reads the usage window of every account once per measure. A backfill of a
 year would re-read it 365 times. This module computes the usage measures for a whole batch of
-dates at once, from one scan of the events:
+dates at once, from one scan of the store's daily roll-ups:
 
-1. **Daily roll-ups** per account and UTC day: quantity, quantity by identified users, distinct
-   users, last event time.
+1. **Daily roll-ups** per account and UTC day: quantity, quantity by identified users, last
+   event time (``usage_daily``), the distinct users and events of each day (``usage_user_days``,
+   ``usage_event_days``). The store keeps them up to date as events arrive
+   (:mod:`healthscore.store.rollups`), so neither a daily run nor a backfill reads raw events.
 2. A **dense calendar** per account (every day from the start of the longest window before the
    first date to the last date), so a window of W days is exactly ``ROWS W-1 PRECEDING``:
    sliding sums of quantities and of user-days are window aggregates, evaluated once per day.
@@ -103,15 +105,16 @@ def _sweep(name: str, key: str, source: str, window: int) -> str:
     )"""
 
 
-def _keyed_days(name: str, key: str, where: str, since: date) -> str:
-    """Distinct (account, key, day) from ``since`` on, with the key's previous and next active
-    day. Days before ``since`` are left out: they would only cover windows ending before the
-    first date (``since`` is the first day of the longest window that reads them)."""
+def _keyed_days(name: str, key: str, where: str, since: date, until: date) -> str:
+    """(account, key, day) from ``since`` to ``until`` (a roll-up of distinct pairs, see
+    :data:`PAIRS`), with the key's previous and next active day. Days before ``since`` are
+    left out: they would only cover windows ending before the first date (``since`` is the
+    first day of the longest window that reads them)."""
     return f"""{name} AS MATERIALIZED (
         SELECT account_id, day,
                lag(day) OVER w AS prev, lead(day) OVER w AS nxt
-        FROM (SELECT DISTINCT account_id, {key} AS k, day FROM ev
-              WHERE ({where}) AND day >= DATE '{since}')
+        FROM (SELECT account_id, {key} AS k, day FROM {PAIRS[key]}
+              WHERE ({where}) AND day BETWEEN DATE '{since}' AND DATE '{until}')
         WINDOW w AS (PARTITION BY account_id, k ORDER BY day)
     )"""
 
@@ -130,17 +133,11 @@ def _since(dates: list[date], needs: list[Need], kinds: tuple[str, ...],
 #: as decimals, so the order of additions cannot change a result.
 DIRECT_MAX = 3
 
-#: Quantities are summed as exact decimals (see DIRECT_MAX), then read as doubles.
-_DEC = "DECIMAL(38, 10)"
-
-
-def _events(start: date, end: date, materialized: bool = False) -> str:
-    return f"""ev AS {'MATERIALIZED ' if materialized else ''}(
-        SELECT account_id, user_id, event, "timestamp" AS ts,
-               CAST(coalesce(quantity, 1) AS {_DEC}) AS q, CAST("timestamp" AS DATE) AS day
-        FROM usage_events
-        WHERE "timestamp" >= TIMESTAMP '{start}' AND "timestamp" < TIMESTAMP '{end}'
-    )"""
+#: The store's daily roll-ups of the usage events (maintained as events arrive, see
+#: :mod:`healthscore.store.rollups`): quantities and last event time per account and day, and
+#: the distinct (account, user, day) and (account, event, day).
+DAILY = "usage_daily"
+PAIRS = {"user_id": "usage_user_days", "event": "usage_event_days"}
 
 
 def _feature_filter(features: tuple[str, ...] | None, column: str = "event") -> str:
@@ -173,42 +170,35 @@ def _range(dates: list[date], needs: list[Need]) -> tuple[date, date]:
 
 
 def _direct(dates: list[date], needs: list[Need]) -> str:
-    """Each aggregate straight from the events in each date's window (constant filters, so
-    the scans skip what is outside it)."""
-    start, end = _range(dates, needs)
-    ctes = [_events(start, end),
-            """user_days AS MATERIALIZED (SELECT DISTINCT account_id, user_id, day FROM ev
-                                          WHERE user_id IS NOT NULL)"""]
+    """Each aggregate straight from the roll-up days in each date's window (constant filters,
+    so the scans skip the row groups of other days)."""
     parts = []
     for d in dates:
         def window(src: str, w: int, offset: int = 0, d=d) -> str:
             lo, hi = d - timedelta(days=offset + w - 1), d - timedelta(days=offset)
             return f"FROM {src} e WHERE e.day BETWEEN DATE '{lo}' AND DATE '{hi}'"
 
+        users = PAIRS["user_id"]
         for n in needs:
             c, w = n.column, n.window
             if n.kind == "users":
-                agg, src = f"count(DISTINCT e.user_id) AS {c}", window("user_days", w)
+                agg, src = f"count(DISTINCT e.user_id) AS {c}", window(users, w)
             elif n.kind == "userdays":
-                agg, src = f"count(*) AS {c}", window("user_days", w)
-            elif n.kind == "qty":
-                agg, src = f"CAST(sum(e.q) AS DOUBLE) AS {c}", window("ev", w)
-            elif n.kind == "qty_ident":
-                agg = f"CAST(sum(e.q) FILTER (WHERE e.user_id IS NOT NULL) AS DOUBLE) AS {c}"
-                src = window("ev", w)
+                agg, src = f"count(*) AS {c}", window(users, w)
+            elif n.kind in ("qty", "qty_ident"):
+                agg, src = f"CAST(sum(e.{n.kind}) AS DOUBLE) AS {c}", window(DAILY, w)
             elif n.kind == "qty_before":
-                agg, src = f"CAST(sum(e.q) AS DOUBLE) AS {c}", window("ev", w, offset=w)
+                agg, src = f"CAST(sum(e.qty) AS DOUBLE) AS {c}", window(DAILY, w, offset=w)
             elif n.kind == "features":
                 agg = f"count(DISTINCT e.event) AS {c}"
-                src = window("ev", w) + f" AND {_feature_filter(n.features, 'e.event')}"
-            else:  # last_ts: every event before the cutoff
-                agg = f'max(e."timestamp") AS {c}'
-                src = (f'FROM usage_events e WHERE e."timestamp" < '
-                       f"TIMESTAMP '{d + timedelta(days=1)}'")
+                src = (window(PAIRS["event"], w)
+                       + f" AND {_feature_filter(n.features, 'e.event')}")
+            else:  # last_ts: every day up to the date
+                agg, src = f"max(e.last_ts) AS {c}", f"FROM {DAILY} e WHERE e.day <= DATE '{d}'"
             parts.append(f"SELECT DATE '{d}' AS as_of, e.account_id, {agg} {src} "
                          "GROUP BY e.account_id")
     cols = ", ".join(f"max({n.column}) AS {n.column}" for n in needs)
-    return (f"WITH {', '.join(ctes)} SELECT as_of, account_id, {cols} FROM ("
+    return (f"SELECT as_of, account_id, {cols} FROM ("
             + " UNION ALL BY NAME ".join(parts) + ") GROUP BY as_of, account_id")
 
 
@@ -216,13 +206,12 @@ def _swept(dates: list[date], needs: list[Need]) -> str:
     """The aggregates of every date from one pass: daily roll-ups on a dense calendar, sliding
     windows, and island sweeps for the distinct counts."""
     start, end = _range(dates, needs)
-    ctes = [_events(start, end)]
-    ctes.append(_keyed_days("user_days", "user_id", "user_id IS NOT NULL",
-                            _since(dates, needs, ("users", "userdays"))))
-    ctes.append("""daily AS MATERIALIZED (
-        SELECT account_id, day, sum(q) AS qty,
-               sum(q) FILTER (WHERE user_id IS NOT NULL) AS qty_ident, max(ts) AS last_ts
-        FROM ev GROUP BY account_id, day
+    last = dates[-1]
+    ctes = [_keyed_days("user_days", "user_id", "TRUE",
+                        _since(dates, needs, ("users", "userdays")), last)]
+    ctes.append(f"""daily AS MATERIALIZED (
+        SELECT account_id, day, qty, qty_ident, last_ts FROM {DAILY}
+        WHERE day BETWEEN DATE '{start}' AND DATE '{last}'
     )""")
     ctes.append("""daily_users AS (
         SELECT account_id, day, count(*) AS users FROM user_days GROUP BY account_id, day
@@ -238,7 +227,8 @@ def _swept(dates: list[date], needs: list[Need]) -> str:
                 if n.features not in feature_sets:
                     source = f"feature_days_{len(feature_sets)}"
                     ctes.append(_keyed_days(source, "event", _feature_filter(n.features),
-                                            _since(dates, needs, ("features",), n.features)))
+                                            _since(dates, needs, ("features",), n.features),
+                                            last))
                     feature_sets[n.features] = source
                 source = feature_sets[n.features]
             ctes.append(_sweep(f"sweep_{c}", "k", source, n.window))
@@ -275,8 +265,8 @@ def _swept(dates: list[date], needs: list[Need]) -> str:
     if any(n.kind == "last_ts" for n in needs):
         # Accounts whose last use was before the first window: their last event still counts.
         ctes.append(f"""prior AS (
-            SELECT account_id, max("timestamp") AS last_ts FROM usage_events
-            WHERE "timestamp" < TIMESTAMP '{start}' GROUP BY account_id
+            SELECT account_id, max(last_ts) AS last_ts FROM {DAILY}
+            WHERE day < DATE '{start}' GROUP BY account_id
         )""")
         last_cols = [n.column for n in needs if n.kind == "last_ts"]
         others = [n.column for n in needs if n.kind != "last_ts"]

@@ -5,8 +5,9 @@ Windows end at the as-of date: ``window_days: 30`` covers the 30 days up to and 
 glob patterns: ``active days on the core features``). Events count by ``quantity`` (1 when
 empty), so pre-aggregated exports weigh what they stand for.
 
-The set-based form (``rollup.py``) serves the plain measures in backfills; a measure limited to
-some events, or over all history, is computed per date.
+The set-based form (``rollup.py``, over the store's daily roll-ups) serves the plain measures;
+a measure limited to some events, over all history, or of the events' value is computed per
+date from the raw events.
 """
 
 from __future__ import annotations

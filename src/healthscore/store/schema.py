@@ -15,10 +15,11 @@ Canonical tables carry their contract columns (``healthscore.schemas``) plus lin
 from __future__ import annotations
 
 from healthscore.schemas import TABLES, Table
+from healthscore.store import rollups
 from healthscore.store.values import migrate_to_values
 
 #: Bump when the store layout changes, and add the step to MIGRATIONS.
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 12
 
 LINEAGE = {
     "state": [("_hash", "UUID"), ("_known_from", "TIMESTAMP"), ("_valid_from", "TIMESTAMP"),
@@ -165,6 +166,7 @@ def create_all() -> list[str]:
     """Every statement that creates a current store from nothing (idempotent)."""
     return (BOOKKEEPING_DDL + SNAPSHOT_DDL + HISTORY_DDL + MANUAL_DDL + [TRENDS_VIEW] + TOKENS_DDL
             + SERIES_DDL + MODEL_DDL + ALERTS_DDL + [table_ddl(t) for t in TABLES.values()]
+            + rollups.DDL
             + ["INSERT INTO meta VALUES ('series_ready', 'true'), ('series_unsorted', '0')"])
 
 
@@ -353,6 +355,8 @@ MIGRATIONS: dict[int, list] = {
     10: ALERTS_DDL,  # alerts (one per episode), the dates each rule was checked, the outbox
     # the compact history: raw values per version, overrides applied, revisions kept
     11: HISTORY_DDL + [migrate_to_values],
+    # daily roll-ups of the usage events, maintained as events arrive (store/rollups.py)
+    12: [rollups.rebuild],
 }
 
 

@@ -23,6 +23,7 @@ from healthscore import clock
 from healthscore.csvsafe import sql_cell
 from healthscore.errors import StoreError
 from healthscore.schemas import TABLES, Table
+from healthscore.store import rollups
 from healthscore.store.disk import is_held, output_fault, private_files, store_fault
 from healthscore.store.schema import (
     COMPACTED_AT,
@@ -460,6 +461,16 @@ class Store:
             f"FROM {staged} s ANTI JOIN ({' UNION ALL '.join(stored)}) o ON s._hash = o._hash "
             f"ORDER BY {order}", [run_id, at, lo, hi])
         inserted = self._changes()
+        if table.name == "usage_events" and inserted:
+            # the daily roll-ups follow in the same transaction (store/rollups.py); a source
+            # is written once per run, so its run and source pick out the rows just inserted
+            rolled = rollups.merge(
+                self.con, f"SELECT * FROM {t} WHERE _run_id = ? AND _ingested_at = ? "
+                f"AND _source IN (SELECT DISTINCT _source FROM {staged})", [run_id, at])
+            if rolled != inserted:
+                raise StoreError(f"rolled up {rolled} usage events of run {run_id}, but "
+                                 f"{inserted} were inserted",
+                                 hint="a source was written twice in one run; report this")
         return WriteCounts(inserted=inserted, unchanged=total - inserted)
 
     def _upsert_entity(self, table: Table, staged: str, run_id: int, at: datetime
