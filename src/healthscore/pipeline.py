@@ -95,7 +95,7 @@ def preview_measures(workspace: Workspace, loaded: list[LoadedScorecard],
     with workspace.store(read_only=True) as store:
         backend = ibis.duckdb.from_connection(store.con)
         for sc in loaded:
-            ev = Evaluator(backend, sc.scorecard).evaluate(as_of)
+            ev = Evaluator(backend, sc.scorecard, store=store).evaluate(as_of)
             rows = ev.measures.to_pandas()
             if rows.empty:
                 continue
@@ -226,7 +226,7 @@ def score(workspace: Workspace, as_of: date, *, scorecards: list[str] | None = N
                                  allow_stale=allow_stale)
         backend = ibis.duckdb.from_connection(store.con)
         for i, sc in enumerate(loaded):
-            run.evaluations.append(Evaluator(backend, sc.scorecard).evaluate(as_of))
+            run.evaluations.append(Evaluator(backend, sc.scorecard, store=store).evaluate(as_of))
             if progress:
                 progress(i + 1, len(loaded), sc.name)
         with store.transaction():
@@ -334,7 +334,7 @@ def backfill(workspace: Workspace, start: date, end: date, *, step: int = 1,
                          "scored": report.scored, "skipped": report.skipped,
                          "warnings": report.warnings}
         backend = ibis.duckdb.from_connection(store.con)
-        evaluators = {sc.name: Evaluator(backend, sc.scorecard) for sc in loaded}
+        evaluators = {sc.name: Evaluator(backend, sc.scorecard, store=store) for sc in loaded}
         done = {sc.name: set() if force else
                 _snapshot_dates(store, sc.name, sc.scorecard.version) for sc in loaded}
         total = len(dates) * len(loaded)

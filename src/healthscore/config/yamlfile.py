@@ -19,7 +19,7 @@ MAX_BYTES = 1_000_000
 MAX_NODES = 100_000
 
 
-class _LineLoader(yaml.SafeLoader):
+class _LineLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml: ~10x faster
     """SafeLoader that refuses duplicate keys (a silent overwrite hides mistakes)."""
 
 

@@ -1,7 +1,8 @@
 """Evaluate a scorecard for every active account as of a date, on DuckDB: the engine.
 
 1. The active accounts and every measure any variant uses are computed as Ibis expressions,
-   compiled to DuckDB SQL once per scorecard, and fetched per date in one query: one row per
+   compiled to DuckDB SQL once per scorecard (and kept in the store for the next run, see
+   :mod:`healthscore.engine.plan`), and fetched per date in one query: one row per
    account, one column per distinct measure (usage measures come from set-based roll-ups
    prepared for a batch of dates, see :mod:`healthscore.measures.rollup`).
 2. The overrides in force at the date are read from the store.
@@ -23,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from healthscore.config.scorecard import MeasureConfig, ResolvedScorecard, Scorecard
+from healthscore.engine.plan import Plan, plan_key
 from healthscore.errors import EngineError
 from healthscore.measures.base import (
     CUTOFF_VARIABLE,
@@ -33,7 +35,8 @@ from healthscore.measures.base import (
 )
 from healthscore.measures.rollup import DIRECT_MAX, BatchMeasure, Need, build_grid, build_spans
 from healthscore.scoring.frame import Evaluation, measure_key, score_frame
-from healthscore.store.store import dict_rows
+from healthscore.store.schema import PLANS_SINCE
+from healthscore.store.store import Store, dict_rows
 
 
 def measure_expr(ctx: MeasureContext, mid: str, cfg: MeasureConfig):
@@ -95,7 +98,7 @@ class Evaluator:
         ``backend`` is not DuckDB (the only engine this evaluator runs on today).
     """
 
-    def __init__(self, backend, sc: Scorecard):
+    def __init__(self, backend, sc: Scorecard, *, store: Store | None = None):
         self.backend = backend
         self.sc = sc
         self.resolved = {name: sc.resolve(name) for name in sc.variant_names()}
@@ -104,7 +107,6 @@ class Evaluator:
             for _, mid, cfg in r.measures():
                 self.measures.setdefault(measure_key(mid, cfg), (mid, cfg))
         self.columns = _account_columns(sc, self.resolved)
-        self.tables = {key: measure_tables(mid, cfg) for key, (mid, cfg) in self.measures.items()}
         if getattr(backend, "name", "") != "duckdb":
             raise EngineError(
                 f"scoring runs on DuckDB; the {getattr(backend, 'name', backend)!r} backend is "
@@ -116,16 +118,44 @@ class Evaluator:
         #: dates whose span counts are prepared (only batches of more than DIRECT_MAX dates:
         #: for fewer, the per-date query is cheaper)
         self.spanned: set[date] = set()
-        #: measures computed for many dates in one pass (see rollup.py)
-        self.batch: dict[str, BatchMeasure] = {
-            key: b for key, (mid, cfg) in self.measures.items()
-            if (b := measure_batch(mid, cfg)) is not None}
         self.grid = f"hs_usage_grid_{next(_grid_names)}"
-        self.sql_accounts = str(ibis.to_sql(self._accounts_expr(self.ctx), "duckdb"))
-        self.sql_active = str(ibis.to_sql(self.ctx.accounts(), "duckdb"))
-        self.sql = {key: str(ibis.to_sql(measure_expr(self.ctx, mid, cfg), "duckdb"))
-                    for key, (mid, cfg) in self.measures.items()
-                    if key not in self.batch or self.batch[key].spans}
+        #: whether the plan was read from the store (False: compiled by this evaluator)
+        self.plan_stored = False
+        plan = self._plan(store)
+        #: measures computed for many dates in one pass (see rollup.py)
+        self.batch: dict[str, BatchMeasure] = plan.batch
+        self.tables = plan.tables
+        self.sql_accounts, self.sql_active, self.sql = (plan.sql_accounts, plan.sql_active,
+                                                        plan.sql)
+
+    def _plan(self, store: Store | None) -> Plan:
+        """The compiled SQL: from the store when it holds it under the same key, else compiled
+        (and kept in the store for the next run when it may be written)."""
+        if store is None:
+            return self._compile()
+        key = plan_key(store.con, self.sc.model_dump_json())
+        text = store.compiled_plan(key) if store.schema_version() >= PLANS_SINCE else None
+        plan = Plan.from_json(text) if text else None
+        if plan is not None:
+            self.plan_stored = True
+            return plan
+        plan = self._compile()
+        if not store.read_only and store.schema_version() >= PLANS_SINCE:
+            store.save_plan(key, self.sc.name, plan.to_json())
+        return plan
+
+    def _compile(self) -> Plan:
+        """Every measure as DuckDB SQL (its Ibis expression compiled; about a second)."""
+        batch = {key: b for key, (mid, cfg) in self.measures.items()
+                 if (b := measure_batch(mid, cfg)) is not None}
+        return Plan(
+            sql_accounts=str(ibis.to_sql(self._accounts_expr(self.ctx), "duckdb")),
+            sql_active=str(ibis.to_sql(self.ctx.accounts(), "duckdb")),
+            sql={key: str(ibis.to_sql(measure_expr(self.ctx, mid, cfg), "duckdb"))
+                 for key, (mid, cfg) in self.measures.items()
+                 if key not in batch or batch[key].spans},
+            batch=batch,
+            tables={key: measure_tables(mid, cfg) for key, (mid, cfg) in self.measures.items()})
 
     def prepare(self, dates: Iterable[date]) -> None:
         """Compute the batch measures of all ``dates`` in one set-based pass (a backfill calls

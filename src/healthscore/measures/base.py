@@ -175,7 +175,14 @@ class MeasureContext:
         """Rows and earliest time of every canonical table (one query each, cached)."""
         if self._stats is None:
             self._stats = {}
+            con = getattr(self.backend, "con", None) if self.backend.name == "duckdb" else None
             for spec in TABLES.values():
+                if con is not None:  # plain SQL: no expression to compile per table
+                    first = f'min("{spec.time}")' if spec.time else "NULL"
+                    rows, earliest = con.execute(
+                        f'SELECT count(*), {first} FROM "{spec.name}"').fetchall()[0]
+                    self._stats[spec.name] = (int(rows), earliest)
+                    continue
                 t = self.backend.table(spec.name)
                 first = t[spec.time].min() if spec.time else ibis.null()
                 rows, earliest = t.aggregate(n=t.count(), first=first).execute().iloc[0]

@@ -81,7 +81,7 @@ def rebuild(con) -> None:
                           ("usage_user_days", _pairs(every, "user_id")),
                           ("usage_event_days", _pairs(every, "event"))):
         con.execute(f"DELETE FROM {table}")
-        con.execute(f"INSERT INTO {table} {select} ORDER BY day, account_id")
+        con.execute(f"INSERT INTO {table} {select} ORDER BY day")
 
 
 def merge(con, events: str, params: list) -> int:
@@ -109,12 +109,12 @@ def merge(con, events: str, params: list) -> int:
         SELECT n.* FROM _hs_new_daily n
         ANTI JOIN (SELECT account_id, day FROM usage_daily WHERE {days}) d
             ON d.account_id = n.account_id AND d.day = n.day
-        ORDER BY n.day, n.account_id""", [lo, hi])
+        ORDER BY n.day""", [lo, hi])
     con.execute("DROP TABLE _hs_new_daily")
     for table, key in (("usage_user_days", "user_id"), ("usage_event_days", "event")):
         con.execute(f"""INSERT INTO {table}
             SELECT n.* FROM ({_pairs(events, key)}) n
             ANTI JOIN (SELECT account_id, {key}, day FROM {table} WHERE {days}) d
                 ON d.account_id = n.account_id AND d.{key} = n.{key} AND d.day = n.day
-            ORDER BY n.day, n.account_id""", params + [lo, hi])
+            ORDER BY n.day""", params + [lo, hi])
     return int(n)

@@ -19,7 +19,7 @@ from healthscore.store import rollups
 from healthscore.store.values import migrate_to_values
 
 #: Bump when the store layout changes, and add the step to MIGRATIONS.
-SCHEMA_VERSION = 12
+SCHEMA_VERSION = 13
 
 LINEAGE = {
     "state": [("_hash", "UUID"), ("_known_from", "TIMESTAMP"), ("_valid_from", "TIMESTAMP"),
@@ -162,11 +162,26 @@ HISTORY_DDL = [
 ]
 
 
+#: The schema that added compiled_plans (a store opened read-only may be older).
+PLANS_SINCE = 13
+
+#: Scorecards' measures compiled to SQL, by a key of everything the SQL depends on
+#: (engine/plan.py): the next run reads them instead of compiling again.
+PLANS_DDL = [
+    """CREATE TABLE IF NOT EXISTS compiled_plans (
+        "key" VARCHAR PRIMARY KEY,
+        scorecard VARCHAR NOT NULL,
+        created_at TIMESTAMP NOT NULL,
+        plan JSON NOT NULL
+    )""",
+]
+
+
 def create_all() -> list[str]:
     """Every statement that creates a current store from nothing (idempotent)."""
     return (BOOKKEEPING_DDL + SNAPSHOT_DDL + HISTORY_DDL + MANUAL_DDL + [TRENDS_VIEW] + TOKENS_DDL
             + SERIES_DDL + MODEL_DDL + ALERTS_DDL + [table_ddl(t) for t in TABLES.values()]
-            + rollups.DDL
+            + rollups.DDL + PLANS_DDL
             + ["INSERT INTO meta VALUES ('series_ready', 'true'), ('series_unsorted', '0')"])
 
 
@@ -357,6 +372,7 @@ MIGRATIONS: dict[int, list] = {
     11: HISTORY_DDL + [migrate_to_values],
     # daily roll-ups of the usage events, maintained as events arrive (store/rollups.py)
     12: [rollups.rebuild],
+    13: PLANS_DDL,  # compiled measure plans (engine/plan.py)
 }
 
 

@@ -144,6 +144,7 @@ class Store:
     def __init__(self, path: Path | str, *, create: bool = False, read_only: bool = False,
                  memory_limit: str | None = None, wait: float = 0.0):
         self.path = Path(path)
+        self.read_only = read_only
         if not create and not self.path.exists():
             raise StoreError(f"{self.path}: no store here",
                              hint="run `healthscore init` to create a workspace")
@@ -765,6 +766,26 @@ class Store:
                       "snapshot_series"):
             self.con.execute(f"DELETE FROM {table} WHERE scorecard = ? AND as_of = ?", key)
         return removed
+
+    # -- compiled plans (engine/plan.py) ----------------------------------------------------
+
+    #: Plans kept per store (the newest): a scorecard edited many times leaves no pile behind.
+    PLANS_KEPT = 32
+
+    def compiled_plan(self, key: str) -> str | None:
+        """The plan stored under ``key`` (JSON), or None."""
+        rows = self.con.execute('SELECT plan FROM compiled_plans WHERE "key" = ?',
+                                [key]).fetchall()
+        return rows[0][0] if rows else None
+
+    def save_plan(self, key: str, scorecard: str, plan: str) -> None:
+        """Keep a compiled plan for the next run (and only the newest PLANS_KEPT)."""
+        with self.transaction():
+            self.con.execute('INSERT OR REPLACE INTO compiled_plans VALUES (?, ?, ?, ?)',
+                             [key, scorecard, clock.now(), plan])
+            self.con.execute(f"""DELETE FROM compiled_plans WHERE "key" NOT IN (
+                SELECT "key" FROM compiled_plans ORDER BY created_at DESC, "key"
+                LIMIT {self.PLANS_KEPT})""")
 
     def _has_table(self, name: str) -> bool:
         return bool(self.con.execute(

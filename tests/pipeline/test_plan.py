@@ -1,0 +1,84 @@
+"""Compiled plans: the measures' SQL is compiled once and read back by the next run, which
+scores exactly the same; anything the SQL depends on changes the key, and compiles again.
+
+The `mini` workspace of test_pipeline (two measures, one variant) on 2026-06-30.
+"""
+
+from __future__ import annotations
+
+import ibis
+from test_pipeline import AS_OF, NOW, mini  # noqa: F401  (the fixture)
+
+from healthscore.engine import Evaluator
+from healthscore.engine.plan import Plan, plan_key
+from healthscore.pipeline import score
+from healthscore.store.store import Store
+
+
+def _evaluator(ws) -> tuple[Store, Evaluator]:
+    """The store (open: close it) and an evaluator of `mini` that may read and keep plans."""
+    (loaded,) = ws.open().scorecards(["mini"])
+    store = ws.open().store()
+    return store, Evaluator(ibis.duckdb.from_connection(store.con), loaded.scorecard,
+                            store=store)
+
+
+def _same(a, b) -> None:
+    assert a.accounts.equals(b.accounts) and a.values.equals(b.values)
+    assert a.measures.equals(b.measures)
+
+
+def test_the_next_run_reads_the_plan_and_scores_the_same(mini):  # noqa: F811
+    score(mini.open(), AS_OF, now=NOW)
+    assert mini.query("SELECT scorecard FROM compiled_plans") == [("mini",)]
+    store, ev = _evaluator(mini)
+    try:
+        assert ev.plan_stored  # read, not compiled
+        fresh = Evaluator(ev.backend, ev.sc)  # no store: compiled here
+        assert not fresh.plan_stored
+        assert (ev.sql, ev.sql_accounts, ev.sql_active, ev.batch, ev.tables) == (
+            fresh.sql, fresh.sql_accounts, fresh.sql_active, fresh.batch, fresh.tables)
+        _same(ev.evaluate(AS_OF), fresh.evaluate(AS_OF))
+    finally:
+        store.close()
+    # the plan survives its JSON form unchanged
+    (text,) = mini.query("SELECT plan FROM compiled_plans")[0]
+    plan = Plan.from_json(text)
+    assert Plan.from_json(plan.to_json()) == plan
+
+
+def test_a_changed_scorecard_or_table_compiles_again(mini):  # noqa: F811
+    score(mini.open(), AS_OF, now=NOW)
+    (first,) = mini.query('SELECT "key" FROM compiled_plans')[0]
+    card = mini.root / "scorecards" / "mini.yaml"
+    card.write_text(card.read_text().replace("window_days: 30", "window_days: 7"))
+    score(mini.open(), AS_OF, now=NOW)
+    keys = [k for (k,) in mini.query('SELECT "key" FROM compiled_plans ORDER BY created_at')]
+    assert len(keys) == 2 and first in keys
+    # a new column in a table the SQL reads changes the key
+    with mini.open().store() as store:
+        before = plan_key(store.con, "{}")
+        store.con.execute("ALTER TABLE usage_events ADD COLUMN extra VARCHAR")
+        assert plan_key(store.con, "{}") != before
+
+
+def test_only_the_newest_plans_are_kept(mini, monkeypatch):  # noqa: F811
+    monkeypatch.setattr(Store, "PLANS_KEPT", 2)
+    with mini.open().store() as store:
+        for k in ("a", "b", "c"):
+            store.save_plan(k, "mini", '{"format": 0}')
+        kept = sorted(k for (k,) in store.con.execute(
+            'SELECT "key" FROM compiled_plans').fetchall())
+    assert len(kept) == 2 and "c" in kept
+
+
+def test_a_plan_of_another_format_is_compiled_again(mini):  # noqa: F811
+    score(mini.open(), AS_OF, now=NOW)
+    with mini.open().store() as store:
+        store.con.execute("UPDATE compiled_plans SET plan = '{\"format\": 0}'")
+    store, ev = _evaluator(mini)
+    try:
+        assert not ev.plan_stored
+        assert Plan.from_json(store.compiled_plan(plan_key(store.con, ev.sc.model_dump_json())))
+    finally:
+        store.close()
