@@ -124,6 +124,11 @@ def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
     return size
 
 
+def _too_deep(path: Path) -> ConfigError:
+    return ConfigError(f"{path}: values nested too deeply to read",
+                       hint="a configuration file nests a few levels")
+
+
 def load_yaml(path: Path) -> YamlDocument:
     """Read and parse ``path``; a ConfigError names the file and line of any syntax error.
 
@@ -150,6 +155,8 @@ def load_yaml(path: Path) -> YamlDocument:
                               hint="repeat fewer blocks through aliases, or nest them less")
         data = yaml.load(text, Loader=_LineLoader) if node is not None else {}
     except yaml.MarkedYAMLError as exc:
+        if "maximum nesting depth" in str(exc.problem):  # libyaml's own limit
+            raise _too_deep(path) from None
         mark = exc.problem_mark or exc.context_mark
         line = f":{mark.line + 1}" if mark else ""
         context = ""
@@ -162,8 +169,7 @@ def load_yaml(path: Path) -> YamlDocument:
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     except RecursionError:
-        raise ConfigError(f"{path}: values nested too deeply to read",
-                          hint="a configuration file nests a few levels") from None
+        raise _too_deep(path) from None
     lines: dict[Loc, int] = {}
     if node is not None:
         _index_lines(node, (), lines)
