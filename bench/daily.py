@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import subprocess
 import sys
 from datetime import date
 from pathlib import Path
@@ -76,13 +77,19 @@ def _morning(root: Path, work: Path, day: date) -> Path:
                               FROM usage_events WHERE {where} ORDER BY "timestamp")
                         TO '{work / EVENTS / f"day-{day}.parquet"}' (FORMAT parquet)""")
         con.execute(f"DELETE FROM usage_events WHERE {where}")
-        con.execute(f"DELETE FROM snapshots WHERE as_of >= DATE '{day}'")
         rollups.rebuild(con)
         con.execute("CHECKPOINT")
     finally:
         con.close()
     # yesterday's run left the compiled plan in the store (engine/plan.py)
     with Store(template) as store:
+        with store.transaction():  # the day was not scored yet that morning
+            for (card,) in store.con.execute(
+                    "SELECT DISTINCT scorecard FROM snapshots WHERE as_of >= ?", [day]).fetchall():
+                for (d,) in store.con.execute("SELECT DISTINCT as_of FROM snapshots WHERE "
+                                              "scorecard = ? AND as_of >= ?", [card, day]
+                                              ).fetchall():
+                    store.forget_snapshot(card, d)
         (loaded,) = Workspace.open(work).scorecards(["health"])
         Evaluator(ibis.duckdb.from_connection(store.con), loaded.scorecard, store=store)
     return template
@@ -94,6 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--as-of", type=date.fromisoformat, default=date(2026, 10, 31))
     p.add_argument("--quiet-wait", type=float, default=300)
+    p.add_argument("--prepare-only", action="store_true",
+                   help="only build the morning's workspace (bench-out/daily-ws)")
+    p.add_argument("--keep", action="store_true", help="keep bench-out/daily-ws afterwards")
     args = p.parse_args(argv)
     root = (DATA / args.size).resolve()
 
@@ -104,7 +114,14 @@ def main(argv: list[str] | None = None) -> int:
     day = args.as_of.isoformat()
     out = root / "bench-out"
     work = out / "daily-ws"
-    template = _morning(root, work, args.as_of)
+    template = work / "before.duckdb"
+    if args.prepare_only:
+        _morning(root, work, args.as_of)
+        return 0
+    # in a child: this process stays small, and the measured children (forked from it) start
+    # with its memory in their peak RSS
+    subprocess.run([sys.executable, "-m", "bench.daily", "--size", args.size, "--as-of", day,
+                    "--prepare-only", "--quiet-wait", "0"], check=True, cwd=ROOT)
     events = duckdb.connect().execute(
         f"SELECT count(*) FROM '{work / EVENTS / f'day-{day}.parquet'}'").fetchone()[0]
     say(f"daily run of {day}: {events:,} new events in one file; the store before it "
@@ -144,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"| {args.size} | {events:,} | {med[names[0]]:.2f} s | {med[names[1]]:.2f} s | "
           f"{med[names[0]] / med[names[1]]:.2f}x | "
           f"{max(s.peak_rss_mib for s in samples[names[0]]):,.0f} MiB |")
-    shutil.rmtree(work, ignore_errors=True)
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
     return 0
 
 
