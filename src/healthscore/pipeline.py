@@ -22,8 +22,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-import ibis
-
 from healthscore import clock
 from healthscore.config.scorecard import LoadedScorecard, load_scorecard
 from healthscore.engine import Evaluator, check_scorecard
@@ -93,9 +91,8 @@ def preview_measures(workspace: Workspace, loaded: list[LoadedScorecard],
     its weight only moves every score alike)."""
     out: list[MeasurePreview] = []
     with workspace.store(read_only=True) as store:
-        backend = ibis.duckdb.from_connection(store.con)
         for sc in loaded:
-            ev = Evaluator(backend, sc.scorecard, store=store).evaluate(as_of)
+            ev = Evaluator(None, sc.scorecard, store=store).evaluate(as_of)
             rows = ev.measures.to_pandas()
             if rows.empty:
                 continue
@@ -224,9 +221,8 @@ def score(workspace: Workspace, as_of: date, *, scorecards: list[str] | None = N
         run = ScoreRun(record.run_id, as_of)
         run.warnings = freshness(store.con, [sc.scorecard for sc in loaded], as_of,
                                  allow_stale=allow_stale)
-        backend = ibis.duckdb.from_connection(store.con)
         for i, sc in enumerate(loaded):
-            run.evaluations.append(Evaluator(backend, sc.scorecard, store=store).evaluate(as_of))
+            run.evaluations.append(Evaluator(None, sc.scorecard, store=store).evaluate(as_of))
             if progress:
                 progress(i + 1, len(loaded), sc.name)
         with store.transaction():
@@ -333,8 +329,7 @@ def backfill(workspace: Workspace, start: date, end: date, *, step: int = 1,
         record.detail = {"from": str(start), "to": str(end), "step": step,
                          "scored": report.scored, "skipped": report.skipped,
                          "warnings": report.warnings}
-        backend = ibis.duckdb.from_connection(store.con)
-        evaluators = {sc.name: Evaluator(backend, sc.scorecard, store=store) for sc in loaded}
+        evaluators = {sc.name: Evaluator(None, sc.scorecard, store=store) for sc in loaded}
         done = {sc.name: set() if force else
                 _snapshot_dates(store, sc.name, sc.scorecard.version) for sc in loaded}
         total = len(dates) * len(loaded)

@@ -147,7 +147,7 @@ def _events(ref: Reference, rows, arrivals: int = 1) -> None:
     rollups.rebuild(con)
     rebuilt = {t: sorted(con.execute(f"SELECT * FROM {t}").fetchall()) for t in rollups.TABLES}
     assert maintained == rebuilt
-    ref.ev.ctx._stats = None  # the evaluator caches which tables hold data
+    ref.ev.stats = None  # the evaluator caches which tables hold data
 
 
 @settings(max_examples=30, deadline=None,
@@ -244,7 +244,7 @@ def _users(ref: Reference, users, trainings) -> None:
     for k, (n, h) in enumerate(trainings):
         con.execute("INSERT INTO trainings (account_id, user_id, course, completed_at) "
                     "VALUES (?, ?, ?, ?)", ["A1", f"u{n}", f"c{k}", at(h)])
-    ref.ev.ctx._stats = None
+    ref.ev.stats = None
 
 
 @settings(max_examples=40, deadline=None,

@@ -18,6 +18,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable
 from datetime import date, datetime
+from functools import cached_property
 
 import ibis
 import numpy as np
@@ -31,7 +32,9 @@ from healthscore.measures.base import (
     MeasureContext,
     cutoff_of,
     get_measure,
+    held_data,
     measure_expression,
+    table_stats,
 )
 from healthscore.measures.rollup import DIRECT_MAX, BatchMeasure, Need, build_grid, build_spans
 from healthscore.scoring.frame import Evaluation, measure_key, score_frame
@@ -99,7 +102,11 @@ class Evaluator:
     """
 
     def __init__(self, backend, sc: Scorecard, *, store: Store | None = None):
-        self.backend = backend
+        if backend is None and store is None:
+            raise ValueError("an Evaluator needs an Ibis backend or a store")
+        # the Ibis backend is made only to compile a plan the store does not hold
+        self._backend = backend
+        self.con = store.con if backend is None else getattr(backend, "con", None)
         self.sc = sc
         self.resolved = {name: sc.resolve(name) for name in sc.variant_names()}
         self.measures: dict[str, tuple[str, MeasureConfig]] = {}
@@ -107,12 +114,12 @@ class Evaluator:
             for _, mid, cfg in r.measures():
                 self.measures.setdefault(measure_key(mid, cfg), (mid, cfg))
         self.columns = _account_columns(sc, self.resolved)
-        if getattr(backend, "name", "") != "duckdb":
+        if backend is not None and getattr(backend, "name", "") != "duckdb":
             raise EngineError(
                 f"scoring runs on DuckDB; the {getattr(backend, 'name', backend)!r} backend is "
                 "not supported yet", hint="use the workspace's DuckDB store (engine: duckdb)")
-        # the date is set per frame(); the compiled SQL reads the cutoff from a variable
-        self.ctx = MeasureContext(backend, date(2000, 1, 1), variables=True)
+        #: rows and earliest time of each table (None: read on first use)
+        self.stats: dict | None = None
         #: dates whose batch measures are prepared (see prepare)
         self.prepared: set[date] = set()
         #: dates whose span counts are prepared (only batches of more than DIRECT_MAX dates:
@@ -127,6 +134,19 @@ class Evaluator:
         self.tables = plan.tables
         self.sql_accounts, self.sql_active, self.sql = (plan.sql_accounts, plan.sql_active,
                                                         plan.sql)
+
+    @property
+    def backend(self):
+        """The Ibis backend over the store's connection (made on first use)."""
+        if self._backend is None:
+            self._backend = ibis.duckdb.from_connection(self.con)
+        return self._backend
+
+    @cached_property
+    def ctx(self) -> MeasureContext:
+        """The measures' view of the store; the compiled SQL reads the cutoff from a variable,
+        the date is set per frame()."""
+        return MeasureContext(self.backend, date(2000, 1, 1), variables=True)
 
     def _plan(self, store: Store | None) -> Plan:
         """The compiled SQL: from the store when it holds it under the same key, else compiled
@@ -169,10 +189,10 @@ class Evaluator:
         needs = {n for b in self.batch.values() for n in b.needs}
         usage = {n for n in needs if isinstance(n, Need)}
         if usage:
-            build_grid(self.backend.con, self.grid, dates, usage)
+            build_grid(self.con, self.grid, dates, usage)
         self.spanned = set()
         if needs - usage and len(dates) > DIRECT_MAX:
-            build_spans(self.backend.con, f"{self.grid}_spans", dates, needs - usage)
+            build_spans(self.con, f"{self.grid}_spans", dates, needs - usage)
             self.spanned = set(dates)
         self.prepared = set(dates)
 
@@ -186,10 +206,11 @@ class Evaluator:
 
     def frame(self, as_of: date) -> pd.DataFrame:
         """One row per account active at ``as_of`` (sorted by id): attributes and measures."""
-        self.ctx.as_of = as_of  # what has_data() compares with (the cutoff lives in SQL)
+        if self.stats is None:
+            self.stats = table_stats(self.con)
         present = [k for k in self.measures
-                   if all(self.ctx.has_data(t) for t in self.tables[k])]
-        con = self.backend.con
+                   if all(held_data(self.stats, t, as_of) for t in self.tables[k])]
+        con = self.con
         con.execute(f"SET VARIABLE {CUTOFF_VARIABLE} = ?::TIMESTAMP", [cutoff_of(as_of)])
         df = con.sql(self.sql_accounts).df()
         if as_of not in self.prepared:
@@ -229,13 +250,13 @@ class Evaluator:
             joins.append(f"LEFT JOIN {self.grid}_spans s ON s.account_id = a.account_id "
                          "AND s.as_of = ?")
             params.append(as_of)
-        return self.backend.con.sql(
+        return self.con.sql(
             f"SELECT a.account_id, {cols} FROM ({self.sql_active}) a {' '.join(joins)}",
             params=params).df()
 
     def overrides(self, as_of: date) -> pd.DataFrame:
         """Overrides in force at the cutoff of ``as_of`` (account_id, measure, score, id)."""
-        return pd.DataFrame(active_overrides(self.backend.con, cutoff_of(as_of), self.sc.name),
+        return pd.DataFrame(active_overrides(self.con, cutoff_of(as_of), self.sc.name),
                             columns=["account_id", "measure", "score", "override_id"])
 
     def evaluate(self, as_of: date) -> Evaluation:

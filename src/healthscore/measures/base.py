@@ -174,19 +174,17 @@ class MeasureContext:
     def table_stats(self) -> dict[str, tuple[int, Any]]:
         """Rows and earliest time of every canonical table (one query each, cached)."""
         if self._stats is None:
-            self._stats = {}
             con = getattr(self.backend, "con", None) if self.backend.name == "duckdb" else None
-            for spec in TABLES.values():
-                if con is not None:  # plain SQL: no expression to compile per table
-                    first = f'min("{spec.time}")' if spec.time else "NULL"
-                    rows, earliest = con.execute(
-                        f'SELECT count(*), {first} FROM "{spec.name}"').fetchall()[0]
-                    self._stats[spec.name] = (int(rows), earliest)
-                    continue
-                t = self.backend.table(spec.name)
-                first = t[spec.time].min() if spec.time else ibis.null()
-                rows, earliest = t.aggregate(n=t.count(), first=first).execute().iloc[0]
-                self._stats[spec.name] = (int(rows), None if earliest != earliest else earliest)
+            if con is not None:  # plain SQL: no expression to compile per table
+                self._stats = table_stats(con)
+            else:
+                self._stats = {}
+                for spec in TABLES.values():
+                    t = self.backend.table(spec.name)
+                    first = t[spec.time].min() if spec.time else ibis.null()
+                    rows, earliest = t.aggregate(n=t.count(), first=first).execute().iloc[0]
+                    self._stats[spec.name] = (int(rows),
+                                              None if earliest != earliest else earliest)
         return self._stats
 
     def has_data(self, name: str) -> bool:
@@ -194,14 +192,30 @@ class MeasureContext:
 
         Decided from the table's earliest time, so it costs nothing per date.
         """
-        rows, earliest = self.table_stats()[name]
-        if rows == 0:
-            return False
-        if earliest is None:
-            return True
-        if isinstance(earliest, datetime):
-            return earliest < self.cutoff_dt
-        return earliest <= self.as_of
+        return held_data(self.table_stats(), name, self.as_of)
+
+
+def table_stats(con) -> dict[str, tuple[int, Any]]:
+    """Rows and earliest time of every canonical table, on a DuckDB connection."""
+    stats = {}
+    for spec in TABLES.values():
+        first = f'min("{spec.time}")' if spec.time else "NULL"
+        rows, earliest = con.execute(f'SELECT count(*), {first} FROM "{spec.name}"').fetchall()[0]
+        stats[spec.name] = (int(rows), earliest)
+    return stats
+
+
+def held_data(stats: dict[str, tuple[int, Any]], name: str, as_of: date) -> bool:
+    """Whether table ``name`` held any row by the end of ``as_of``, by ``stats``
+    (:func:`table_stats`)."""
+    rows, earliest = stats[name]
+    if rows == 0:
+        return False
+    if earliest is None:
+        return True
+    if isinstance(earliest, datetime):
+        return earliest < cutoff_of(as_of)
+    return earliest <= as_of
 
 
 MeasureFn = Callable[[MeasureContext, Any], ir.Table]
