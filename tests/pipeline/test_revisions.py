@@ -171,3 +171,15 @@ def test_the_api_lists_a_dates_revisions_and_explains_the_latest(revised):
     assert body["change"]["delta"] == pytest.approx(45.0)
     assert body["change"]["contributions"][0]["measure"] == "active_user_ratio"
     assert missing.status_code == 404 and missing.json()["ok"] is False
+
+
+def test_the_account_page_says_a_score_was_revised(revised):
+    """The dashboard's "why it changed" panel names the revision, as `why` does."""
+    from fastapi.testclient import TestClient
+
+    from healthscore.server import create_app
+
+    with TestClient(create_app(revised.root), base_url="http://localhost") as client:
+        page = client.get("/accounts/A1", params={"scorecard": "mini", "as_of": str(AS_OF)})
+    assert page.status_code == 200
+    assert "2026-06-30 revised on 2026-07-12 09:00 UTC: late usage events (3 rows)" in page.text
