@@ -58,11 +58,11 @@ variants:
 @pytest.fixture
 def mini(ws: WS) -> WS:
     ws.file("data/accounts.csv", ACCOUNTS)
-    ws.file("data/events.csv", EVENTS)
+    ws.file("data/events/june.csv", EVENTS)
     ws.file("scorecards/mini.yaml", SCORECARD)
     ws.config("""
         crm: {table: accounts, path: data/accounts.csv}
-        events: {table: usage_events, path: data/events.csv}
+        events: {table: usage_events, path: "data/events/*.csv"}
         """)
     ws.ingest(now=NOW)
     return ws
@@ -110,7 +110,7 @@ def test_data_after_the_as_of_date_changes_nothing(mini):
     score(mini.open(), AS_OF, now=NOW)
     before = _snapshot(mini)
     # later events, a later CRM export with more seats and a churn: all after AS_OF
-    mini.file("data/events.csv", EVENTS + "A1,u7,login,2026-07-05T00:00:00Z\n"
+    mini.file("data/events/june.csv", EVENTS + "A1,u7,login,2026-07-05T00:00:00Z\n"
                                           "A1,u8,login,2026-07-06T00:00:00Z\n")
     mini.file("data/accounts.csv", ACCOUNTS.replace("A1,Acme,smb,mature,10,2025-01-01,",
                                                     "A1,Acme,smb,mature,50,2025-01-01,2026-07-08"))

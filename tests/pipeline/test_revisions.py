@@ -14,7 +14,7 @@ in tiers, weight 1). Arithmetic of A1 on 2026-06-30:
 from datetime import date, datetime
 
 import pytest
-from test_pipeline import ACCOUNTS, EVENTS, SCORECARD
+from test_pipeline import NOW, mini  # noqa: F401  (the fixture)
 from typer.testing import CliRunner
 
 from conftest import WS
@@ -25,7 +25,7 @@ from healthscore.pipeline import score
 from healthscore.read.revisions import revision_change, revisions
 
 AS_OF = date(2026, 6, 30)
-FIRST = datetime(2026, 7, 10, 12, 0)
+FIRST = NOW  # 2026-07-10 12:00, when the mini workspace is ingested
 LATE = datetime(2026, 7, 12, 9, 0)
 LATE_EVENTS = """\
 account_id,user_id,event,timestamp
@@ -36,21 +36,13 @@ A1,u5,login,2026-06-25T12:00:00Z
 
 
 @pytest.fixture
-def revised(ws: WS) -> WS:
-    ws.file("data/accounts.csv", ACCOUNTS)
-    ws.file("data/events/june.csv", EVENTS)
-    ws.file("scorecards/mini.yaml", SCORECARD)
-    ws.config("""
-        crm: {table: accounts, path: data/accounts.csv}
-        events: {table: usage_events, path: "data/events/*.csv"}
-        """)
-    ws.ingest(now=FIRST)
-    score(ws.open(), date(2026, 6, 29), now=FIRST)
-    score(ws.open(), AS_OF, now=FIRST)
-    ws.file("data/events/late.csv", LATE_EVENTS)
-    ws.ingest(now=LATE)
-    score(ws.open(), AS_OF, now=LATE)
-    return ws
+def revised(mini: WS) -> WS:  # noqa: F811  (the mini workspace, ingested at FIRST)
+    score(mini.open(), date(2026, 6, 29), now=FIRST)
+    score(mini.open(), AS_OF, now=FIRST)
+    mini.file("data/events/late.csv", LATE_EVENTS)
+    mini.ingest(now=LATE)
+    score(mini.open(), AS_OF, now=LATE)
+    return mini
 
 
 def _a1(ws: WS, **kw) -> dict:

@@ -38,8 +38,9 @@ from healthscore.measures.base import (
 )
 from healthscore.measures.rollup import DIRECT_MAX, BatchMeasure, Need, build_grid, build_spans
 from healthscore.scoring.frame import Evaluation, measure_key, score_frame
+from healthscore.store.reads import dict_rows
 from healthscore.store.schema import PLANS_SINCE
-from healthscore.store.store import Store, dict_rows
+from healthscore.store.store import Store
 
 
 def measure_expr(ctx: MeasureContext, mid: str, cfg: MeasureConfig):
@@ -153,14 +154,16 @@ class Evaluator:
         (and kept in the store for the next run when it may be written)."""
         if store is None:
             return self._compile()
+        if store.schema_version() < PLANS_SINCE:  # an older store opened read-only
+            return self._compile()
         key = plan_key(store.con, self.sc.model_dump_json())
-        text = store.compiled_plan(key) if store.schema_version() >= PLANS_SINCE else None
+        text = store.compiled_plan(key)
         plan = Plan.from_json(text) if text else None
         if plan is not None:
             self.plan_stored = True
             return plan
         plan = self._compile()
-        if not store.read_only and store.schema_version() >= PLANS_SINCE:
+        if not store.read_only:
             store.save_plan(key, self.sc.name, plan.to_json())
         return plan
 

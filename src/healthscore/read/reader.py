@@ -20,7 +20,8 @@ from typing import Any, Protocol, TypeVar
 import duckdb
 import pyarrow as pa
 
-from healthscore.store.store import Store, dict_rows
+from healthscore.store.reads import dict_rows
+from healthscore.store.store import Store
 from healthscore.workspace import Workspace
 
 T = TypeVar("T")

@@ -31,7 +31,8 @@ import pyarrow as pa
 
 from healthscore.errors import StoreBusy
 from healthscore.read.reader import Params, arrow_of, bound
-from healthscore.store.store import Store, dict_rows, writers_waiting
+from healthscore.store.reads import dict_rows
+from healthscore.store.store import Store, writers_waiting
 from healthscore.workspace import Workspace
 
 T = TypeVar("T")

@@ -17,7 +17,8 @@ from datetime import date, datetime
 import pandas as pd
 
 from healthscore.errors import NotFound
-from healthscore.store.store import Store, dict_rows
+from healthscore.store.reads import dict_rows
+from healthscore.store.store import Store
 
 #: The team's states of an alert (closed is ``closed_on`` being set, whatever the state).
 STATES = ("open", "acknowledged", "snoozed")

@@ -25,6 +25,9 @@ compare the maintained roll-ups with).
 
 from __future__ import annotations
 
+#: The event table the roll-ups summarise.
+SOURCE = "usage_events"
+
 #: Quantities are summed as exact decimals, then read as doubles: the order in which events
 #: arrive cannot change a sum.
 DECIMAL = "DECIMAL(38, 10)"
@@ -76,7 +79,7 @@ def rebuild(con) -> None:
     """Compute the roll-ups from every stored usage event (replaces what they held)."""
     for stmt in DDL:
         con.execute(stmt)
-    every = "SELECT * FROM usage_events"
+    every = f"SELECT * FROM {SOURCE}"
     for table, select in (("usage_daily", _daily(every)),
                           ("usage_user_days", _pairs(every, "user_id")),
                           ("usage_event_days", _pairs(every, "event"))):

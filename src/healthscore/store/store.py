@@ -2,8 +2,9 @@
 
 Every write to a persistent table happens here, inside :meth:`Store.transaction`, so an ingest
 that fails half-way leaves the store exactly as it was; the writes of scores are the
-:class:`~healthscore.store.history.HistoryWrites` half of the class. Readers use
-:meth:`Store.cursor`.
+:class:`~healthscore.store.history.HistoryWrites` part of the class, its reads (counts, runs,
+the quarantine, exports) the :class:`~healthscore.store.reads.StoreReads` part. Readers of
+other tables use :meth:`Store.cursor`.
 """
 
 from __future__ import annotations
@@ -22,12 +23,12 @@ from pathlib import Path
 import duckdb
 
 from healthscore import clock
-from healthscore.csvsafe import sql_cell
 from healthscore.errors import StoreError
-from healthscore.schemas import TABLES, Table
+from healthscore.schemas import Table
 from healthscore.store import rollups
-from healthscore.store.disk import is_held, output_fault, private_files, store_fault
+from healthscore.store.disk import is_held, private_files, store_fault
 from healthscore.store.history import HistoryWrites
+from healthscore.store.reads import StoreReads, _alive, _q
 from healthscore.store.schema import (
     COMPACTED_AT,
     HASH_SCHEME,
@@ -68,19 +69,6 @@ class Run:
     detail: dict | None = field(default=None)
 
 
-def _alive(pid: int | None, host: str | None) -> bool:
-    """Whether the process that started a run may still be working (unknown: assume so)."""
-    if pid is None or host != socket.gethostname():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 #: A writer refreshes its marker at least this often while it waits; an older marker is left
 #: by a process that was killed while waiting, and is ignored.
 MARKER_FRESH = 2.0
@@ -110,25 +98,15 @@ def writers_waiting(path: Path) -> bool:
     return False
 
 
-def dict_rows(cur) -> list[dict]:
-    """The rows of an executed query as dicts keyed by column name."""
-    names = [d[0] for d in cur.description]
-    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
-
-
 def _sql_text(value: str) -> str:
     return value.replace("'", "''")
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _key_match(table: Table, left: str, right: str) -> str:
     return " AND ".join(f"{left}.{_q(k)} = {right}.{_q(k)}" for k in table.key)
 
 
-class Store(HistoryWrites):
+class Store(HistoryWrites, StoreReads):
     """A workspace's DuckDB file.
 
     Parameters
@@ -463,7 +441,7 @@ class Store(HistoryWrites):
             f"FROM {staged} s ANTI JOIN ({' UNION ALL '.join(stored)}) o ON s._hash = o._hash "
             f"ORDER BY {order}", [run_id, at, lo, hi])
         inserted = self._changes()
-        if table.name == "usage_events" and inserted:
+        if table.name == rollups.SOURCE and inserted:
             # the daily roll-ups follow in the same transaction (store/rollups.py); a source
             # is written once per run, so its run and source pick out the rows just inserted
             rolled = rollups.merge(
@@ -555,94 +533,3 @@ class Store(HistoryWrites):
         # DuckDB returns the affected row count as the result of an INSERT/DELETE.
         rows = self.con.fetchall()
         return int(rows[0][0]) if rows else 0
-
-    # -- reads -----------------------------------------------------------------------------
-
-    def row_counts(self) -> dict[str, int]:
-        """Rows per canonical table (current versions for state tables)."""
-        out = {}
-        for t in TABLES.values():
-            where = " WHERE _valid_to IS NULL" if t.kind == "state" else ""
-            out[t.name] = self.con.execute(f"SELECT count(*) FROM {_q(t.name)}{where}"
-                                           ).fetchall()[0][0]
-        return out
-
-    def table_summary(self) -> list[dict]:
-        """Per canonical table: current rows, stored versions, accounts, and time span."""
-        out = []
-        for t in TABLES.values():
-            time_col = t.time
-            span = (f", min({_q(time_col)}), max({_q(time_col)})" if time_col
-                    else ", NULL, NULL")
-            current = "count(*) FILTER (WHERE _valid_to IS NULL)" if t.kind == "state" \
-                else "count(*)"
-            accounts = "count(DISTINCT account_id)" if "account_id" in t.column_names else "NULL"
-            rows, versions, accts, first, last = self.con.execute(
-                f"SELECT {current}, count(*), {accounts}{span} FROM {_q(t.name)}").fetchall()[0]
-            out.append({"table": t.name, "kind": t.kind, "rows": rows, "versions": versions,
-                        "accounts": accts, "time_column": time_col, "first": first,
-                        "last": last})
-        return out
-
-    def runs(self, limit: int = 5) -> list[dict]:
-        """The latest runs, newest first; a run whose process died reads ``interrupted``
-        (also on a read-only store, which cannot mark it)."""
-        # a store of an older release opened read-only (not migrated) has no pid, host
-        who = "pid, host" if self.schema_version() >= 5 else "NULL AS pid, NULL AS host"
-        rows = dict_rows(self.con.execute(
-            "SELECT run_id, kind, started_at, finished_at, status, rows_loaded, rows_rejected, "
-            f"error, {who} FROM runs ORDER BY run_id DESC LIMIT ?", [limit]))
-        for r in rows:
-            pid, host = r.pop("pid"), r.pop("host")
-            if r["status"] == "running" and not _alive(pid, host):
-                r["status"] = "interrupted"
-                r["error"] = "the process running it stopped before it finished"
-        return rows
-
-    def quarantine(self, *, table: str | None = None, source: str | None = None,
-                   limit: int | None = None) -> list[dict]:
-        """Quarantined rows (newest state of each file), filtered by table and/or source."""
-        where, params = [], []
-        if table:
-            where.append('"table" = ?')
-            params.append(table)
-        if source:
-            where.append("source = ?")
-            params.append(source)
-        sql = ("SELECT source, \"table\", file, \"row\", \"column\", value, reason, run_id "
-               "FROM quarantine" + (" WHERE " + " AND ".join(where) if where else "")
-               + " ORDER BY source, file, \"row\", \"column\"")
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
-        return dict_rows(self.con.execute(sql, params))
-
-    def export(self, sql: str, params: list, path: str, fmt: str) -> int:
-        """Write the rows of a query to a CSV (with a header) or Parquet file; their count.
-        CSV text cells that a spreadsheet would run as a formula are neutralised
-        (:mod:`healthscore.csvsafe`); Parquet keeps the values as they are."""
-        n = self.con.execute(f"SELECT count(*) FROM ({sql})", params).fetchall()[0][0]
-        options = "FORMAT parquet" if fmt == "parquet" else "FORMAT csv, HEADER"
-        if fmt != "parquet":
-            columns = self.con.execute(f"DESCRIBE ({sql})", params).fetchall()
-            sql = "SELECT " + ", ".join(
-                (sql_cell(_q(name)) if kind == "VARCHAR" else _q(name)) + f" AS {_q(name)}"
-                for name, kind, *_ in columns) + f" FROM ({sql})"
-        safe = path.replace("'", "''")
-        try:
-            self.con.execute(f"COPY ({sql}) TO '{safe}' ({options})", params)
-        except duckdb.IOException as exc:
-            raise output_fault(Path(path), OSError(str(exc))) from None
-        return n
-
-    def export_table(self, table, path: str, fmt: str) -> int:
-        """Write an Arrow table to ``path`` like :meth:`export` (CSV cells made safe)."""
-        self.con.register("_export", table)
-        try:
-            return self.export("SELECT * FROM _export", [], path, fmt)
-        finally:
-            self.con.unregister("_export")
-
-    def quarantine_count(self) -> int:
-        return self.con.execute(
-            "SELECT count(*) FROM (SELECT DISTINCT source, file, \"row\" FROM quarantine)"
-        ).fetchall()[0][0]
