@@ -7,6 +7,7 @@ The `mini` workspace of test_pipeline (two measures, one variant) on 2026-06-30.
 from __future__ import annotations
 
 import ibis
+import pytest
 from test_pipeline import AS_OF, NOW, mini  # noqa: F401  (the fixture)
 
 from healthscore.engine import Evaluator
@@ -72,10 +73,11 @@ def test_only_the_newest_plans_are_kept(mini, monkeypatch):  # noqa: F811
     assert len(kept) == 2 and "c" in kept
 
 
-def test_a_plan_of_another_format_is_compiled_again(mini):  # noqa: F811
+@pytest.mark.parametrize("stored", ['{"format": 0}', '{"format": 1, "sql": 3}', '[1, 2]'])
+def test_a_plan_of_another_format_or_damaged_is_compiled_again(mini, stored):  # noqa: F811
     score(mini.open(), AS_OF, now=NOW)
     with mini.open().store() as store:
-        store.con.execute("UPDATE compiled_plans SET plan = '{\"format\": 0}'")
+        store.con.execute("UPDATE compiled_plans SET plan = ?", [stored])
     store, ev = _evaluator(mini)
     try:
         assert not ev.plan_stored

@@ -87,8 +87,15 @@ class Plan:
 
     @classmethod
     def from_json(cls, text: str) -> Plan | None:
-        """The plan, or None when it was written in another format."""
-        d = json.loads(text)
+        """The plan, or None when it was written in another format or cannot be read (it is
+        then compiled again: a plan is only ever a cache)."""
+        try:
+            return cls._parse(json.loads(text))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return None
+
+    @classmethod
+    def _parse(cls, d: dict) -> Plan | None:
         if d.get("format") != PLAN_FORMAT:
             return None
 
