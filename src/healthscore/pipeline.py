@@ -26,6 +26,7 @@ from healthscore import clock
 from healthscore.config.scorecard import LoadedScorecard, load_scorecard
 from healthscore.engine import Evaluator, check_scorecard
 from healthscore.engine.freshness import data_end, freshness
+from healthscore.engine.plan import stored_plan
 from healthscore.errors import ConfigError, NotFound
 from healthscore.scoring.frame import Evaluation
 from healthscore.sources import IngestReport, ingest
@@ -52,6 +53,11 @@ class ScoreRun:
 def check(workspace: Workspace, scorecards: list[str] | None = None) -> list[LoadedScorecard]:
     """Validate the workspace's scorecards fully (shape, measures, params); return them."""
     loaded = workspace.scorecards(scorecards)
+    _check_all(loaded)
+    return loaded
+
+
+def _check_all(loaded: list[LoadedScorecard]) -> None:
     problems: list[str] = []
     for sc in loaded:
         try:
@@ -61,7 +67,6 @@ def check(workspace: Workspace, scorecards: list[str] | None = None) -> list[Loa
     if problems:
         raise ConfigError("the scorecards have problems", problems=problems,
                           hint="see docs/scorecards.md and docs/measures.md")
-    return loaded
 
 
 @dataclass
@@ -146,8 +151,13 @@ def suggest_scorecard(workspace: Workspace, name: str = "health", *, out=None,
     return path, chosen
 
 
-def _checked(workspace: Workspace, scorecards: list[str] | None) -> list[LoadedScorecard]:
-    loaded = check(workspace, scorecards)
+def _checked(workspace: Workspace, scorecards: list[str] | None,
+             store: Store | None = None) -> list[LoadedScorecard]:
+    """The scorecards to run, checked (those whose compiled plan ``store`` holds passed the
+    same check before: :func:`healthscore.engine.plan.stored_plan`)."""
+    loaded = workspace.scorecards(scorecards)
+    _check_all([sc for sc in loaded
+                if store is None or stored_plan(store, sc.scorecard) is None])
     if not loaded:
         raise ConfigError(f"{workspace.root}: no scorecards found "
                           f"(patterns: {', '.join(workspace.config.scorecards)})",
@@ -216,23 +226,31 @@ def score(workspace: Workspace, as_of: date, *, scorecards: list[str] | None = N
     """
     now = clock.now(now)
     _not_future(as_of, now, "--as-of")
-    loaded = _checked(workspace, scorecards)
-    with workspace.store() as store, store.recorded("score", now) as record:
-        run = ScoreRun(record.run_id, as_of)
-        run.warnings = freshness(store.con, [sc.scorecard for sc in loaded], as_of,
-                                 allow_stale=allow_stale)
-        for i, sc in enumerate(loaded):
-            run.evaluations.append(Evaluator(None, sc.scorecard, store=store).evaluate(as_of))
-            if progress:
-                progress(i + 1, len(loaded), sc.name)
-        with store.transaction():
-            for sc, ev in zip(loaded, run.evaluations, strict=True):
-                write_evaluation(store, sc, ev, run_id=record.run_id, now=now)
-        store.tidy_series(appended=1)  # one date, however many scorecards
-        record.rows_loaded = sum(e.accounts.num_rows for e in run.evaluations)
-        record.detail = {"as_of": str(as_of),
-                         "scorecards": {sc.name: sc.scorecard.version for sc in loaded},
-                         "warnings": run.warnings}
+    with workspace.store() as store:
+        loaded = _checked(workspace, scorecards, store)
+        with store.recorded("score", now) as record:
+            return _score(store, record, loaded, as_of, now, progress, allow_stale)
+
+
+def _score(store: Store, record: Run, loaded: list[LoadedScorecard], as_of: date,
+           now: datetime, progress: Progress | None, allow_stale: bool) -> ScoreRun:
+    run = ScoreRun(record.run_id, as_of)
+    evaluators = [Evaluator(None, sc.scorecard, store=store) for sc in loaded]
+    run.warnings = freshness(store.con, [sc.scorecard for sc in loaded], as_of,
+                             allow_stale=allow_stale,
+                             tables={ev.sc.name: ev.read_tables for ev in evaluators})
+    for i, (sc, ev) in enumerate(zip(loaded, evaluators, strict=True)):
+        run.evaluations.append(ev.evaluate(as_of))
+        if progress:
+            progress(i + 1, len(loaded), sc.name)
+    with store.transaction():
+        for sc, ev in zip(loaded, run.evaluations, strict=True):
+            write_evaluation(store, sc, ev, run_id=record.run_id, now=now)
+    store.tidy_series(appended=1)  # one date, however many scorecards
+    record.rows_loaded = sum(e.accounts.num_rows for e in run.evaluations)
+    record.detail = {"as_of": str(as_of),
+                     "scorecards": {sc.name: sc.scorecard.version for sc in loaded},
+                     "warnings": run.warnings}
     return run
 
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 from datetime import date, datetime
 from pathlib import Path
 
-import ibis
-
 from healthscore.config.scorecard import load_scorecard
 from healthscore.engine import check_scorecard
 from healthscore.errors import NotFound
@@ -174,6 +172,8 @@ def preview(workspace: Workspace, scorecard: str, candidate: Path | str, *,
         if day is None:
             raise NotFound("nothing is loaded or scored yet, so there is nothing to preview",
                            hint="run healthscore ingest and healthscore score first")
+        import ibis
+
         return preview_change(r, ibis.duckdb.from_connection(con), current, new, day,
                               history=history, horizon=horizon, every=every, top=top)
 

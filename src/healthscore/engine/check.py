@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from healthscore.config.scorecard import LoadedScorecard, MeasureConfig
 from healthscore.errors import ConfigError
-from healthscore.measures.base import get_measure
 from healthscore.schemas import TABLES
 
 ACCOUNT_COLUMNS = TABLES["accounts"].column_names
@@ -25,6 +24,8 @@ def measure_problems(loaded: LoadedScorecard, loc: tuple, mid: str,
 
         problems += [f"{where}: {key}.custom.{p}" for p in check_custom(cfg.custom)]
     else:
+        from healthscore.measures.base import get_measure
+
         name = cfg.measure or mid
         try:
             spec = get_measure(name)

@@ -19,33 +19,34 @@ import itertools
 from collections.abc import Iterable
 from datetime import date, datetime
 from functools import cached_property
+from typing import TYPE_CHECKING
 
-import ibis
 import numpy as np
-import pandas as pd
 
 from healthscore.config.scorecard import MeasureConfig, ResolvedScorecard, Scorecard
-from healthscore.engine.plan import Plan, plan_key
+from healthscore.engine.plan import Plan, plan_key, stored_plan
 from healthscore.errors import EngineError
-from healthscore.measures.base import (
-    CUTOFF_VARIABLE,
-    MeasureContext,
-    cutoff_of,
-    get_measure,
-    held_data,
-    measure_expression,
-    table_stats,
-)
+from healthscore.measures.cutoff import CUTOFF_VARIABLE, cutoff_of, held_data, table_stats
 from healthscore.measures.rollup import DIRECT_MAX, BatchMeasure, Need, build_grid, build_spans
 from healthscore.scoring.frame import Evaluation, measure_key, score_frame
 from healthscore.store.reads import dict_rows
 from healthscore.store.schema import PLANS_SINCE
 from healthscore.store.store import Store
 
+if TYPE_CHECKING:
+    from healthscore.measures.base import MeasureContext
+
+# Ibis, pandas and the measure library are imported where they are used: scoring with a plan
+# the store holds needs none of them (about half a second of start-up).
+
 
 def measure_expr(ctx: MeasureContext, mid: str, cfg: MeasureConfig):
     """(account_id, value) for every active account (whether its tables hold data is decided
     per date by :class:`Evaluator`)."""
+    import ibis
+
+    from healthscore.measures.base import get_measure, measure_expression
+
     if cfg.custom is None:
         spec = get_measure(cfg.measure or mid)
         return measure_expression(ctx, spec, spec.parse_params(cfg.params))
@@ -64,6 +65,8 @@ def measure_expr(ctx: MeasureContext, mid: str, cfg: MeasureConfig):
 
 def measure_batch(mid: str, cfg: MeasureConfig) -> BatchMeasure | None:
     """The set-based form of a measure (usage measures on DuckDB), else None."""
+    from healthscore.measures.base import get_measure
+
     if cfg.custom is not None:
         return None
     spec = get_measure(cfg.measure or mid)
@@ -75,6 +78,8 @@ _grid_names = itertools.count(1)
 
 def measure_tables(mid: str, cfg: MeasureConfig) -> tuple[str, ...]:
     """The tables whose absence makes the measure missing."""
+    from healthscore.measures.base import get_measure
+
     if cfg.custom is not None:
         return (cfg.custom.table,)
     return get_measure(cfg.measure or mid).tables
@@ -137,16 +142,25 @@ class Evaluator:
                                                         plan.sql)
 
     @property
+    def read_tables(self) -> set[str]:
+        """Every table the scorecard's measures read."""
+        return {t for ts in self.tables.values() for t in ts}
+
+    @property
     def backend(self):
         """The Ibis backend over the store's connection (made on first use)."""
         if self._backend is None:
+            import ibis
+
             self._backend = ibis.duckdb.from_connection(self.con)
         return self._backend
 
     @cached_property
-    def ctx(self) -> MeasureContext:
-        """The measures' view of the store; the compiled SQL reads the cutoff from a variable,
-        the date is set per frame()."""
+    def ctx(self):
+        """The measures' view of the store (a MeasureContext); the compiled SQL reads the cutoff
+        from a variable, the date is set per frame()."""
+        from healthscore.measures.base import MeasureContext
+
         return MeasureContext(self.backend, date(2000, 1, 1), variables=True)
 
     def _plan(self, store: Store | None) -> Plan:
@@ -154,21 +168,20 @@ class Evaluator:
         (and kept in the store for the next run when it may be written)."""
         if store is None:
             return self._compile()
-        if store.schema_version() < PLANS_SINCE:  # an older store opened read-only
-            return self._compile()
-        key = plan_key(store.con, self.sc.model_dump_json())
-        text = store.compiled_plan(key)
-        plan = Plan.from_json(text) if text else None
+        plan = stored_plan(store, self.sc)
         if plan is not None:
             self.plan_stored = True
             return plan
         plan = self._compile()
-        if not store.read_only:
-            store.save_plan(key, self.sc.name, plan.to_json())
+        if not store.read_only and store.schema_version() >= PLANS_SINCE:
+            store.save_plan(plan_key(store.con, self.sc.model_dump_json()), self.sc.name,
+                            plan.to_json())
         return plan
 
     def _compile(self) -> Plan:
         """Every measure as DuckDB SQL (its Ibis expression compiled; about a second)."""
+        import ibis
+
         batch = {key: b for key, (mid, cfg) in self.measures.items()
                  if (b := measure_batch(mid, cfg)) is not None}
         return Plan(
@@ -204,44 +217,52 @@ class Evaluator:
         b = self.batch.get(key)
         return b is None or (b.spans and as_of not in self.spanned)
 
-    def _accounts_expr(self, ctx: MeasureContext):
+    def _accounts_expr(self, ctx):
         return ctx.accounts().select("account_id", *self.columns)
 
-    def frame(self, as_of: date) -> pd.DataFrame:
-        """One row per account active at ``as_of`` (sorted by id): attributes and measures."""
+    def arrays(self, as_of: date) -> dict[str, np.ndarray]:
+        """The measure frame of ``as_of``: one entry per column (account_id, the variant and
+        percentile columns, one float column per measure, NaN where missing), one row per
+        account active at ``as_of``, sorted by id."""
         if self.stats is None:
             self.stats = table_stats(self.con)
         present = [k for k in self.measures
                    if all(held_data(self.stats, t, as_of) for t in self.tables[k])]
         con = self.con
         con.execute(f"SET VARIABLE {CUTOFF_VARIABLE} = ?::TIMESTAMP", [cutoff_of(as_of)])
-        df = con.sql(self.sql_accounts).df()
+        out = fetch_columns(con.sql(f"SELECT * FROM ({self.sql_accounts}) ORDER BY account_id"))
         if as_of not in self.prepared:
             self.prepare([as_of])
         per_date = [k for k in present if self._per_date(k, as_of)]
+        batched = [k for k in present if not self._per_date(k, as_of)]
         # One query for the per-date measures: one plan, pivoted to one column per measure by
-        # DuckDB, one transfer.
-        wide_sql = ("PIVOT (" + " UNION ALL ".join(
-            f"SELECT '{k}' AS key, account_id, value FROM ({self.sql[k]})"
-            for k in per_date) + ") ON key IN (" + ", ".join(f"'{k}'" for k in per_date)
-            + ") USING first(value) GROUP BY account_id")
-        long = con.sql(wide_sql).df().set_index("account_id") if per_date else None
-        batched = self._batched(as_of, [k for k in present if not self._per_date(k, as_of)])
-        df = df.sort_values("account_id", kind="stable").reset_index(drop=True)
-        wide = (long.reindex(df["account_id"]) if long is not None
-                else pd.DataFrame(index=df["account_id"]))
-        if batched is not None:
-            batched = batched.set_index("account_id").reindex(df["account_id"])
+        # DuckDB, one transfer; the batch measures come from the prepared grids.
+        found: dict[str, np.ndarray] = {}
+        for keys, build in ((per_date, self._pivot_sql), (batched, self._batched_sql)):
+            if keys:
+                sql, params = build(keys, as_of)
+                found |= _aligned(out["account_id"],
+                                  fetch_columns(con.sql(sql, params=params or None)))
+        n = len(out["account_id"])
         for key in self.measures:
-            source = batched if batched is not None and key in batched else wide
-            df[key] = (source[key].to_numpy(dtype=float, na_value=np.nan) if key in source
-                       else np.nan)
-        return df
+            out[key] = found[key].astype(float) if key in found else np.full(n, np.nan)
+        return out
 
-    def _batched(self, as_of: date, keys: list[str]) -> pd.DataFrame | None:
+    def frame(self, as_of: date):
+        """:meth:`arrays` as a pandas DataFrame."""
+        import pandas as pd
+
+        return pd.DataFrame(self.arrays(as_of))
+
+    def _pivot_sql(self, keys: list[str], as_of: date) -> tuple[str, list]:
+        """The per-date measures of ``keys``, pivoted to one column each."""
+        return ("PIVOT (" + " UNION ALL ".join(
+            f"SELECT '{k}' AS key, account_id, value FROM ({self.sql[k]})" for k in keys)
+            + ") ON key IN (" + ", ".join(f"'{k}'" for k in keys)
+            + ") USING first(value) GROUP BY account_id", [])
+
+    def _batched_sql(self, keys: list[str], as_of: date) -> tuple[str, list]:
         """The batch measures of ``as_of`` from the prepared grids (wide: one column each)."""
-        if not keys:
-            return None
         cols = ", ".join(f"CAST({self.batch[k].sql()} AS DOUBLE) AS {k}" for k in keys)
         needs = {n for k in keys for n in self.batch[k].needs}
         joins, params = [], []
@@ -253,18 +274,17 @@ class Evaluator:
             joins.append(f"LEFT JOIN {self.grid}_spans s ON s.account_id = a.account_id "
                          "AND s.as_of = ?")
             params.append(as_of)
-        return self.con.sql(
-            f"SELECT a.account_id, {cols} FROM ({self.sql_active}) a {' '.join(joins)}",
-            params=params).df()
+        return (f"SELECT a.account_id, {cols} FROM ({self.sql_active}) a {' '.join(joins)}",
+                params)
 
-    def overrides(self, as_of: date) -> pd.DataFrame:
-        """Overrides in force at the cutoff of ``as_of`` (account_id, measure, score, id)."""
-        return pd.DataFrame(active_overrides(self.con, cutoff_of(as_of), self.sc.name),
-                            columns=["account_id", "measure", "score", "override_id"])
+    def overrides(self, as_of: date) -> list[dict]:
+        """Overrides in force at the cutoff of ``as_of`` (account_id, measure, score,
+        override_id)."""
+        return active_overrides(self.con, cutoff_of(as_of), self.sc.name)
 
     def evaluate(self, as_of: date) -> Evaluation:
         """Score every account active at ``as_of``."""
-        return score_frame(self.sc, self.resolved, self.frame(as_of), as_of,
+        return score_frame(self.sc, self.resolved, self.arrays(as_of), as_of,
                            self.overrides(as_of))
 
 
@@ -280,3 +300,26 @@ def active_overrides(con, cutoff: datetime, scorecard: str) -> list[dict]:
         QUALIFY row_number() OVER (PARTITION BY account_id, measure
                                    ORDER BY created_at DESC, override_id DESC) = 1
     """, [cutoff, cutoff, scorecard]))
+
+
+def fetch_columns(relation) -> dict[str, np.ndarray]:
+    """A DuckDB relation's rows as one numpy array per column, NULL as NaN in numeric columns
+    and None in the others (numpy only: pandas is not needed to score)."""
+    out = {}
+    for name, col in relation.fetchnumpy().items():
+        if isinstance(col, np.ma.MaskedArray):
+            col = (col.astype(float).filled(np.nan) if col.dtype.kind in "biuf"
+                   else col.astype(object).filled(None))
+        out[name] = col
+    return out
+
+
+def _aligned(ids: np.ndarray, found: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``found``'s value columns in the row order of ``ids`` (NaN for an id it lacks)."""
+    row = {a: i for i, a in enumerate(found.pop("account_id"))}
+    at = np.fromiter((row.get(a, -1) for a in ids), np.int64, len(ids))
+    out = {}
+    for key, col in found.items():
+        col = np.append(col.astype(float), np.nan)  # index -1: the NaN appended
+        out[key] = col[at]
+    return out

@@ -15,7 +15,6 @@ from datetime import date
 import duckdb
 
 from healthscore.config.scorecard import Scorecard
-from healthscore.engine.evaluate import measure_tables
 from healthscore.errors import InputError
 from healthscore.schemas import TABLES
 
@@ -51,7 +50,10 @@ def data_end(con: duckdb.DuckDBPyConnection) -> date | None:
 
 
 def scorecard_tables(sc: Scorecard) -> set[str]:
-    """The activity tables a scorecard's measures read (over every variant)."""
+    """The activity tables a scorecard's measures read (over every variant), by the measure
+    library (an :class:`~healthscore.engine.evaluate.Evaluator` knows them from its plan)."""
+    from healthscore.engine.evaluate import measure_tables
+
     out: set[str] = set()
     for variant in sc.variant_names():
         for _, mid, cfg in sc.resolve(variant).measures():
@@ -60,14 +62,18 @@ def scorecard_tables(sc: Scorecard) -> set[str]:
 
 
 def freshness(con: duckdb.DuckDBPyConnection, scorecards: list[Scorecard], as_of: date, *,
-              allow_stale: bool = False, option: str = "--as-of") -> list[str]:
+              allow_stale: bool = False, option: str = "--as-of",
+              tables: dict[str, set[str]] | None = None) -> list[str]:
     """Check that ``as_of`` is not after the data the scorecards read: raises
     :class:`InputError` when it is more than :data:`STALE_AFTER_DAYS` after the last activity
     of every table they read (unless ``allow_stale``: then that is the first warning); returns
-    warnings for single tables that ended more than :data:`ENDED_AFTER_DAYS` before it."""
+    warnings for single tables that ended more than :data:`ENDED_AFTER_DAYS` before it.
+    ``tables``: the tables each scorecard (by name) reads, when known (else found by
+    :func:`scorecard_tables`)."""
     warnings: list[str] = []
     for sc in scorecards:
-        ends = table_ends(con, sorted(scorecard_tables(sc)))
+        read = tables[sc.name] if tables and sc.name in tables else scorecard_tables(sc)
+        ends = table_ends(con, sorted(t for t in read if t in ACTIVITY))
         if not ends:
             continue
         last = max(ends.values())

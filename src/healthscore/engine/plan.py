@@ -20,13 +20,15 @@ from pathlib import Path
 
 from healthscore.measures.rollup import BatchMeasure, Need, Span
 from healthscore.schemas import TABLES
+from healthscore.store.schema import PLANS_SINCE
 
 #: Bump when the plan's JSON layout changes.
 PLAN_FORMAT = 1
 
 #: The code whose change can change a compiled plan (relative to the package).
-_CODE = ("measures", "engine/evaluate.py", "engine/plan.py", "schemas.py", "config/scorecard.py",
-         "config/columns.py")
+#: A stored plan also vouches that the scorecard passed engine/check.py (see stored_plan).
+_CODE = ("measures", "engine/evaluate.py", "engine/plan.py", "engine/check.py", "schemas.py",
+         "config/scorecard.py", "config/columns.py")
 
 
 @cache
@@ -109,3 +111,15 @@ class Plan:
                    {k: BatchMeasure(tuple(need(n) for n in b["needs"]), b["expr"])
                     for k, b in d["batch"].items()},
                    {k: tuple(v) for k, v in d["tables"].items()})
+
+
+def stored_plan(store, sc) -> Plan | None:
+    """The plan ``store`` holds for scorecard ``sc`` under today's key, else None.
+
+    Plans are written only for scorecards that passed their check, and the key covers the
+    check's code and the scorecard's definition: a scorecard with a stored plan needs no
+    check again (the library it would load costs more than scoring a thousand accounts)."""
+    if store.schema_version() < PLANS_SINCE:  # an older store opened read-only
+        return None
+    text = store.compiled_plan(plan_key(store.con, sc.model_dump_json()))
+    return Plan.from_json(text) if text else None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import ibis
@@ -20,6 +20,7 @@ import ibis.expr.types as ir
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from healthscore.errors import ConfigError
+from healthscore.measures.cutoff import CUTOFF_VARIABLE, cutoff_of, held_data, table_stats
 from healthscore.schemas import TABLES, Table
 
 #: The columns every measure result has.
@@ -46,15 +47,6 @@ class Params(BaseModel):
 @ibis.udf.scalar.builtin(name="getvariable")
 def _variable_ts(name: str) -> dt.Timestamp(scale=6):  # type: ignore[valid-type]
     """DuckDB's GETVARIABLE, typed as a timestamp."""
-
-
-#: DuckDB variables holding the cutoff in "variables" mode (see MeasureContext).
-CUTOFF_VARIABLE = "hs_cutoff"
-
-
-def cutoff_of(as_of: date) -> datetime:
-    """The first moment not included when scoring ``as_of``: the midnight after it (UTC)."""
-    return datetime.combine(as_of + timedelta(days=1), time())
 
 
 @dataclass
@@ -195,29 +187,6 @@ class MeasureContext:
         return held_data(self.table_stats(), name, self.as_of)
 
 
-def table_stats(con) -> dict[str, tuple[int, Any]]:
-    """Rows and earliest time of every canonical table, on a DuckDB connection."""
-    stats = {}
-    for spec in TABLES.values():
-        first = f'min("{spec.time}")' if spec.time else "NULL"
-        rows, earliest = con.execute(f'SELECT count(*), {first} FROM "{spec.name}"').fetchall()[0]
-        stats[spec.name] = (int(rows), earliest)
-    return stats
-
-
-def held_data(stats: dict[str, tuple[int, Any]], name: str, as_of: date) -> bool:
-    """Whether table ``name`` held any row by the end of ``as_of``, by ``stats``
-    (:func:`table_stats`)."""
-    rows, earliest = stats[name]
-    if rows == 0:
-        return False
-    if earliest is None:
-        return True
-    if isinstance(earliest, datetime):
-        return earliest < cutoff_of(as_of)
-    return earliest <= as_of
-
-
 MeasureFn = Callable[[MeasureContext, Any], ir.Table]
 
 
@@ -280,7 +249,9 @@ def measure(name: str, *, family: str, unit: str, params: type[BaseModel] = NoPa
 
 
 def get_measure(name: str) -> MeasureSpec:
-    import healthscore.measures  # noqa: F401  (registers the library)
+    from healthscore.measures import load_library
+
+    load_library()
 
     try:
         return REGISTRY[name]

@@ -19,6 +19,7 @@ from datetime import date, datetime
 
 import pyarrow as pa
 
+from healthscore import arrays
 from healthscore.config.scorecard import Scorecard
 from healthscore.read.reader import Params, Reader, query_tables
 from healthscore.scoring.frame import explain_values
@@ -103,11 +104,11 @@ def measure_table(r: Reader, name: str, version: str, dates: list[date],
             rows["account_id"].to_pylist(), rows["as_of"].to_pylist(), strict=True))}
     applied = [(at[(o["account_id"], o["as_of"])], o["measure"], o["score"], o["override_id"])
                for o in over if (o["account_id"], o["as_of"]) in at]
-    keys = {"scorecard": pa.array([name] * n, pa.string()),
-            "version": pa.array([version] * n, pa.string()),
+    keys = {"scorecard": arrays.strings([name] * n),
+            "version": arrays.strings([version] * n),
             "as_of": rows["as_of"], "account_id": rows["account_id"]}
     measures, grouped = explain_values(
-        sc, keys, rows["variant"].to_numpy(zero_copy_only=False),
+        sc, keys, arrays.to_objects(rows["variant"]),
         rows.drop_columns(["as_of", "account_id", "variant"]), applied)
     return (measures, grouped) if groups else measures
 

@@ -1,21 +1,22 @@
 """From the measure frame of one date to scores: variants, measure scores, weights, points,
 coverage, bands and grades for every account at once.
 
-Pure: a pandas frame (one row per account, one column per measure) and the overrides in force
-go in, Arrow tables come out; no database, no clock. The engine
+Pure: the measure frame (one numpy array per column: one row per account, one column per
+measure) and the overrides in force go in, Arrow tables come out; no database, no clock. The engine
 (:mod:`healthscore.engine.evaluate`) builds the frame.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
+from healthscore import arrays
 from healthscore.config.columns import measure_key, percentile_column, value_columns
 from healthscore.config.scorecard import MeasureConfig, ResolvedScorecard, Scorecard
 from healthscore.scoring.combine import band, combine, grade
@@ -42,7 +43,7 @@ class Evaluation:
             self.overrides["score"].to_pylist(), self.overrides["override_id"].to_pylist(),
             strict=True)]
         return explain_values(self.scorecard, {"account_id": self.accounts["account_id"]},
-                              self.accounts["variant"].to_numpy(zero_copy_only=False),
+                              arrays.to_objects(self.accounts["variant"]),
                               self.values, over)
 
     @property
@@ -57,31 +58,36 @@ class Evaluation:
         return self._explained[1]
 
 
-def assign_variants(sc: Scorecard, accounts: pd.DataFrame) -> np.ndarray:
+#: The measure frame: column name → one value per account (a pandas DataFrame will do).
+Frame = Mapping[str, np.ndarray]
+
+
+def assign_variants(sc: Scorecard, accounts: Frame) -> np.ndarray:
     """The variant of each account: the first whose ``when`` matches all its columns."""
-    out = np.full(len(accounts), "base", dtype=object)
-    taken = np.zeros(len(accounts), dtype=bool)
+    size = len(accounts["account_id"])
+    out = np.full(size, "base", dtype=object)
+    taken = np.zeros(size, dtype=bool)
     for name, variant in sc.variants.items():
         mask = ~taken
         for column, wanted in variant.when.items():
             values = wanted if isinstance(wanted, list) else [wanted]
-            mask &= accounts[column].isin(values).to_numpy()
+            mask &= np.fromiter((v in values for v in accounts[column]), bool, size)
         out[mask] = name
         taken |= mask
     return out
 
 
-def score_frame(sc: Scorecard, resolved: dict[str, ResolvedScorecard], df: pd.DataFrame,
-                as_of: date, overrides: pd.DataFrame | None = None) -> Evaluation:
-    """Scores, points and coverage from the measure frame of one date (pure numpy/pandas).
+def score_frame(sc: Scorecard, resolved: dict[str, ResolvedScorecard], df: Frame,
+                as_of: date, overrides: list[dict] | None = None) -> Evaluation:
+    """Scores, points and coverage from the measure frame of one date (pure numpy).
 
-    ``overrides`` (account_id, measure, score, override_id) replace measure scores.
+    ``overrides`` (dicts of account_id, measure, score, override_id) replace measure scores.
     """
     variants = assign_variants(sc, df)
-    ids = df["account_id"].to_numpy(dtype=object)
+    ids = np.asarray(df["account_id"], dtype=object)
     values: dict[str, np.ndarray] = {}
     for col in value_columns(sc):
-        raw = df[col.key].to_numpy(dtype=float, na_value=np.nan)
+        raw = np.asarray(df[col.key], dtype=float)
         if col.scoring is None:
             values[col.name] = raw
         else:
@@ -89,12 +95,12 @@ def score_frame(sc: Scorecard, resolved: dict[str, ResolvedScorecard], df: pd.Da
             # Percentiles rank among all active accounts, whatever their variant.
             values[col.name] = score_values(
                 raw, col.scoring, within=None if within is None else
-                df[within].astype(str).to_numpy())
+                np.asarray(df[within], dtype=object))
     over: list[tuple[int, str, float, int]] = []
-    if overrides is not None and not overrides.empty:
+    if overrides:
         row_of = {a: i for i, a in enumerate(ids)}
-        over = [(row_of[o.account_id], o.measure, o.score, o.override_id)
-                for o in overrides.itertuples(index=False) if o.account_id in row_of]
+        over = [(row_of[o["account_id"]], o["measure"], o["score"], o["override_id"])
+                for o in overrides if o["account_id"] in row_of]
     parts = []
     applied_cells: list[tuple[int, str, float, int]] = []
     for vname, r in resolved.items():
@@ -105,18 +111,17 @@ def score_frame(sc: Scorecard, resolved: dict[str, ResolvedScorecard], df: pd.Da
         acc["variant"] = np.full(len(rows), vname, dtype=object)
         parts.append((acc, {}, {}))
         applied_cells += used
-    id_array = pa.array(ids, pa.string())
+    id_array = arrays.strings(ids)
     accounts = _table([p[0] for p in parts], {"account_id": id_array},
                       ["variant", "score", "band", "grade", "coverage"])
     stored = pa.table({"account_id": id_array,
-                       **{k: pa.array(v, pa.float64(), from_pandas=True)
-                          for k, v in values.items()}})
+                       **{k: arrays.floats(v) for k, v in values.items()}})
     applied_cells.sort()
     applied = pa.table({
-        "account_id": pa.array([ids[i] for i, *_ in applied_cells], pa.string()),
-        "measure": pa.array([m for _, m, _, _ in applied_cells], pa.string()),
-        "score": pa.array([float(x) for _, _, x, _ in applied_cells], pa.float64()),
-        "override_id": pa.array([int(o) for *_, o in applied_cells], pa.int64())})
+        "account_id": arrays.strings([ids[i] for i, *_ in applied_cells]),
+        "measure": arrays.strings([m for _, m, _, _ in applied_cells]),
+        "score": arrays.floats(np.array([x for _, _, x, _ in applied_cells], dtype=float)),
+        "override_id": arrays.ints(np.array([o for *_, o in applied_cells], dtype=np.int64))})
     return Evaluation(sc, as_of, accounts, stored, applied)
 
 
@@ -147,7 +152,7 @@ def explain_values(sc: Scorecard, keys: dict[str, pa.Array], variants: np.ndarra
         order, each row's measures and groups in scorecard order.
     """
     if isinstance(values, pa.Table):
-        values = {c: values[c].to_numpy(zero_copy_only=False).astype(float, copy=False)
+        values = {c: arrays.to_floats(values[c])
                   for c in values.column_names if c not in keys and c != "account_id"}
     measures, groups = [], []
     for vname in sc.variant_names():
@@ -185,11 +190,10 @@ def _strings(values: list, order: np.ndarray) -> pa.Array:
         for v in values:
             codes.append(v.codes + len(vocab))
             vocab += v.vocab
-        return pa.array(vocab, pa.string()).take(pa.array(np.concatenate(codes)[order]))
+        return arrays.take(arrays.strings(vocab), np.concatenate(codes)[order])
     flat = [np.array(v.vocab, dtype=object)[v.codes] if isinstance(v, Coded) else v
             for v in values]
-    return pa.array(np.concatenate(flat)[order] if flat else np.empty(0, dtype=object),
-                    pa.string())
+    return arrays.strings(np.concatenate(flat)[order] if flat else [])
 
 
 def _table(parts: list[dict], keys: dict[str, pa.Array], columns: list[str]) -> pa.Table:
@@ -198,8 +202,7 @@ def _table(parts: list[dict], keys: dict[str, pa.Array], columns: list[str]) -> 
     columns."""
     pos = np.concatenate([p["pos"] for p in parts]) if parts else np.empty(0, dtype=np.int64)
     order = np.argsort(pos, kind="stable")
-    take = pa.array(pos[order], pa.int64())
-    out = {name: column.take(take) for name, column in keys.items()}
+    out = {name: arrays.take(column, pos[order]) for name, column in keys.items()}
     for c in columns:
         if c in _STRINGS:
             out[c] = _strings([p[c] for p in parts], order)
@@ -207,11 +210,11 @@ def _table(parts: list[dict], keys: dict[str, pa.Array], columns: list[str]) -> 
         values = (np.concatenate([p[c] for p in parts])[order] if parts
                   else np.empty(0, dtype=float))
         if c == "override_id":
-            out[c] = pa.array(values, pa.int64(), mask=values < 0)
+            out[c] = arrays.ints(values, values < 0)
         elif c == "missing":
-            out[c] = pa.array(values, pa.bool_())
+            out[c] = arrays.bools(values)
         else:
-            out[c] = pa.array(values, pa.float64(), from_pandas=True)  # NaN -> NULL
+            out[c] = arrays.floats(values)  # NaN -> NULL
     return pa.table(out)
 
 

@@ -8,7 +8,6 @@ never over accounts.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from healthscore.config.scorecard import Boolean, Linear, Log, Percentile, Scoring, Tier
 
@@ -127,6 +126,15 @@ def _map(v: np.ndarray, table: dict[str, float]) -> np.ndarray:
     return out
 
 
+def _group_codes(labels: np.ndarray) -> np.ndarray:
+    """A code per label, equal labels equal codes; NaN/None labels share a code of their own
+    (those accounts are ranked together)."""
+    codes: dict = {}
+    return np.fromiter(
+        (codes.setdefault(None if x is None or (isinstance(x, float) and x != x) else x,
+                          len(codes)) for x in labels), np.int64, len(labels))
+
+
 def _percentile(v: np.ndarray, p: Percentile, within: np.ndarray | None) -> np.ndarray:
     n = len(v)
     if within is None:
@@ -135,8 +143,7 @@ def _percentile(v: np.ndarray, p: Percentile, within: np.ndarray | None) -> np.n
         labels = np.asarray(within, dtype=object)
         if labels.shape != v.shape:
             raise ValueError(f"`within` has shape {labels.shape}, values have {v.shape}")
-        # NaN/None labels get a code of their own: those accounts are ranked together.
-        codes, _ = pd.factorize(labels, use_na_sentinel=False)
+        codes = _group_codes(labels)
     out = np.full(n, np.nan)
     ok = ~np.isnan(v)
     if not ok.any():
