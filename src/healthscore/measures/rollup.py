@@ -30,7 +30,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 #: Aggregate kinds a batch measure can ask for.
 KINDS = ("users", "userdays", "qty", "qty_ident", "qty_before", "features", "last_ts")
@@ -138,6 +138,7 @@ DIRECT_MAX = 3
 #: the distinct (account, user, day) and (account, event, day).
 DAILY = "usage_daily"
 PAIRS = {"user_id": "usage_user_days", "event": "usage_event_days"}
+LAST = "usage_last"
 
 
 def _feature_filter(features: tuple[str, ...] | None, column: str = "event") -> str:
@@ -157,9 +158,14 @@ def build_grid(con, table: str, dates: Iterable[date], needs: Iterable[Need]) ->
     needs = sorted(set(needs), key=lambda n: n.column)
     if not dates or not needs:
         raise ValueError("build_grid needs dates and aggregates")
-    build = _direct if len(dates) <= DIRECT_MAX else _swept
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {build(dates, needs)} "
-                "ORDER BY as_of, account_id")
+    if len(dates) <= DIRECT_MAX:
+        last = None
+        if any(n.kind == "last_ts" for n in needs):
+            (last,) = con.execute(f"SELECT max(last_ts) FROM {LAST}").fetchall()[0]
+        query = _direct(dates, needs, last)
+    else:
+        query = _swept(dates, needs)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {query} ORDER BY as_of, account_id")
 
 
 def _range(dates: list[date], needs: list[Need]) -> tuple[date, date]:
@@ -169,9 +175,11 @@ def _range(dates: list[date], needs: list[Need]) -> tuple[date, date]:
     return dates[0] - timedelta(days=span - 1), dates[-1] + timedelta(days=1)
 
 
-def _direct(dates: list[date], needs: list[Need]) -> str:
+def _direct(dates: list[date], needs: list[Need], last: datetime | None = None) -> str:
     """Each aggregate straight from the roll-up days in each date's window (constant filters,
-    so the scans skip the row groups of other days)."""
+    so the scans skip the row groups of other days). ``last``: the store's last event time;
+    the last activity as of a date after it is each account's last event (:data:`LAST`),
+    else the latest day up to the date."""
     parts = []
     for d in dates:
         def window(src: str, w: int, offset: int = 0, d=d) -> str:
@@ -193,6 +201,8 @@ def _direct(dates: list[date], needs: list[Need]) -> str:
                 agg = f"count(DISTINCT e.event) AS {c}"
                 src = (window(PAIRS["event"], w)
                        + f" AND {_feature_filter(n.features, 'e.event')}")
+            elif last is None or last < datetime.combine(d + timedelta(days=1), time()):
+                agg, src = f"max(e.last_ts) AS {c}", f"FROM {LAST} e"  # nothing after d
             else:  # last_ts: every day up to the date
                 agg, src = f"max(e.last_ts) AS {c}", f"FROM {DAILY} e WHERE e.day <= DATE '{d}'"
             parts.append(f"SELECT DATE '{d}' AS as_of, e.account_id, {agg} {src} "

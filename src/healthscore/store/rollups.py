@@ -8,7 +8,9 @@ instead, each one row per account and UTC day with activity:
 - ``usage_daily``: quantity (``quantity``, 1 when empty, summed as an exact decimal), quantity
   by identified users, the last event's time, the number of events;
 - ``usage_user_days``: each (account, user, day) with an event of that user;
-- ``usage_event_days``: each (account, event name, day) — features used.
+- ``usage_event_days``: each (account, event name, day) — features used;
+- ``usage_last``: each account's last event time (one row per account): the last activity
+  as of any date on or after the last event, without reading every day of every account.
 
 Every window aggregate the usage measures need follows from these exactly (see
 :mod:`healthscore.measures.rollup`): sums of decimals do not depend on the order of additions,
@@ -51,10 +53,14 @@ DDL = [
         event VARCHAR NOT NULL,
         day DATE NOT NULL
     )""",
+    """CREATE TABLE IF NOT EXISTS usage_last (
+        account_id VARCHAR NOT NULL,
+        last_ts TIMESTAMP NOT NULL
+    )""",
 ]
 
 #: The roll-up tables, in the order above.
-TABLES = ("usage_daily", "usage_user_days", "usage_event_days")
+TABLES = ("usage_daily", "usage_user_days", "usage_event_days", "usage_last")
 
 
 def _daily(events: str) -> str:
@@ -85,6 +91,15 @@ def rebuild(con) -> None:
                           ("usage_event_days", _pairs(every, "event"))):
         con.execute(f"DELETE FROM {table}")
         con.execute(f"INSERT INTO {table} {select} ORDER BY day")
+    rebuild_last(con)
+
+
+def rebuild_last(con) -> None:
+    """``usage_last`` from ``usage_daily`` (replaces what it held)."""
+    con.execute(DDL[-1])
+    con.execute("DELETE FROM usage_last")
+    con.execute("INSERT INTO usage_last SELECT account_id, max(last_ts) FROM usage_daily "
+                "GROUP BY account_id ORDER BY account_id")
 
 
 def merge(con, events: str, params: list) -> int:
@@ -113,7 +128,14 @@ def merge(con, events: str, params: list) -> int:
         ANTI JOIN (SELECT account_id, day FROM usage_daily WHERE {days}) d
             ON d.account_id = n.account_id AND d.day = n.day
         ORDER BY n.day""", [lo, hi])
+    con.execute("""CREATE OR REPLACE TEMP TABLE _hs_new_last AS
+        SELECT account_id, max(last_ts) AS last_ts FROM _hs_new_daily GROUP BY account_id""")
+    con.execute("""UPDATE usage_last l SET last_ts = n.last_ts FROM _hs_new_last n
+        WHERE l.account_id = n.account_id AND n.last_ts > l.last_ts""")
+    con.execute("""INSERT INTO usage_last SELECT n.* FROM _hs_new_last n
+        ANTI JOIN usage_last l ON l.account_id = n.account_id""")
     con.execute("DROP TABLE _hs_new_daily")
+    con.execute("DROP TABLE _hs_new_last")
     for table, key in (("usage_user_days", "user_id"), ("usage_event_days", "event")):
         con.execute(f"""INSERT INTO {table}
             SELECT n.* FROM ({_pairs(events, key)}) n

@@ -19,7 +19,7 @@ from healthscore.store import rollups
 from healthscore.store.values import migrate_to_values
 
 #: Bump when the store layout changes, and add the step to MIGRATIONS.
-SCHEMA_VERSION = 13
+SCHEMA_VERSION = 14
 
 LINEAGE = {
     "state": [("_hash", "UUID"), ("_known_from", "TIMESTAMP"), ("_valid_from", "TIMESTAMP"),
@@ -373,6 +373,7 @@ MIGRATIONS: dict[int, list] = {
     # daily roll-ups of the usage events, maintained as events arrive (store/rollups.py)
     12: [rollups.rebuild],
     13: PLANS_DDL,  # compiled measure plans (engine/plan.py)
+    14: [rollups.rebuild_last],  # each account's last event time (store/rollups.py)
 }
 
 
