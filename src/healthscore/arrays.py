@@ -46,6 +46,16 @@ def bools(values: np.ndarray) -> pa.Array:
 
 def strings(values: Sequence[str | None] | np.ndarray) -> pa.Array:
     """utf8; None as NULL."""
+    try:  # ASCII without NULL (ids, names, bands): one join, the lengths are the offsets
+        joined = "".join(values)
+    except TypeError:
+        joined = None
+    if joined is not None and joined.isascii():
+        offsets = np.zeros(len(values) + 1, dtype=np.int64)
+        np.cumsum(np.fromiter(map(len, values), np.int64, len(values)), out=offsets[1:])
+        if offsets[-1] < 2**31:
+            return pa.Array.from_buffers(pa.string(), len(values), [
+                None, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(joined.encode())])
     encoded = [b"" if s is None else str(s).encode() for s in values]
     offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
     np.cumsum([len(b) for b in encoded], out=offsets[1:])

@@ -17,6 +17,7 @@ import duckdb
 from healthscore.config.scorecard import Scorecard
 from healthscore.errors import InputError
 from healthscore.schemas import TABLES
+from healthscore.store import rollups
 
 #: The tables whose rows are dated activity: events and dated entities (tickets, invoices).
 #: Renewals are left out (their dates lie ahead), and so are pulses (the product's own input).
@@ -34,9 +35,17 @@ ENDED_AFTER_DAYS = 30
 
 def table_ends(con: duckdb.DuckDBPyConnection, tables=ACTIVITY) -> dict[str, date]:
     """The last date (UTC) each of ``tables`` has a row for; tables without rows are left
-    out."""
-    parts = [f"SELECT '{name}' AS t, CAST(max(\"{TABLES[name].time}\") AS DATE) AS d "
-             f"FROM \"{name}\"" for name in tables if name in ACTIVITY]
+    out. The usage events' last time is read from their roll-up (one row per account, not
+    a hundred million events) when the store has it."""
+    rolled = con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' "
+                         "AND table_name = ?", [rollups.LAST]).fetchall()[0][0]
+
+    def end(name: str) -> str:
+        if name == rollups.SOURCE and rolled:
+            return f"CAST(max(last_ts) AS DATE) AS d FROM {rollups.LAST}"
+        return f"CAST(max(\"{TABLES[name].time}\") AS DATE) AS d FROM \"{name}\""
+
+    parts = [f"SELECT '{name}' AS t, {end(name)}" for name in tables if name in ACTIVITY]
     if not parts:
         return {}
     rows = con.execute(" UNION ALL ".join(parts)).fetchall()

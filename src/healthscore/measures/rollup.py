@@ -138,7 +138,7 @@ DIRECT_MAX = 3
 #: the distinct (account, user, day) and (account, event, day).
 DAILY = "usage_daily"
 PAIRS = {"user_id": "usage_user_days", "event": "usage_event_days"}
-LAST = "usage_last"
+LAST = "usage_last"  # store/rollups.py
 
 
 def _feature_filter(features: tuple[str, ...] | None, column: str = "event") -> str:

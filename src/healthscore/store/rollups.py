@@ -59,6 +59,9 @@ DDL = [
     )""",
 ]
 
+#: Each account's last event time.
+LAST = "usage_last"
+
 #: The roll-up tables, in the order above.
 TABLES = ("usage_daily", "usage_user_days", "usage_event_days", "usage_last")
 
