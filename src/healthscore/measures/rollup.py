@@ -32,6 +32,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+from healthscore.store.rollups import LAST, PAIR_LAST, PAIRS
+
 #: Aggregate kinds a batch measure can ask for.
 KINDS = ("users", "userdays", "qty", "qty_ident", "qty_before", "features", "last_ts")
 
@@ -137,8 +139,6 @@ DIRECT_MAX = 3
 #: :mod:`healthscore.store.rollups`): quantities and last event time per account and day, and
 #: the distinct (account, user, day) and (account, event, day).
 DAILY = "usage_daily"
-PAIRS = {"user_id": "usage_user_days", "event": "usage_event_days"}
-LAST = "usage_last"  # store/rollups.py
 
 
 def _feature_filter(features: tuple[str, ...] | None, column: str = "event") -> str:
@@ -159,9 +159,7 @@ def build_grid(con, table: str, dates: Iterable[date], needs: Iterable[Need]) ->
     if not dates or not needs:
         raise ValueError("build_grid needs dates and aggregates")
     if len(dates) <= DIRECT_MAX:
-        last = None
-        if any(n.kind == "last_ts" for n in needs):
-            (last,) = con.execute(f"SELECT max(last_ts) FROM {LAST}").fetchall()[0]
+        (last,) = con.execute(f"SELECT max(last_ts) FROM {LAST}").fetchall()[0]
         query = _direct(dates, needs, last)
     else:
         query = _swept(dates, needs)
@@ -177,11 +175,13 @@ def _range(dates: list[date], needs: list[Need]) -> tuple[date, date]:
 
 def _direct(dates: list[date], needs: list[Need], last: datetime | None = None) -> str:
     """Each aggregate straight from the roll-up days in each date's window (constant filters,
-    so the scans skip the row groups of other days). ``last``: the store's last event time;
-    the last activity as of a date after it is each account's last event (:data:`LAST`),
-    else the latest day up to the date."""
+    so the scans skip the row groups of other days). ``last``: the store's last event time.
+    As of a date after it (no event after the date), the last activity is each account's last
+    event (:data:`LAST`), and a user or feature was active in a window when its last day
+    (:data:`PAIR_LAST`) falls in it; else the days of the window are read."""
     parts = []
     for d in dates:
+        after = last is None or last < datetime.combine(d + timedelta(days=1), time())
         def window(src: str, w: int, offset: int = 0, d=d) -> str:
             lo, hi = d - timedelta(days=offset + w - 1), d - timedelta(days=offset)
             return f"FROM {src} e WHERE e.day BETWEEN DATE '{lo}' AND DATE '{hi}'"
@@ -189,7 +189,11 @@ def _direct(dates: list[date], needs: list[Need], last: datetime | None = None) 
         users = PAIRS["user_id"]
         for n in needs:
             c, w = n.column, n.window
-            if n.kind == "users":
+            if n.kind == "users" and after:
+                agg = f"count(*) AS {c}"
+                src = (f"FROM {PAIR_LAST['user_id']} e "
+                       f"WHERE e.last_day >= DATE '{d - timedelta(days=w - 1)}'")
+            elif n.kind == "users":
                 agg, src = f"count(DISTINCT e.user_id) AS {c}", window(users, w)
             elif n.kind == "userdays":
                 agg, src = f"count(*) AS {c}", window(users, w)
@@ -197,11 +201,16 @@ def _direct(dates: list[date], needs: list[Need], last: datetime | None = None) 
                 agg, src = f"CAST(sum(e.{n.kind}) AS DOUBLE) AS {c}", window(DAILY, w)
             elif n.kind == "qty_before":
                 agg, src = f"CAST(sum(e.qty) AS DOUBLE) AS {c}", window(DAILY, w, offset=w)
+            elif n.kind == "features" and after:
+                agg = f"count(*) AS {c}"
+                src = (f"FROM {PAIR_LAST['event']} e "
+                       f"WHERE e.last_day >= DATE '{d - timedelta(days=w - 1)}' "
+                       f"AND {_feature_filter(n.features, 'e.event')}")
             elif n.kind == "features":
                 agg = f"count(DISTINCT e.event) AS {c}"
                 src = (window(PAIRS["event"], w)
                        + f" AND {_feature_filter(n.features, 'e.event')}")
-            elif last is None or last < datetime.combine(d + timedelta(days=1), time()):
+            elif after:
                 agg, src = f"max(e.last_ts) AS {c}", f"FROM {LAST} e"  # nothing after d
             else:  # last_ts: every day up to the date
                 agg, src = f"max(e.last_ts) AS {c}", f"FROM {DAILY} e WHERE e.day <= DATE '{d}'"

@@ -9,8 +9,11 @@ instead, each one row per account and UTC day with activity:
   by identified users, the last event's time, the number of events;
 - ``usage_user_days``: each (account, user, day) with an event of that user;
 - ``usage_event_days``: each (account, event name, day) — features used;
-- ``usage_last``: each account's last event time (one row per account): the last activity
-  as of any date on or after the last event, without reading every day of every account.
+- ``usage_last``: each account's last event time (one row per account), and
+  ``usage_user_last`` / ``usage_event_last``: the last day of each (account, user) and
+  (account, event name). As of a date on or after the store's last event they answer "last
+  activity", "distinct users in the last 30 days", "features used in the last 30 days"
+  without reading every day of the window (the daily run's date is such a date).
 
 Every window aggregate the usage measures need follows from these exactly (see
 :mod:`healthscore.measures.rollup`): sums of decimals do not depend on the order of additions,
@@ -57,13 +60,28 @@ DDL = [
         account_id VARCHAR NOT NULL,
         last_ts TIMESTAMP NOT NULL
     )""",
+    """CREATE TABLE IF NOT EXISTS usage_user_last (
+        account_id VARCHAR NOT NULL,
+        user_id VARCHAR NOT NULL,
+        last_day DATE NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS usage_event_last (
+        account_id VARCHAR NOT NULL,
+        event VARCHAR NOT NULL,
+        last_day DATE NOT NULL
+    )""",
 ]
 
 #: Each account's last event time.
 LAST = "usage_last"
 
 #: The roll-up tables, in the order above.
-TABLES = ("usage_daily", "usage_user_days", "usage_event_days", "usage_last")
+TABLES = ("usage_daily", "usage_user_days", "usage_event_days", "usage_last",
+          "usage_user_last", "usage_event_last")
+
+#: The pair roll-ups by key, and the last day of each pair.
+PAIRS = {"user_id": "usage_user_days", "event": "usage_event_days"}
+PAIR_LAST = {"user_id": "usage_user_last", "event": "usage_event_last"}
 
 
 def _daily(events: str) -> str:
@@ -84,8 +102,9 @@ def _pairs(events: str, key: str) -> str:
         WHERE account_id IS NOT NULL AND {key} IS NOT NULL AND "timestamp" IS NOT NULL"""
 
 
-def rebuild(con) -> None:
-    """Compute the roll-ups from every stored usage event (replaces what they held)."""
+def rebuild(con, *, last: bool = True) -> None:
+    """Compute the roll-ups from every stored usage event (replaces what they held); the
+    last-time roll-ups too unless not ``last``."""
     for stmt in DDL:
         con.execute(stmt)
     every = f"SELECT * FROM {SOURCE}"
@@ -94,15 +113,23 @@ def rebuild(con) -> None:
                           ("usage_event_days", _pairs(every, "event"))):
         con.execute(f"DELETE FROM {table}")
         con.execute(f"INSERT INTO {table} {select} ORDER BY day")
-    rebuild_last(con)
+    if last:
+        rebuild_last(con)
 
 
-def rebuild_last(con) -> None:
-    """``usage_last`` from ``usage_daily`` (replaces what it held)."""
-    con.execute(DDL[-1])
-    con.execute("DELETE FROM usage_last")
-    con.execute("INSERT INTO usage_last SELECT account_id, max(last_ts) FROM usage_daily "
-                "GROUP BY account_id ORDER BY account_id")
+def rebuild_last(con, tables: tuple[str, ...] = (LAST, *PAIR_LAST.values())) -> None:
+    """The last-time roll-ups among ``tables`` from the daily ones (replaces what they held)."""
+    for stmt in DDL:
+        con.execute(stmt)
+    if LAST in tables:
+        con.execute(f"DELETE FROM {LAST}")
+        con.execute(f"INSERT INTO {LAST} SELECT account_id, max(last_ts) FROM usage_daily "
+                    "GROUP BY account_id ORDER BY account_id")
+    for key, table in PAIR_LAST.items():
+        if table in tables:
+            con.execute(f"DELETE FROM {table}")
+            con.execute(f"INSERT INTO {table} SELECT account_id, {key}, max(day) "
+                        f"FROM {PAIRS[key]} GROUP BY account_id, {key} ORDER BY account_id")
 
 
 def merge(con, events: str, params: list) -> int:
@@ -131,18 +158,31 @@ def merge(con, events: str, params: list) -> int:
         ANTI JOIN (SELECT account_id, day FROM usage_daily WHERE {days}) d
             ON d.account_id = n.account_id AND d.day = n.day
         ORDER BY n.day""", [lo, hi])
-    con.execute("""CREATE OR REPLACE TEMP TABLE _hs_new_last AS
-        SELECT account_id, max(last_ts) AS last_ts FROM _hs_new_daily GROUP BY account_id""")
-    con.execute("""UPDATE usage_last l SET last_ts = n.last_ts FROM _hs_new_last n
-        WHERE l.account_id = n.account_id AND n.last_ts > l.last_ts""")
-    con.execute("""INSERT INTO usage_last SELECT n.* FROM _hs_new_last n
-        ANTI JOIN usage_last l ON l.account_id = n.account_id""")
+    _merge_last(con, LAST, "last_ts", ["account_id"],
+                "SELECT account_id, max(last_ts) AS last_ts FROM _hs_new_daily GROUP BY ALL")
     con.execute("DROP TABLE _hs_new_daily")
-    con.execute("DROP TABLE _hs_new_last")
-    for table, key in (("usage_user_days", "user_id"), ("usage_event_days", "event")):
+    for key, table in PAIRS.items():
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _hs_new_pairs AS {_pairs(events, key)}",
+                    params)
         con.execute(f"""INSERT INTO {table}
-            SELECT n.* FROM ({_pairs(events, key)}) n
+            SELECT n.* FROM _hs_new_pairs n
             ANTI JOIN (SELECT account_id, {key}, day FROM {table} WHERE {days}) d
                 ON d.account_id = n.account_id AND d.{key} = n.{key} AND d.day = n.day
-            ORDER BY n.day""", params + [lo, hi])
+            ORDER BY n.day""", [lo, hi])
+        _merge_last(con, PAIR_LAST[key], "last_day", ["account_id", key],
+                    f"SELECT account_id, {key}, max(day) AS last_day FROM _hs_new_pairs "
+                    "GROUP BY ALL")
+        con.execute("DROP TABLE _hs_new_pairs")
     return int(n)
+
+
+def _merge_last(con, table: str, column: str, keys: list[str], new: str) -> None:
+    """Raise ``table``'s ``column`` to the new rows' (``new``: SQL) where later; add new
+    keys."""
+    on = " AND ".join(f"l.{k} = n.{k}" for k in keys)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _hs_new_last AS {new}")
+    con.execute(f"UPDATE {table} l SET {column} = n.{column} FROM _hs_new_last n "
+                f"WHERE {on} AND n.{column} > l.{column}")
+    con.execute(f"INSERT INTO {table} SELECT n.* FROM _hs_new_last n ANTI JOIN {table} l "
+                f"ON {on}")
+    con.execute("DROP TABLE _hs_new_last")

@@ -14,12 +14,14 @@ Canonical tables carry their contract columns (``healthscore.schemas``) plus lin
 
 from __future__ import annotations
 
+from functools import partial
+
 from healthscore.schemas import TABLES, Table
 from healthscore.store import rollups
 from healthscore.store.values import migrate_to_values
 
 #: Bump when the store layout changes, and add the step to MIGRATIONS.
-SCHEMA_VERSION = 14
+SCHEMA_VERSION = 15
 
 LINEAGE = {
     "state": [("_hash", "UUID"), ("_known_from", "TIMESTAMP"), ("_valid_from", "TIMESTAMP"),
@@ -371,9 +373,11 @@ MIGRATIONS: dict[int, list] = {
     # the compact history: raw values per version, overrides applied, revisions kept
     11: HISTORY_DDL + [migrate_to_values],
     # daily roll-ups of the usage events, maintained as events arrive (store/rollups.py)
-    12: [rollups.rebuild],
+    12: [partial(rollups.rebuild, last=False)],
     13: PLANS_DDL,  # compiled measure plans (engine/plan.py)
-    14: [rollups.rebuild_last],  # each account's last event time (store/rollups.py)
+    # each account's last event time, each (account, user) and (account, event)'s last day
+    14: [partial(rollups.rebuild_last, tables=(rollups.LAST,))],
+    15: [partial(rollups.rebuild_last, tables=tuple(rollups.PAIR_LAST.values()))],
 }
 
 
