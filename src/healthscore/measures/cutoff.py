@@ -12,6 +12,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from healthscore.schemas import TABLES
+from healthscore.store import rollups
 
 #: DuckDB variables holding the cutoff in "variables" mode (see MeasureContext).
 CUTOFF_VARIABLE = "hs_cutoff"
@@ -23,10 +24,16 @@ def cutoff_of(as_of: date) -> datetime:
 
 
 def table_stats(con) -> dict[str, tuple[int, Any]]:
-    """Rows and earliest time of every canonical table, on a DuckDB connection."""
+    """Rows and earliest time of every canonical table, on a DuckDB connection (for the usage
+    events, their first day from the daily roll-up when the store has it: an event before
+    the cutoff of a date is an event on or before that day)."""
+    rolled = con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' "
+                         "AND table_name = ?", [rollups.DAILY]).fetchall()[0][0]
     stats = {}
     for spec in TABLES.values():
         first = f'min("{spec.time}")' if spec.time else "NULL"
+        if spec.name == rollups.SOURCE and rolled:
+            first = f"(SELECT min(day) FROM {rollups.DAILY})"
         rows, earliest = con.execute(f'SELECT count(*), {first} FROM "{spec.name}"').fetchall()[0]
         stats[spec.name] = (int(rows), earliest)
     return stats

@@ -32,7 +32,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from healthscore.store.rollups import LAST, PAIR_LAST, PAIRS
+# The store's roll-ups of the usage events, maintained as events arrive
+# (:mod:`healthscore.store.rollups`): quantities and last event time per account and day, the
+# distinct (account, user, day) and (account, event, day), and the last time of each.
+from healthscore.store.rollups import DAILY, LAST, PAIR_LAST, PAIRS
 
 #: Aggregate kinds a batch measure can ask for.
 KINDS = ("users", "userdays", "qty", "qty_ident", "qty_before", "features", "last_ts")
@@ -134,12 +137,6 @@ def _since(dates: list[date], needs: list[Need], kinds: tuple[str, ...],
 #: number of dates). Both give identical values: counts are exact, and quantities are summed
 #: as decimals, so the order of additions cannot change a result.
 DIRECT_MAX = 3
-
-#: The store's daily roll-ups of the usage events (maintained as events arrive, see
-#: :mod:`healthscore.store.rollups`): quantities and last event time per account and day, and
-#: the distinct (account, user, day) and (account, event, day).
-DAILY = "usage_daily"
-
 
 def _feature_filter(features: tuple[str, ...] | None, column: str = "event") -> str:
     if features is None:

@@ -72,7 +72,8 @@ DDL = [
     )""",
 ]
 
-#: Each account's last event time.
+#: Per account and day; each account's last event time.
+DAILY = "usage_daily"
 LAST = "usage_last"
 
 #: The roll-up tables, in the order above.
