@@ -201,7 +201,7 @@ def last_data_date(workspace: Workspace) -> date | None:
 
 def score(workspace: Workspace, as_of: date, *, scorecards: list[str] | None = None,
           now: datetime | None = None, progress: Progress | None = None,
-          allow_stale: bool = False) -> ScoreRun:
+          allow_stale: bool = False, store: Store | None = None) -> ScoreRun:
     """Score every active account as of the end of ``as_of`` and store the snapshots.
 
     Parameters
@@ -217,6 +217,8 @@ def score(workspace: Workspace, as_of: date, *, scorecards: list[str] | None = N
         Score ``as_of`` even when it lies days after the last data the scorecards read
         (:mod:`healthscore.engine.freshness`; otherwise an :class:`InputError` naming the
         tables' last dates, and nothing is written).
+    store
+        The workspace's store, already open (the daily job shares one); default: opened here.
 
     Examples
     --------
@@ -226,7 +228,7 @@ def score(workspace: Workspace, as_of: date, *, scorecards: list[str] | None = N
     """
     now = clock.now(now)
     _not_future(as_of, now, "--as-of")
-    with workspace.store() as store:
+    with workspace.store_or(store) as store:
         loaded = _checked(workspace, scorecards, store)
         with store.recorded("score", now) as record:
             return _score(store, record, loaded, as_of, now, progress, allow_stale)
@@ -454,27 +456,38 @@ def run_daily(workspace: Workspace, *, as_of: date | None = None, now: datetime 
     now = clock.now(now)
     day = as_of or now.date()
     rules = rules_of(workspace)  # a bad rule stops the job before it writes anything
-    # ingest and score open the store themselves (each its own run): the daily run's record is
-    # started and finished on short-lived connections around them
-    with workspace.store() as store:
-        run = Run(store.start_run("run", now), "run", now)
+    # ingest and score share one connection (each is its own run); the alert check opens the
+    # store itself, so with alert rules the daily run is finished on a new connection, as is a
+    # failure (the shared connection may be broken).
+    run, alerts = None, None
     try:
-        report = ingest(workspace, now=now, progress=progress) if workspace.config.sources \
-            else None
-        scored = score(workspace, day, now=now, allow_stale=allow_stale)
-        alerts = check_alerts(workspace, day, now=now) if rules else None
-    except BaseException as exc:
         with workspace.store() as store:
-            store.fail(run, exc)
+            run = Run(store.start_run("run", now), "run", now)
+            report = ingest(workspace, now=now, progress=progress, store=store) \
+                if workspace.config.sources else None
+            scored = score(workspace, day, now=now, allow_stale=allow_stale, store=store)
+            if not rules:
+                _finish_daily(store, run, day, report, scored, alerts)
+        if rules:
+            alerts = check_alerts(workspace, day, now=now)
+            with workspace.store() as store:
+                _finish_daily(store, run, day, report, scored, alerts)
+    except BaseException as exc:
+        if run is not None:
+            with workspace.store() as store:
+                store.fail(run, exc)
         raise
+    return DailyRun(run.run_id, report, scored, alerts)
+
+
+def _finish_daily(store: Store, run: Run, day: date, report: IngestReport | None,
+                  scored: ScoreRun, alerts) -> None:
     run.rows_loaded = report.rows_loaded if report else 0
     run.rows_rejected = report.rows_rejected if report else 0
     run.detail = {"as_of": str(day), "ingest_run": report.run_id if report else None,
                   "score_run": scored.run_id,
                   "alerts_run": alerts.run_id if alerts is not None else None}
-    with workspace.store() as store:
-        store.finish(run)
-    return DailyRun(run.run_id, report, scored, alerts)
+    store.finish(run)
 
 
 # -- proof -------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+from contextlib import nullcontext
 from pathlib import Path
 
 from healthscore.config.models import WorkspaceConfig
@@ -135,6 +136,11 @@ class Workspace:
                                   hint="the workspace has: " + (", ".join(seen) or "none"))
             loaded = [sc for sc in loaded if sc.name in names]
         return loaded
+
+    def store_or(self, store: Store | None):
+        """``store`` as a context that leaves it open (a caller's store, shared by several
+        steps), else the workspace's store, opened for writing and closed after."""
+        return nullcontext(store) if store is not None else self.store()
 
     def store(self, *, create: bool = False, read_only: bool = False,
               wait: float = STORE_WAIT) -> Store:

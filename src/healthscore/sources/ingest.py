@@ -169,7 +169,8 @@ def _needs_read(f: SourceFile, states: dict, cfg_hash: str) -> bool:
 
 
 def ingest(workspace: Workspace, *, now: datetime | None = None, strict: bool = False,
-           full: bool = False, progress: Progress | None = None) -> IngestReport:
+           full: bool = False, progress: Progress | None = None,
+           store: Store | None = None) -> IngestReport:
     """Load every configured source of ``workspace`` into its store.
 
     Parameters
@@ -183,6 +184,8 @@ def ingest(workspace: Workspace, *, now: datetime | None = None, strict: bool = 
         Re-read every file, not only those changed since the last ingest.
     progress
         Called as ``progress(done, total, what)`` after each source.
+    store
+        The workspace's store, already open (the daily job shares one); default: opened here.
 
     Returns
     -------
@@ -198,7 +201,7 @@ def ingest(workspace: Workspace, *, now: datetime | None = None, strict: bool = 
         written).
     """
     now = clock.now(now)
-    with workspace.store() as store, store.recorded("ingest", now) as run:
+    with workspace.store_or(store) as store, store.recorded("ingest", now) as run:
         report = IngestReport(run_id=run.run_id, started_at=now)
         with store.transaction():
             _ingest_all(workspace, store, report, now=now, full=full, progress=progress)
