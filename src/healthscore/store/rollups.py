@@ -179,11 +179,8 @@ def merge(con, events: str, params: list) -> int:
 
 def _merge_last(con, table: str, column: str, keys: list[str], new: str) -> None:
     """Raise ``table``'s ``column`` to the new rows' (``new``: SQL) where later; add new
-    keys."""
+    keys (one MERGE: one pass over the table)."""
     on = " AND ".join(f"l.{k} = n.{k}" for k in keys)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _hs_new_last AS {new}")
-    con.execute(f"UPDATE {table} l SET {column} = n.{column} FROM _hs_new_last n "
-                f"WHERE {on} AND n.{column} > l.{column}")
-    con.execute(f"INSERT INTO {table} SELECT n.* FROM _hs_new_last n ANTI JOIN {table} l "
-                f"ON {on}")
-    con.execute("DROP TABLE _hs_new_last")
+    con.execute(f"""MERGE INTO {table} l USING ({new}) n ON ({on})
+        WHEN MATCHED AND n.{column} > l.{column} THEN UPDATE SET {column} = n.{column}
+        WHEN NOT MATCHED THEN INSERT VALUES ({", ".join(f"n.{c}" for c in [*keys, column])})""")
