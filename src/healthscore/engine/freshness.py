@@ -37,8 +37,7 @@ def table_ends(con: duckdb.DuckDBPyConnection, tables=ACTIVITY) -> dict[str, dat
     """The last date (UTC) each of ``tables`` has a row for; tables without rows are left
     out. The usage events' last time is read from their roll-up (one row per account, not
     a hundred million events) when the store has it."""
-    rolled = con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' "
-                         "AND table_name = ?", [rollups.LAST]).fetchall()[0][0]
+    rolled = rollups.present(con, rollups.LAST)
 
     def end(name: str) -> str:
         if name == rollups.SOURCE and rolled:

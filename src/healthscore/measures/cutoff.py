@@ -27,8 +27,7 @@ def table_stats(con) -> dict[str, tuple[int, Any]]:
     """Rows and earliest time of every canonical table, on a DuckDB connection (for the usage
     events, their first day from the daily roll-up when the store has it: an event before
     the cutoff of a date is an event on or before that day)."""
-    rolled = con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' "
-                         "AND table_name = ?", [rollups.DAILY]).fetchall()[0][0]
+    rolled = rollups.present(con, rollups.DAILY)
     stats = {}
     for spec in TABLES.values():
         first = f'min("{spec.time}")' if spec.time else "NULL"

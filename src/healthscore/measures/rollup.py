@@ -30,7 +30,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
+
+from healthscore.measures.cutoff import cutoff_of
 
 # The store's roll-ups of the usage events, maintained as events arrive
 # (:mod:`healthscore.store.rollups`): quantities and last event time per account and day, the
@@ -178,7 +180,7 @@ def _direct(dates: list[date], needs: list[Need], last: datetime | None = None) 
     (:data:`PAIR_LAST`) falls in it; else the days of the window are read."""
     parts = []
     for d in dates:
-        after = last is None or last < datetime.combine(d + timedelta(days=1), time())
+        after = last is None or last < cutoff_of(d)
         def window(src: str, w: int, offset: int = 0, d=d) -> str:
             lo, hi = d - timedelta(days=offset + w - 1), d - timedelta(days=offset)
             return f"FROM {src} e WHERE e.day BETWEEN DATE '{lo}' AND DATE '{hi}'"

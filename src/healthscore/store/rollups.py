@@ -85,6 +85,13 @@ PAIRS = {"user_id": "usage_user_days", "event": "usage_event_days"}
 PAIR_LAST = {"user_id": "usage_user_last", "event": "usage_event_last"}
 
 
+def present(con, table: str) -> bool:
+    """Whether the store of ``con`` has roll-up ``table`` (a store opened read-only may predate
+    it: its readers then fall back to the events)."""
+    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' "
+                            "AND table_name = ?", [table]).fetchall()[0][0])
+
+
 def _daily(events: str) -> str:
     """``usage_daily`` rows of the events selected by ``events`` (SQL over usage_events)."""
     return f"""SELECT account_id, CAST("timestamp" AS DATE) AS day,
