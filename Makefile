@@ -29,10 +29,17 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[test]'
 	@touch $@ $(VENV)/.installed
 
-# Browser tests drive Debian's Chromium through Playwright (never `playwright install`).
+# System packages the tests need, from Debian: Chromium for the browser tests (driven through
+# Playwright, never `playwright install`), PostgreSQL for the database source and export tests
+# (each test run starts its own throw-away server), Java for Spark's local mode.
 CHROMIUM ?= /usr/bin/chromium
-$(CHROMIUM):
-	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
+SYSTEM_PACKAGES := chromium postgresql default-jre-headless
+.PHONY: system-packages
+system-packages:
+	@if [ ! -x $(CHROMIUM) ] || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+	    ! command -v java >/dev/null; then \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+	    $(SYSTEM_PACKAGES); fi
 
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
@@ -56,8 +63,8 @@ demo: install
 	$(BIN)/healthscore serve -w $(DEMO) --port 8000
 
 ## test: the whole suite
-test: install-test $(CHROMIUM)
-	$(BIN)/python -m pytest -n auto -q $(PYTEST_ARGS)
+test: install-test system-packages
+	$(BIN)/python -m pytest -n auto --dist loadgroup -q $(PYTEST_ARGS)
 
 ## bench-smoke: the benchmark machinery on a tiny company (figures: python -m bench run --size S|M)
 bench-smoke: install-test

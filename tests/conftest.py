@@ -15,7 +15,8 @@ from healthscore.workspace import CONFIG_FILE, Workspace
 #: Fixtures shared by several test folders: a served demo workspace (the REST API tests), a
 #: small hand-built store of snapshots (the read and server tests), the browser set-up (web),
 #: a scored workspace with alerts (the alerts API and page tests).
-pytest_plugins = ("rest_server", "read_store", "web_site", "oracle_history", "alert_site")
+pytest_plugins = ("rest_server", "read_store", "web_site", "oracle_history", "alert_site",
+                  "pg_server")
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -16,8 +16,9 @@ re-scoring under a changed scorecard adds a new series and never rewrites the ol
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -25,6 +26,7 @@ from pathlib import Path
 from healthscore import clock
 from healthscore.config.scorecard import LoadedScorecard, load_scorecard
 from healthscore.engine import Evaluator, check_scorecard
+from healthscore.engine.evaluate import DuckDBEngine
 from healthscore.engine.freshness import data_end, freshness
 from healthscore.engine.plan import stored_plan
 from healthscore.errors import ConfigError, NotFound
@@ -189,10 +191,34 @@ def write_evaluation(store: Store, sc: LoadedScorecard, ev: Evaluation, *, run_i
 # -- one date ----------------------------------------------------------------------------------
 
 
+@contextmanager
+def engine_of(workspace: Workspace, store: Store) -> Iterator:
+    """The engine the workspace's scorecards run on (``engine:`` in healthscore.yaml): DuckDB
+    on ``store`` by default, or a Spark session over the tables in Parquet or a catalog
+    (:mod:`healthscore.engine.spark`), stopped on leaving. Either writes to ``store``."""
+    cfg = workspace.config.engine
+    if cfg.kind == "spark":
+        from healthscore.engine.spark import SparkEngine
+
+        engine = SparkEngine(cfg, workspace.root, store=store)
+    else:
+        engine = DuckDBEngine(store)
+    try:
+        yield engine
+    finally:
+        engine.close()
+
+
 def last_data_date(workspace: Workspace) -> date | None:
-    """The last date the store has activity for (events, tickets, invoices …): what
-    ``score`` and ``backfill`` default to, rather than the clock. None for an empty store
-    (or none yet)."""
+    """The last date the store (or, on Spark, the tables it reads) has activity for (events,
+    tickets, invoices …): what ``score`` and ``backfill`` default to, rather than the clock.
+    None for an empty store (or none yet)."""
+    if workspace.config.engine.kind == "spark":
+        from healthscore.engine.freshness import ACTIVITY
+
+        with workspace.store() as store, engine_of(workspace, store) as engine:
+            ends = engine.table_ends(ACTIVITY)
+        return max(ends.values()) if ends else None
     if not workspace.store_path.exists():
         return None
     with workspace.store(read_only=True) as store:
@@ -230,15 +256,15 @@ def score(workspace: Workspace, as_of: date, *, scorecards: list[str] | None = N
     _not_future(as_of, now, "--as-of")
     with workspace.store_or(store) as store:
         loaded = _checked(workspace, scorecards, store)
-        with store.recorded("score", now) as record:
-            return _score(store, record, loaded, as_of, now, progress, allow_stale)
+        with store.recorded("score", now) as record, engine_of(workspace, store) as engine:
+            return _score(store, engine, record, loaded, as_of, now, progress, allow_stale)
 
 
-def _score(store: Store, record: Run, loaded: list[LoadedScorecard], as_of: date,
+def _score(store: Store, engine, record: Run, loaded: list[LoadedScorecard], as_of: date,
            now: datetime, progress: Progress | None, allow_stale: bool) -> ScoreRun:
     run = ScoreRun(record.run_id, as_of)
-    evaluators = [Evaluator(None, sc.scorecard, store=store) for sc in loaded]
-    run.warnings = freshness(store.con, [sc.scorecard for sc in loaded], as_of,
+    evaluators = [engine.evaluator(sc.scorecard) for sc in loaded]
+    run.warnings = freshness(engine.table_ends, [sc.scorecard for sc in loaded], as_of,
                              allow_stale=allow_stale,
                              tables={ev.sc.name: ev.read_tables for ev in evaluators})
     for i, (sc, ev) in enumerate(zip(loaded, evaluators, strict=True)):
@@ -342,14 +368,14 @@ def backfill(workspace: Workspace, start: date, end: date, *, step: int = 1,
     dates = date_range(start, end, step)
     loaded = _checked(workspace, scorecards)
     with workspace.store() as store, store.recorded("backfill", now) as record, \
-            _Writer(store) as writer:
+            _Writer(store) as writer, engine_of(workspace, store) as engine:
         report = BackfillReport(record.run_id, start, end)
-        report.warnings = freshness(store.con, [sc.scorecard for sc in loaded], dates[-1],
-                                    allow_stale=allow_stale, option="--to")
+        report.warnings = freshness(engine.table_ends, [sc.scorecard for sc in loaded],
+                                    dates[-1], allow_stale=allow_stale, option="--to")
         record.detail = {"from": str(start), "to": str(end), "step": step,
                          "scored": report.scored, "skipped": report.skipped,
                          "warnings": report.warnings}
-        evaluators = {sc.name: Evaluator(None, sc.scorecard, store=store) for sc in loaded}
+        evaluators = {sc.name: engine.evaluator(sc.scorecard) for sc in loaded}
         done = {sc.name: set() if force else
                 _snapshot_dates(store, sc.name, sc.scorecard.version) for sc in loaded}
         total = len(dates) * len(loaded)

@@ -96,6 +96,9 @@ VERBS: dict[str, Verb] = {
         "Replace one measure's score for an account until it expires (shown in explain)."),
     "export": Verb("export",
         "Write the scores (or per-measure explanations) of one date to a CSV or Parquet file."),
+    "lake": Verb("lake",
+        "Write the store's canonical tables to a folder of Parquet files (one per table), the\n"
+        "layout the Spark engine reads (engine: {kind: spark, tables: DIR}; docs/scale.md)."),
     "demo": Verb("demo",
         "Generate a realistic SaaS company (files + healthscore.yaml) and load it."),
     "serve": Verb("serve",

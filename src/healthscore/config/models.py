@@ -13,6 +13,7 @@ from pydantic import Field, field_validator, model_validator
 
 from healthscore.config.alerts import AlertsConfig
 from healthscore.config.base import _Model
+from healthscore.config.engine import EngineConfig
 from healthscore.schemas import TABLES
 
 FORMATS = ("csv", "parquet", "jsonl")
@@ -248,6 +249,9 @@ class WorkspaceConfig(_Model):
     alerts: AlertsConfig = Field(default_factory=AlertsConfig,
                                  description="Alert rules, channels and routing "
                                  "(docs/alerts.md).")
+    engine: EngineConfig = Field(default_factory=EngineConfig,
+                                 description="Where the measures are computed: the store "
+                                 "(DuckDB, the default) or Spark (docs/scale.md).")
 
     _check_tz = field_validator("timezone")(classmethod(lambda cls, v: _check_timezone(v)))
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from healthscore.config import alerts as al
 from healthscore.config.channels import EmailChannel, FileChannel, WebhookChannel
+from healthscore.config.engine import EngineConfig
 from healthscore.config.models import (
     ApiConfig,
     ColumnMap,
@@ -120,6 +121,7 @@ MODELS: list[tuple[str, type[BaseModel], str]] = [
     ("CSV options", CsvOptions, "sources.<name>.csv"),
     ("The REST API", ApiConfig, "api"),
     ("The server", ServeConfig, "serve"),
+    ("The engine", EngineConfig, "engine"),
     ("Alerts", al.AlertsConfig, "alerts"),
     ("A rule", al.Rule, "alerts.rules.<name>"),
     ("A rule's conditions", al.When, "alerts.rules.<name>.when"),

@@ -9,8 +9,8 @@
 3. :func:`healthscore.scoring.frame.score_frame` (pure numpy) turns the frame into scores,
    points, coverage, bands and grades.
 
-Only DuckDB runs this engine today; another Ibis backend raises :class:`EngineError` (the Spark
-path is issue 18).
+This evaluator runs on DuckDB only (another Ibis backend raises :class:`EngineError`); the
+Spark engine (:mod:`healthscore.engine.spark`) evaluates the same measures' Ibis expressions.
 """
 
 from __future__ import annotations
@@ -288,6 +288,27 @@ class Evaluator:
                            self.overrides(as_of))
 
 
+
+
+class DuckDBEngine:
+    """The default engine: scorecards evaluated on the workspace's store (see
+    :class:`healthscore.engine.spark.SparkEngine` for the other)."""
+
+    name = "duckdb"
+
+    def __init__(self, store: Store):
+        self.store = store
+
+    def evaluator(self, sc: Scorecard) -> Evaluator:
+        return Evaluator(None, sc, store=self.store)
+
+    def table_ends(self, tables) -> dict[str, date]:
+        from healthscore.engine.freshness import table_ends
+
+        return table_ends(self.store.con, tables)
+
+    def close(self) -> None:
+        """Nothing to stop: the store belongs to the caller."""
 
 
 def active_overrides(con, cutoff: datetime, scorecard: str) -> list[dict]:

@@ -69,7 +69,7 @@ def scorecard_tables(sc: Scorecard) -> set[str]:
     return out
 
 
-def freshness(con: duckdb.DuckDBPyConnection, scorecards: list[Scorecard], as_of: date, *,
+def freshness(ends_of, scorecards: list[Scorecard], as_of: date, *,
               allow_stale: bool = False, option: str = "--as-of",
               tables: dict[str, set[str]] | None = None) -> list[str]:
     """Check that ``as_of`` is not after the data the scorecards read: raises
@@ -77,11 +77,15 @@ def freshness(con: duckdb.DuckDBPyConnection, scorecards: list[Scorecard], as_of
     of every table they read (unless ``allow_stale``: then that is the first warning); returns
     warnings for single tables that ended more than :data:`ENDED_AFTER_DAYS` before it.
     ``tables``: the tables each scorecard (by name) reads, when known (else found by
-    :func:`scorecard_tables`)."""
+    :func:`scorecard_tables`). ``ends_of``: the engine's :func:`table_ends` (a callable of
+    table names), or a DuckDB connection to the store."""
+    if not callable(ends_of):
+        con = ends_of
+        ends_of = lambda names: table_ends(con, names)  # noqa: E731
     warnings: list[str] = []
     for sc in scorecards:
         read = tables[sc.name] if tables and sc.name in tables else scorecard_tables(sc)
-        ends = table_ends(con, sorted(t for t in read if t in ACTIVITY))
+        ends = ends_of(sorted(t for t in read if t in ACTIVITY))
         if not ends:
             continue
         last = max(ends.values())
