@@ -13,6 +13,7 @@ per test, as a ``postgresql://`` URL).
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import itertools
 import os
@@ -85,10 +86,8 @@ class PgServer:
         return self.url(name)
 
     def stop(self) -> None:
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError, subprocess.TimeoutExpired):
             self._run(self.pg_ctl, "-D", str(self.data), "-m", "immediate", "stop")
-        except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
-            pass
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 

@@ -181,7 +181,7 @@ def test_a_version_1_store_is_migrated_when_opened(tmp_path):
         assert store.schema_version() == SCHEMA_VERSION
         assert [(r["kind"], r["status"]) for r in store.runs()] == [("ingest", "ok")]
     with Store(path) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 15
+        assert store.schema_version() == SCHEMA_VERSION == 16
         assert store.series_ready()
         assert store.con.execute("SELECT count(*) FROM snapshots").fetchall() == [(0,)]
         assert store.con.execute("SELECT count(*) FROM api_tokens").fetchall() == [(0,)]
@@ -213,7 +213,7 @@ def test_a_version_6_store_keeps_its_events_and_reads_in_pandas_after_migrating(
     assert again.by_table()["usage_events"].written.inserted == 0
     assert again.by_table()["usage_events"].written.unchanged == 2
     with ws.open().store(read_only=True) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 15
+        assert store.schema_version() == SCHEMA_VERSION == 16
         for t in TABLES:
             frame = store.con.execute(f'SELECT * FROM "{t}"').df()
             assert "_hash" in frame.columns

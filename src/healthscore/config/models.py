@@ -9,10 +9,11 @@ import re
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from healthscore.config.alerts import AlertsConfig
 from healthscore.config.base import _Model
+from healthscore.config.channels import _ENV_NAME
 from healthscore.config.engine import EngineConfig
 from healthscore.schemas import TABLES
 
@@ -128,14 +129,81 @@ class CsvOptions(_Model):
         description="Cell texts read as empty.")
 
 
+#: A table name as SQL writes it: one to three dot-separated parts (database, schema,
+#: table), each a plain name (case folded by the database, as in its own console) or a
+#: double-quoted one. Nothing else, so a name can never carry SQL of its own.
+_SQL_NAME = r'(?:[A-Za-z_][A-Za-z0-9_$]*|"(?:[^"]|"")+")'
+_TABLE_NAME = re.compile(rf"^{_SQL_NAME}(?:\.{_SQL_NAME}){{0,2}}$")
+_COLUMN_NAME = re.compile(rf"^{_SQL_NAME}$")
+#: How a database URL starts: its scheme.
+URL_SCHEME = r"^[A-Za-z][A-Za-z0-9+.-]*://"
+#: What each of these keys of a database source looks like, and what is said when it does not
+#: (never the URL itself: it may hold a password).
+_SHAPES = {
+    "url": (re.compile(URL_SCHEME), "not a database URL: it starts with "
+            "a scheme, as in `postgresql://user@host:5432/crm` or `sqlite:///data/crm.db`"),
+    "url_env": (re.compile(_ENV_NAME), "{value!r} is not an environment variable name"),
+    "table": (_TABLE_NAME, "{value!r} is not a table name (`accounts`, `public.accounts`, "
+              "`\"My Table\"`); to read anything else, write a `query`"),
+    "cursor": (_COLUMN_NAME, "{value!r} is not a column name (`updated_at`, `\"Updated At\"`); "
+               "name it in a `query` if need be"),
+}
+
+
+class DatabaseSource(_Model):
+    """A table or query read in place from a database: PostgreSQL, or any SQLAlchemy reads."""
+
+    url: str | None = Field(
+        None, description="The database's URL: `postgresql://user@host:5432/crm` (read "
+        "with ADBC, Arrow all the way), or any other URL SQLAlchemy reads "
+        "(`sqlite:///data/crm.db`, relative to the workspace folder; "
+        "`mysql+pymysql://…`, its driver installed). Give this or `url_env`; a password "
+        "written here sits in the file, so prefer `url_env` for one.")
+    url_env: str | None = Field(
+        None, description="The environment variable holding the URL (`CRM_DB_URL`), read "
+        "at each ingest, so no password sits in the file.")
+    table: str | None = Field(
+        None, description="The table (or view) to read: `accounts`, `public.accounts`, "
+        "`\"Mixed Case\"`. Give this or `query`.")
+    query: str | None = Field(
+        None, description="A SELECT whose rows are the source's rows (joins, filters, "
+        "casts). Give this or `table`.")
+    cursor: str | None = Field(
+        None, description="A column that grows as rows are added or changed (`updated_at`, "
+        "an increasing id): each ingest reads only the rows whose value is at or after the "
+        "largest one read before (rows read then are not read twice). Without it, every "
+        "ingest reads every row. `ingest --full` reads every row anyway.")
+
+    @field_validator("url", "url_env", "table", "cursor")
+    @classmethod
+    def _shape(cls, value: str | None, info: ValidationInfo) -> str | None:
+        pattern, message = _SHAPES[info.field_name]
+        if value is not None and not pattern.match(value):
+            raise ValueError(message.format(value=value))
+        return value
+
+    @model_validator(mode="after")
+    def _one_each(self) -> DatabaseSource:
+        if (self.url is None) == (self.url_env is None):
+            raise ValueError("give `url` (the database's URL) or `url_env` (the environment "
+                             "variable holding it), one of them")
+        if (self.table is None) == (self.query is None):
+            raise ValueError("give `table` (a table to read) or `query` (a SELECT), one of "
+                             "them")
+        return self
+
+
 class Source(_Model):
-    """One source: files of one format that feed one canonical table."""
+    """One source: files of one format, or a database table or query, for one canonical table."""
 
     table: Literal[tuple(TABLES)] = Field(  # type: ignore[valid-type]
         description="The canonical table this source feeds (see docs/data.md).")
-    path: str | list[str] = Field(
-        description="File, glob (`data/events/*.parquet`) or list of them, relative to the "
-        "workspace folder.")
+    path: str | list[str] | None = Field(
+        None, description="File, glob (`data/events/*.parquet`) or list of them, relative to "
+        "the workspace folder. Give this or `database`.")
+    database: DatabaseSource | None = Field(
+        None, description="Read a table or query of a database in place instead of files "
+        "(docs/sources.md#databases). Give this or `path`.")
     format: Literal[FORMATS] | None = Field(  # type: ignore[valid-type]
         None, description="csv, parquet or jsonl; by default from the file extension.")
     csv: CsvOptions = Field(default_factory=CsvOptions, description="CSV reading options.")
@@ -170,6 +238,19 @@ class Source(_Model):
         return value
 
     @model_validator(mode="after")
+    def _files_or_database(self) -> Source:
+        if self.path is None and self.database is None:
+            raise ValueError("[at table] a source reads files (`path`) or a database table or "
+                             "query (`database`): give one of them")
+        if self.path is not None and self.database is not None:
+            raise ValueError("[at database] give `path` (files) or `database` (a table or "
+                             "query), not both")
+        if self.database is not None and self.format is not None:
+            raise ValueError("[at format] `format` is for files; a database source's columns "
+                             "come typed from the database")
+        return self
+
+    @model_validator(mode="after")
     def _known_columns(self) -> Source:
         table = TABLES[self.table]
         unknown = [c for c in self.columns if c not in table.column_names]
@@ -184,6 +265,9 @@ class Source(_Model):
 
     @property
     def paths(self) -> list[str]:
+        """The file patterns (none for a database source)."""
+        if self.path is None:
+            return []
         return [self.path] if isinstance(self.path, str) else list(self.path)
 
     def column_map(self, name: str) -> ColumnMap:

@@ -92,6 +92,8 @@ class RawRelation:
     skipped: list[tuple[SourceFile, str]] = field(default_factory=list)
     notes: list[tuple[SourceFile, str]] = field(default_factory=list)
     rows: int = 0
+    #: how errors name what holds the columns ("the file(s) have: a, b")
+    holder: str = "the file(s) have"
 
     @property
     def empty(self) -> bool:
@@ -215,17 +217,26 @@ def _csv_header(file: SourceFile, opts: CsvOptions, source_name: str) -> list[st
     if len(header) > MAX_COLUMNS:
         raise FileSkipped(f"the header has {len(header):,} columns, more than {MAX_COLUMNS:,}: "
                           f"is {opts.delimiter!r} the right delimiter (`csv: {{delimiter: …}}`)?")
-    # DuckDB's column names ignore case: `ID` and `id` are the same column.
-    lower = [h.lower() for h in header]
-    dupes = sorted({h for h in header if lower.count(h.lower()) > 1})
-    if dupes:
-        raise FileSkipped(f"the header repeats column(s) {', '.join(map(repr, dupes))}: rename "
-                          "them in the export so each column name is unique")
-    reserved = [h for h in header if h.lower() in RESERVED]
-    if reserved:
-        raise FileSkipped(f"the header has column(s) {', '.join(map(repr, reserved))}, names "
-                          "healthscore uses itself: rename them in the export")
+    problem = column_names_problem(header, "the header", "rename them in the export")
+    if problem:
+        raise FileSkipped(problem)
     return [h or f"column{i + 1}" for i, h in enumerate(header)]
+
+
+def column_names_problem(names: list[str], where: str, fix: str) -> str | None:
+    """Why ``names`` cannot be a source's columns — one repeated, or one healthscore uses
+    itself — or None when they can; ``where`` has them, ``fix`` says what to do."""
+    # DuckDB's column names ignore case: `ID` and `id` are the same column.
+    lower = [n.lower() for n in names]
+    dupes = sorted({n for n in names if lower.count(n.lower()) > 1})
+    if dupes:
+        return (f"{where} repeats column(s) {', '.join(map(repr, dupes))}: {fix} so each "
+                "column name is unique")
+    reserved = [n for n in names if n.lower() in RESERVED]
+    if reserved:
+        return (f"{where} has column(s) {', '.join(map(repr, reserved))}, names healthscore "
+                f"uses itself: {fix}")
+    return None
 
 
 class _Fallback(Exception):

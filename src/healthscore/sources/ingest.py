@@ -9,6 +9,11 @@ A file that cannot be read as a whole (empty, no header, not Parquet) is left ou
 reason — in the report, and in the quarantine as one entry with row 0 — and not recorded as
 read, so the next ingest tries it again; every other file loads. A file with a header and no
 rows is read, loads nothing, and is noted.
+
+A database source (``sources/database.py``) is one such "file" per ingest: a read that fails
+is left out the same way (its rows rejected before stay in the quarantine: they are not read
+again), and with a cursor only its new rows are read, their rejections added to the earlier
+ones (a key read again replaces its own).
 """
 
 from __future__ import annotations
@@ -21,7 +26,13 @@ from datetime import datetime
 from healthscore import clock
 from healthscore.errors import QuarantineError
 from healthscore.schemas import TABLE_ORDER, TABLES, Table
-from healthscore.sources.files import SourceFile, read_source, resolve_files
+from healthscore.sources.database import (
+    DatabaseRead,
+    read_database,
+    record_cursor,
+    rows_table,
+)
+from healthscore.sources.files import RawRelation, SourceFile, read_source, resolve_files
 from healthscore.sources.parse import ParseContext, check_json_paths, ident, lit, parse_query
 from healthscore.store import Store, WriteCounts
 from healthscore.store.schema import hash_expr
@@ -219,6 +230,16 @@ def ingest(workspace: Workspace, *, now: datetime | None = None, strict: bool = 
     return report
 
 
+@dataclass
+class _Read:
+    """What a source read in this ingest, for writing it: the files read (shown → size,
+    modification time), the settings' hash, and for a database source its read."""
+
+    files: dict[str, tuple[int, int]]
+    config_hash: str
+    database: DatabaseRead | None = None
+
+
 def _ingest_all(workspace: Workspace, store: Store, report: IngestReport, *, now: datetime,
                 full: bool, progress: Progress | None) -> None:
     cfg = workspace.config
@@ -232,40 +253,40 @@ def _ingest_all(workspace: Workspace, store: Store, report: IngestReport, *, now
         feeding = [(n, s) for n, s in cfg.sources.items() if s.table == table_name]
         parts: list[str] = []  # parse queries, one per source read
         raw_views: list[tuple[str, str]] = []
-        read_meta: dict[str, tuple[dict[str, tuple[int, int]], str]] = {}
+        read_meta: dict[str, _Read] = {}
         sources: dict[str, SourceReport] = {}
         for order, (name, source) in enumerate(feeding):
-            files = resolve_files(workspace.root, name, source)
             cfg_hash = _config_hash(source)
-            states = store.file_states(name)
-            to_read = [f for f in files if full or _needs_read(f, states, cfg_hash)]
-            sr = SourceReport(source=name, table=table_name, files_read=len(to_read),
-                              files_skipped=len(files) - len(to_read),
-                              max_rejected=source.max_rejected)
+            sr = SourceReport(source=name, table=table_name, max_rejected=source.max_rejected)
             sources[name] = sr
             report.sources.append(sr)
-            # Quarantine rows of files that no longer exist are stale.
-            con.execute("DELETE FROM quarantine WHERE source = ? AND NOT list_contains(?, file)",
-                        [name, [f.display for f in files]])
-            if to_read:
-                view = f"_raw_{len(report.sources)}"
-                rel = read_source(con, name, source, to_read, view)
-                raw_views.append(("VIEW" if rel.format == "parquet" else "TABLE", view))
-                _file_outcomes(store, table, name, rel, sr, report, now=now)
-                failed = {f.display for f, _ in rel.skipped}
-                read = [f for f in to_read if f.display not in failed]
+            view = f"_raw_{len(report.sources)}"
+            if source.database is not None:
+                got = read_database(con, workspace.root, name, source, view, full=full,
+                                    previous=store.cursor_state(name), config_hash=cfg_hash)
+                rel, sr.files_read = got.rel, 1
+                read = _Read({} if rel.skipped else {got.origin.display: (0, 0)}, cfg_hash,
+                             got)
+                if not rel.skipped:
+                    raw_views += [("VIEW", view), ("TABLE", rows_table(view))]
+            else:
+                rel, read = _read_files(workspace, store, name, source, sr, view, cfg_hash,
+                                        full=full)
+                if rel is not None:
+                    raw_views.append(("VIEW" if rel.format == "parquet" else "TABLE", view))
+            if rel is not None:
+                _file_outcomes(store, table, name, rel, sr, report, now=now,
+                               keep_rows=source.database is not None)
                 if not rel.empty:
                     check_json_paths(con, table, name, source, rel)
                     src_ctx = ParseContext(ctx.timezone, source.decimal, ctx.now_sql)
                     parts.append(parse_query(table, name, source, rel, src_ctx,
                                              source_order=order))
-                    read_meta[name] = ({f.display: (f.size, f.mtime_ns) for f in read},
-                                       cfg_hash)
-                elif read:  # only empty or header-only files: read, nothing to load
-                    store.replace_quarantine(name, [f.display for f in read],
-                                             "(SELECT * FROM quarantine WHERE false)")
-                    store.record_files(name, [(f.display, f.size, f.mtime_ns, 0, 0)
-                                              for f in read], cfg_hash, report.run_id)
+                    read_meta[name] = read
+                elif read.files:  # only empty or header-only files: read, nothing to load
+                    _settle_quarantine(store, table, name, read,
+                                       "(SELECT * FROM quarantine WHERE false)", staged=False)
+                    _record_read(store, name, read, {}, report.run_id)
             done += 1
             if progress:
                 progress(done, total, f"{name} → {table_name}")
@@ -281,22 +302,77 @@ def _ingest_all(workspace: Workspace, store: Store, report: IngestReport, *, now
     con.execute("DROP TABLE IF EXISTS _stage")
 
 
+def _read_files(workspace: Workspace, store: Store, name: str, source, sr: SourceReport,
+                view: str, cfg_hash: str, *, full: bool) -> tuple[RawRelation | None, _Read]:
+    """Read the files of a source that changed since the last ingest (all with ``full``)."""
+    files = resolve_files(workspace.root, name, source)
+    states = store.file_states(name)
+    to_read = [f for f in files if full or _needs_read(f, states, cfg_hash)]
+    sr.files_read, sr.files_skipped = len(to_read), len(files) - len(to_read)
+    # Quarantine rows of files that no longer exist are stale.
+    store.con.execute("DELETE FROM quarantine WHERE source = ? AND NOT list_contains(?, file)",
+                      [name, [f.display for f in files]])
+    if not to_read:
+        return None, _Read({}, cfg_hash)
+    rel = read_source(store.con, name, source, to_read, view)
+    failed = {f.display for f, _ in rel.skipped}
+    return rel, _Read({f.display: (f.size, f.mtime_ns) for f in to_read
+                       if f.display not in failed}, cfg_hash)
+
+
+def _settle_quarantine(store: Store, table: Table, name: str, read: _Read,
+                       problems_view: str, *, staged: bool = True) -> None:
+    """Put a source's rejected rows of this read (``problems_view``) in the quarantine, in
+    place of those they replace: a file's earlier ones; for a database source, every earlier
+    one after a full read, else (an incremental read) the ones of the keys read again (in
+    ``_stage``, when ``staged``)."""
+    if read.database is None:
+        store.replace_quarantine(name, list(read.files), problems_view)
+        return
+    con = store.con
+    # a failed read before is over
+    con.execute('DELETE FROM quarantine WHERE source = ? AND "row" = 0', [name])
+    if read.database.full:
+        con.execute("DELETE FROM quarantine WHERE source = ?", [name])
+    elif table.key and staged:
+        con.execute(f'DELETE FROM quarantine WHERE source = ? AND "key" IN (SELECT '
+                    f"{quarantine_key(table)} FROM _stage WHERE _source = ?)", [name, name])
+    store.replace_quarantine(name, [], problems_view)
+
+
+def _record_read(store: Store, name: str, read: _Read,
+                 per_file: dict[tuple[str, str], tuple[int, int]], run_id: int) -> None:
+    """Remember what was read (files: size and time; a database: where its cursor got to)."""
+    if read.database is not None:
+        rows, rejected = per_file.get((name, read.database.origin.display), (0, 0))
+        record_cursor(store, name, read.database, rows_read=rows, rows_rejected=rejected,
+                      run_id=run_id)
+        return
+    store.record_files(name, [(file, size, mtime, *per_file.get((name, file), (0, 0)))
+                              for file, (size, mtime) in read.files.items()],
+                       read.config_hash, run_id)
+
+
 def _file_outcomes(store: Store, table: Table, name: str, rel, sr: SourceReport,
-                   report: IngestReport, *, now: datetime) -> None:
+                   report: IngestReport, *, now: datetime, keep_rows: bool = False) -> None:
     """Report the files of a source read that were left out (and put each in the quarantine
-    as one entry with row 0, replacing its earlier entries) or that hold no rows."""
+    as one entry with row 0, replacing its earlier entries — with ``keep_rows`` only its
+    earlier row 0: a database read rejected rows that are not read again) or that hold no
+    rows."""
     sr.files_failed = len(rel.skipped)
     sr.files_read -= len(rel.skipped)
     report.failed_files += [(name, table.name, f.display, why) for f, why in rel.skipped]
     report.notes += [(name, table.name, f.display, why) for f, why in rel.notes]
     if not rel.skipped:
         return
+    if keep_rows:
+        store.con.execute('DELETE FROM quarantine WHERE source = ? AND "row" = 0', [name])
     rows = ", ".join(
         f"({report.run_id}, {lit(name)}, {lit(table.name)}, {lit(f.display)}, 0, NULL, NULL, "
         f"{lit('file skipped: ' + why)}, TIMESTAMP {lit(now.isoformat(sep=' '))}, NULL)"
         for f, why in rel.skipped)
     store.replace_quarantine(
-        name, [f.display for f, _ in rel.skipped],
+        name, [] if keep_rows else [f.display for f, _ in rel.skipped],
         f"(SELECT * FROM (VALUES {rows}) AS t(run_id, source, \"table\", file, \"row\", "
         f"\"column\", value, reason, quarantined_at, \"key\"))")
 
@@ -395,8 +471,7 @@ def _drop_duplicates(con, table: Table, keep: list[str]) -> None:
 
 
 def _write_table(store: Store, table: Table, report: IngestReport,
-                 sources: dict[str, SourceReport],
-                 read_meta: dict[str, tuple[dict[str, tuple[int, int]], str]], *,
+                 sources: dict[str, SourceReport], read_meta: dict[str, _Read], *,
                  now: datetime) -> None:
     con = store.con
     cols = ", ".join(ident(c) for c in table.column_names)
@@ -445,7 +520,7 @@ def _write_table(store: Store, table: Table, report: IngestReport,
                          unnest(_problems) AS p FROM _stage
                   WHERE _problems IS NOT NULL AND _source = {lit(name)})
         """)
-        store.replace_quarantine(name, list(read_meta[name][0]), "_problems_src")
+        _settle_quarantine(store, table, name, read_meta[name], "_problems_src")
         con.execute("DROP VIEW _problems_src")
     sample = con.execute(
         f"SELECT _source, _file, _row, p.column, p.value, p.reason FROM "
@@ -458,8 +533,6 @@ def _write_table(store: Store, table: Table, report: IngestReport,
         f" count(*) FROM (SELECT unnest(_problems) AS p FROM _stage "
         f"WHERE _problems IS NOT NULL) GROUP BY ALL ORDER BY 4 DESC").fetchall()
     per_file = {(source, file): (n, bad) for source, file, n, bad, _ in stats}
-    for name, (meta, cfg_hash) in read_meta.items():
-        store.record_files(
-            name, [(file, size, mtime, *per_file.get((name, file), (0, 0)))
-                   for file, (size, mtime) in meta.items()], cfg_hash, report.run_id)
+    for name, read in read_meta.items():
+        _record_read(store, name, read, per_file, report.run_id)
     con.execute("DROP VIEW _valid")

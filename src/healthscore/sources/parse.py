@@ -132,7 +132,7 @@ def _typed(col: Column, text: str, raw: str | None, raw_type: str | None,
     native = raw is not None and spec.map is None and raw_type not in (None, "VARCHAR")
     rt = (raw_type or "").upper()
     if col.type in ("number", "integer"):
-        if native and rt in NUMERIC_TYPES:
+        if native and (rt in NUMERIC_TYPES or rt.startswith("DECIMAL")):
             number = f"CAST({raw} AS DOUBLE)"
         else:
             number = _text_to_number(text, ctx.decimal)
@@ -244,7 +244,7 @@ def parse_query(table: Table, source_name: str, source: Source, rel: RawRelation
             raise SourceError(
                 f"source {source_name!r}: no column {spec.column!r} for canonical column "
                 f"{table.name}.{col.name}{' (required)' if col.required else ''}; "
-                f"the file(s) have: {available}",
+                f"{rel.holder}: {available}",
                 hint=f"map it under sources.{source_name}.columns.{col.name} in "
                      "healthscore.yaml")
         raw, raw_type = found if found else (None, None)
@@ -319,7 +319,7 @@ def parse_query(table: Table, source_name: str, source: Source, rel: RawRelation
             if vf_raw is None and source.valid_from.value is None:
                 raise SourceError(
                     f"source {source_name!r}: no column {source.valid_from.column!r} for "
-                    f"valid_from; the file(s) have: {', '.join(sorted(rel.columns))}",
+                    f"valid_from; {rel.holder}: {', '.join(sorted(rel.columns))}",
                     hint=f"fix sources.{source_name}.valid_from in healthscore.yaml")
             raw, raw_type = vf_raw or (None, None)
             vtext = _text(vf_col, raw, source.valid_from)
