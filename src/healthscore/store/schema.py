@@ -21,7 +21,7 @@ from healthscore.store import rollups
 from healthscore.store.values import migrate_to_values
 
 #: Bump when the store layout changes, and add the step to MIGRATIONS.
-SCHEMA_VERSION = 15
+SCHEMA_VERSION = 16
 
 LINEAGE = {
     "state": [("_hash", "UUID"), ("_known_from", "TIMESTAMP"), ("_valid_from", "TIMESTAMP"),
@@ -83,6 +83,27 @@ BOOKKEEPING_DDL = [
         rows_rejected BIGINT NOT NULL,
         run_id BIGINT NOT NULL,
         PRIMARY KEY (source, path)
+    )""",
+]
+
+
+# Where each database source with a `cursor` got to (sources/database.py): the largest
+# cursor value read and which rows holding exactly that value were read, so the next ingest
+# reads from that value on (a row added later with the same value is not lost, and the rows
+# read before are not read twice).
+CURSORS_DDL = [
+    """CREATE TABLE IF NOT EXISTS source_cursors (
+        source VARCHAR PRIMARY KEY,
+        location VARCHAR NOT NULL,
+        config_hash VARCHAR NOT NULL,
+        cursor_column VARCHAR NOT NULL,
+        value_kind VARCHAR,
+        last_value VARCHAR,
+        last_rows VARCHAR[] NOT NULL,
+        rows_numbered BIGINT NOT NULL,
+        rows_read BIGINT NOT NULL,
+        rows_rejected BIGINT NOT NULL,
+        run_id BIGINT NOT NULL
     )""",
 ]
 
@@ -183,7 +204,7 @@ def create_all() -> list[str]:
     """Every statement that creates a current store from nothing (idempotent)."""
     return (BOOKKEEPING_DDL + SNAPSHOT_DDL + HISTORY_DDL + MANUAL_DDL + [TRENDS_VIEW] + TOKENS_DDL
             + SERIES_DDL + MODEL_DDL + ALERTS_DDL + [table_ddl(t) for t in TABLES.values()]
-            + rollups.DDL + PLANS_DDL
+            + rollups.DDL + PLANS_DDL + CURSORS_DDL
             + ["INSERT INTO meta VALUES ('series_ready', 'true'), ('series_unsorted', '0')"])
 
 
@@ -378,6 +399,7 @@ MIGRATIONS: dict[int, list] = {
     # each account's last event time, each (account, user) and (account, event)'s last day
     14: [partial(rollups.rebuild_last, tables=(rollups.LAST,))],
     15: [partial(rollups.rebuild_last, tables=tuple(rollups.PAIR_LAST.values()))],
+    16: CURSORS_DDL,  # where each database source's cursor got to (sources/database.py)
 }
 
 

@@ -28,7 +28,7 @@ from healthscore.schemas import Table
 from healthscore.store import rollups
 from healthscore.store.disk import is_held, private_files, store_fault
 from healthscore.store.history import HistoryWrites
-from healthscore.store.reads import StoreReads, _alive, _q
+from healthscore.store.reads import StoreReads, _alive, _q, dict_rows
 from healthscore.store.schema import (
     COMPACTED_AT,
     HASH_SCHEME,
@@ -372,6 +372,25 @@ class Store(HistoryWrites, StoreReads):
             self.con.execute(
                 "INSERT OR REPLACE INTO ingested_files VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [source, path, size, mtime_ns, config_hash, rows_read, rejected, run_id])
+
+    def cursor_state(self, source: str) -> dict | None:
+        """Where a database source's cursor got to at its last ingest (``source_cursors``),
+        or None before its first."""
+        rows = dict_rows(self.con.execute("SELECT * FROM source_cursors WHERE source = ?",
+                                          [source]))
+        return rows[0] if rows else None
+
+    def record_cursor(self, state: dict) -> None:
+        """Remember where a database source's cursor got to (the columns of
+        ``source_cursors``, by name)."""
+        names = list(state)
+        self.con.execute(
+            f"INSERT OR REPLACE INTO source_cursors ({', '.join(names)}) "
+            f"VALUES ({', '.join('?' * len(names))})", [state[k] for k in names])
+
+    def forget_cursor(self, source: str) -> None:
+        """Drop a database source's cursor: its next ingest reads every row."""
+        self.con.execute("DELETE FROM source_cursors WHERE source = ?", [source])
 
     def replace_quarantine(self, source: str, files: list[str], problems_view: str) -> None:
         """Replace the quarantine rows of ``files`` of ``source`` with those in ``problems_view``
