@@ -27,6 +27,7 @@ import duckdb
 
 from bench.company import DATA, SIZES, prepare
 from bench.proc import BenchError, busy_cpu_s, healthscore_cli, wait_for_quiet
+from healthscore.store.values import values_table
 
 AS_OF = date(2026, 10, 31)
 
@@ -112,9 +113,9 @@ def compare(duck_store: Path, spark_store: Path, as_of: date) -> dict:
         SELECT count(*) FROM s.snapshots WHERE scorecard = 'health' AND as_of = {day}
           AND account_id NOT IN (SELECT account_id FROM d.snapshots
                                  WHERE scorecard = 'health' AND as_of = {day})""").fetchone()[0]
-    tables = [r[0] for r in con.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE database_name = 's' "
-        "AND table_name LIKE 'values_health_%'").fetchall()]
+    tables = [values_table("health", v) for (v,) in con.execute(
+        f"SELECT DISTINCT version FROM s.snapshots WHERE scorecard = 'health' "
+        f"AND as_of = {day}").fetchall()]
     value_worst, values = 0.0, 0
     for table in tables:
         cols = [r[0] for r in con.execute(
@@ -141,13 +142,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeat", type=int, default=1)
     p.add_argument("--driver-memory", default="6g")
     p.add_argument("--quiet-wait", type=float, default=0.0)
+    p.add_argument("--rewrite-lake", action="store_true",
+                   help="write the lake again (after the company's data changed)")
     args = p.parse_args(argv)
     root = DATA / args.size
     company = prepare(root, SIZES[args.size])
     out = root / "bench-out"
     out.mkdir(parents=True, exist_ok=True)
     lake = out / "lake"
-    if not lake.exists() or lake.stat().st_mtime < company.store.stat().st_mtime:
+    if args.rewrite_lake and lake.exists():
+        shutil.rmtree(lake)
+    if not lake.exists():
         t = time.perf_counter()
         subprocess.run([*healthscore_cli(), "lake", "-w", str(root), "--out", str(lake)],
                        check=True, capture_output=True)

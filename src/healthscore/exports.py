@@ -23,6 +23,7 @@ from healthscore import read
 from healthscore.errors import NotFound
 from healthscore.read.dates import dates_hint
 from healthscore.read.measures import measure_table
+from healthscore.store.store import Store
 from healthscore.store.targets import Written, open_target
 from healthscore.workspace import Workspace
 
@@ -91,11 +92,12 @@ def score_rows(r: read.Reader, card: read.Card, dates: list[date]) -> pa.Table:
 
 def export_to(workspace: Workspace, to: str, *, scorecards: list[str] | None = None,
               schema: str | None = None, measures: bool = False, as_of: date | None = None,
-              start: date | None = None, end: date | None = None, every: bool = False
-              ) -> tuple[str, list[Written]]:
+              start: date | None = None, end: date | None = None, every: bool = False,
+              store: Store | None = None) -> tuple[str, list[Written]]:
     """Export the snapshots of the dates :func:`dates_to_export` chooses to the target ``to``
     names (:func:`~healthscore.store.targets.open_target`); the target as it may be shown
-    (a password redacted) and what was written per table.
+    (a password redacted) and what was written per table. ``store``: the workspace's store
+    when it is already open (the scoring commands' ``engine.output``).
 
     >>> export_to(Workspace.open("demo"), "postgresql://bi@db:5432/analytics",
     ...           every=True, measures=True)                        # doctest: +SKIP
@@ -105,7 +107,7 @@ def export_to(workspace: Workspace, to: str, *, scorecards: list[str] | None = N
     target = open_target(to, schema)  # a bad --to fails before the store is opened
     cards = [read.Card.of(sc) for sc in workspace.scorecards(scorecards or None)]
     written: list[Written] = []
-    with workspace.store(read_only=True) as store:
+    with workspace.store_or(store, read_only=True) as store:
         r = read.StoreReader(store)
         chosen = dates_to_export(r, cards, as_of=as_of, start=start, end=end, every=every)
         with target:

@@ -257,7 +257,9 @@ def score(workspace: Workspace, as_of: date, *, scorecards: list[str] | None = N
     with workspace.store_or(store) as store:
         loaded = _checked(workspace, scorecards, store)
         with store.recorded("score", now) as record, engine_of(workspace, store) as engine:
-            return _score(store, engine, record, loaded, as_of, now, progress, allow_stale)
+            run = _score(store, engine, record, loaded, as_of, now, progress, allow_stale)
+        write_output(workspace, store, [as_of], [sc.name for sc in loaded])
+        return run
 
 
 def _score(store: Store, engine, record: Run, loaded: list[LoadedScorecard], as_of: date,
@@ -272,6 +274,7 @@ def _score(store: Store, engine, record: Run, loaded: list[LoadedScorecard], as_
         if progress:
             progress(i + 1, len(loaded), sc.name)
     with store.transaction():
+        engine.sync_store()
         for sc, ev in zip(loaded, run.evaluations, strict=True):
             write_evaluation(store, sc, ev, run_id=record.run_id, now=now)
     store.tidy_series(appended=1)  # one date, however many scorecards
@@ -376,6 +379,8 @@ def backfill(workspace: Workspace, start: date, end: date, *, step: int = 1,
                          "scored": report.scored, "skipped": report.skipped,
                          "warnings": report.warnings}
         evaluators = {sc.name: engine.evaluator(sc.scorecard) for sc in loaded}
+        with store.transaction():
+            engine.sync_store()
         done = {sc.name: set() if force else
                 _snapshot_dates(store, sc.name, sc.scorecard.version) for sc in loaded}
         total = len(dates) * len(loaded)
@@ -408,7 +413,22 @@ def backfill(workspace: Workspace, start: date, end: date, *, step: int = 1,
         # rebuilt after dates written without it, or after an earlier backfill was cut off
         store.tidy_series()
         record.rows_loaded = report.accounts
+        if report.scored:
+            write_output(workspace, store, dates, [sc.name for sc in loaded])
     return report
+
+
+def write_output(workspace: Workspace, store: Store, dates: list[date],
+                 scorecards: list[str]) -> None:
+    """Write the snapshots of ``dates`` to ``engine.output`` (date-partitioned Parquet, the
+    layout of ``export --to FOLDER --measures``), when the workspace names a folder there."""
+    folder = workspace.config.engine.output
+    if folder is None:
+        return
+    from healthscore.exports import export_to
+
+    export_to(workspace, str(workspace.root / folder), scorecards=scorecards, measures=True,
+              start=min(dates), end=max(dates), store=store)
 
 
 class _Writer:

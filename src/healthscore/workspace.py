@@ -137,10 +137,11 @@ class Workspace:
             loaded = [sc for sc in loaded if sc.name in names]
         return loaded
 
-    def store_or(self, store: Store | None):
+    def store_or(self, store: Store | None, *, read_only: bool = False):
         """``store`` as a context that leaves it open (a caller's store, shared by several
-        steps), else the workspace's store, opened for writing and closed after."""
-        return nullcontext(store) if store is not None else self.store()
+        steps), else the workspace's store, opened (for writing unless ``read_only``) and
+        closed after."""
+        return nullcontext(store) if store is not None else self.store(read_only=read_only)
 
     def store(self, *, create: bool = False, read_only: bool = False,
               wait: float = STORE_WAIT) -> Store:

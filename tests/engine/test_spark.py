@@ -14,6 +14,7 @@ import textwrap
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pytest
 from typer.testing import CliRunner
@@ -125,6 +126,7 @@ def test_a_spark_workspace_scores_explains_and_backfills_through_the_cli(company
           kind: spark
           tables: {lake}
           master: local[2]
+          output: out
         """))
     run = CliRunner()
     day = "2026-05-31"
@@ -154,3 +156,16 @@ def test_a_spark_workspace_scores_explains_and_backfills_through_the_cli(company
                               "-s", "health"])
     assert result.exit_code == 0, result.output
     assert f"{expected[account][0]:.1f}" in result.output
+    # the store holds the lake's accounts, so the account is named as on DuckDB
+    with ws.store(read_only=True) as store:
+        name, = store.con.execute("SELECT name FROM accounts WHERE account_id = ? AND "
+                                  "_valid_to IS NULL", [account]).fetchone()
+    assert name and name in result.output
+    # engine.output: each scored date's scores and measures as date-partitioned Parquet
+    folder = root / "out" / "scores" / "scorecard=health"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "as_of=2026-05-29", "as_of=2026-05-30", "as_of=2026-05-31"]
+    written = duckdb.sql(f"SELECT account_id, score, band FROM read_parquet("
+                         f"'{folder}/as_of=2026-05-31/*.parquet')").fetchall()
+    assert {a: (s, b) for a, s, b in written} == last
+    assert any((root / "out" / "measures" / "scorecard=health" / "as_of=2026-05-31").iterdir())

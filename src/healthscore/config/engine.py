@@ -28,6 +28,12 @@ class EngineConfig(_Model):
     conf: dict[str, str] = Field(
         default_factory=dict, description="Spark: extra session settings "
         "(`spark.driver.memory: 8g`).")
+    output: str | None = Field(
+        None, description="A folder (relative to the workspace, or absolute) where every date "
+        "`score`, `backfill` and `run` score is also written as date-partitioned Parquet, "
+        "scores and per-measure rows (`scores/scorecard=health/as_of=2026-10-31/…`, the "
+        "layout of `healthscore export --to FOLDER --measures`, docs/bi.md), for tools that "
+        "read a lake. Either engine; the store keeps the snapshots too.")
     shuffle_partitions: int = Field(
         8, ge=1, description="Spark: `spark.sql.shuffle.partitions` (raise it on a cluster).")
 

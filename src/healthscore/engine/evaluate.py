@@ -307,6 +307,9 @@ class DuckDBEngine:
 
         return table_ends(self.store.con, tables)
 
+    def sync_store(self) -> None:
+        """Nothing to copy: the store holds the tables."""
+
     def close(self) -> None:
         """Nothing to stop: the store belongs to the caller."""
 

@@ -192,6 +192,32 @@ class SparkEngine:
             for t in names)
         return {r["t"]: r["d"] for r in self.session.sql(sql).collect() if r["d"] is not None}
 
+    def sync_store(self) -> None:
+        """Copy the lake's accounts (every version, with its validity) into the store's
+        ``accounts`` table, replacing what it held, so the pages, ``explain``, ``movers`` and
+        the exports name each account and show its segment, plan, ARR and CSM as on DuckDB.
+        The other tables stay in the lake. Call inside the transaction that writes the scores."""
+        import pyarrow as pa
+
+        if self.store is None:
+            return
+        self.register()
+        df = self.session.table("accounts")
+        table = (df.toArrow() if hasattr(df, "toArrow")  # PySpark 4; 3.5 has the private one
+                 else pa.Table.from_batches(df._collect_as_arrow(), schema=None))
+        # Spark hands timestamps over in the session's zone (UTC); the store's are naive UTC
+        table = table.cast(pa.schema([
+            f.with_type(pa.timestamp(f.type.unit)) if pa.types.is_timestamp(f.type) else f
+            for f in table.schema]))
+        con = self.store.con
+        con.register("_hs_lake_accounts", table)
+        try:
+            con.execute("DELETE FROM accounts")
+            con.execute("INSERT INTO accounts BY NAME SELECT *, 'lake' AS _source "
+                        "FROM _hs_lake_accounts")
+        finally:
+            con.unregister("_hs_lake_accounts")
+
     def close(self) -> None:
         if "session" in self.__dict__:
             if self._owned:
