@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import textwrap
 from datetime import datetime
 from pathlib import Path
@@ -19,6 +20,15 @@ pytest_plugins = ("rest_server", "read_store", "web_site", "oracle_history", "al
                   "pg_server")
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def copy_workspace(src: Path, dst: Path) -> Path:
+    """Copy a workspace folder in a child process (``cp -a``), for a store a server of this
+    process may hold open: POSIX locks belong to a process, and any open and close of the file
+    by the same process (``shutil.copytree`` reading it) drops the lock DuckDB holds on it, so
+    another process could then write under the server's open connection."""
+    subprocess.run(["cp", "-a", str(src), str(dst)], check=True)
+    return dst
 
 
 def screenshot_folder() -> Path:

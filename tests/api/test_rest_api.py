@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import subprocess
 import sys
 from datetime import date, datetime, timedelta
@@ -18,6 +17,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from conftest import copy_workspace
 from healthscore.cli import app as cli
 from healthscore.server import CACHE
 from healthscore.workspace import Workspace
@@ -88,8 +88,7 @@ def test_reads_are_open_but_a_bad_token_is_refused(client, read_token):
 
 
 def test_reads_can_require_a_token(workspace, read_token, tmp_path):
-    root = tmp_path / "locked"
-    shutil.copytree(workspace.root, root)
+    root = copy_workspace(workspace.root, tmp_path / "locked")  # served: copied elsewhere
     with open(root / "healthscore.yaml", "a", encoding="utf-8") as fh:
         fh.write("  read_requires_token: true\n")
     with Server(root) as srv, httpx.Client(base_url=srv.url) as c:

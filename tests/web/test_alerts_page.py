@@ -8,7 +8,6 @@ Expected rows and counts are plain SQL on the store's ``alerts`` (``stored_alert
 from __future__ import annotations
 
 import re
-import shutil
 from collections import Counter
 from datetime import timedelta
 
@@ -17,6 +16,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from alert_site import XSS, stored_alerts
+from conftest import copy_workspace
 from healthscore import clock
 from healthscore.cli import app as cli
 from healthscore.server import create_app
@@ -136,7 +136,7 @@ def test_the_forms_are_protected_and_need_a_write_session_once_tokens_exist(aler
     workspace has a token, a visitor without a write session gets no forms and a 403, and the
     acting person of a signed-in post is the token's name whatever the form says."""
     root = tmp_path / "ws"
-    shutil.copytree(alerted_root, root)
+    copy_workspace(alerted_root, root)  # served by this process: copied elsewhere
     target = _open(root)[0]["alert_id"]
     url = f"/alerts/{target}/ack"
     with TestClient(create_app(root), base_url="http://localhost",
@@ -176,7 +176,7 @@ def test_the_forms_are_protected_and_need_a_write_session_once_tokens_exist(aler
 
 def test_a_snooze_that_ends_today_is_refused_on_the_page(alerted_root, tmp_path):
     root = tmp_path / "ws"
-    shutil.copytree(alerted_root, root)
+    copy_workspace(alerted_root, root)  # served by this process: copied elsewhere
     with TestClient(create_app(root), base_url="http://localhost",
                     follow_redirects=False) as client:
         alert_id, token = FORM_TOKEN.search(client.get("/alerts").text).groups()
@@ -199,7 +199,7 @@ def test_a_store_from_before_alerts_still_renders(alerted_root, tmp_path, monkey
     import healthscore.store.store as store_module
 
     root = tmp_path / "ws"
-    shutil.copytree(alerted_root, root)
+    copy_workspace(alerted_root, root)  # served by this process: copied elsewhere
     with Workspace.open(root).store() as store:
         for table in ("alerts", "alert_outbox", "alert_checks"):
             store.con.execute(f"DROP TABLE {table}")
@@ -225,7 +225,7 @@ def test_a_store_from_before_alerts_still_renders(alerted_root, tmp_path, monkey
 def test_the_header_count_is_for_signed_in_visitors_when_reads_need_a_token(alerted_root,
                                                                            tmp_path):
     root = tmp_path / "ws"
-    shutil.copytree(alerted_root, root)
+    copy_workspace(alerted_root, root)  # served by this process: copied elsewhere
     with open(root / "healthscore.yaml", "a", encoding="utf-8") as fh:
         fh.write("api:\n  read_requires_token: true\n")
     made = CliRunner().invoke(cli, ["token", "create", "-w", str(root), "--name", "viewer",

@@ -4,13 +4,12 @@ the backtests list and page draw the report's charts, and the HTML report file o
 from __future__ import annotations
 
 import re
-import shutil
 from datetime import date
 from pathlib import Path
 
 import pytest
 
-from conftest import NOW
+from conftest import NOW, copy_workspace
 from healthscore import pipeline
 from healthscore.workspace import Workspace
 from web_site import (
@@ -28,7 +27,7 @@ def backtested(demo_root, tmp_path_factory) -> tuple[Path, object]:
     (against churn) and one of `expansion` (against expansions) recorded (the other tests'
     workspace stays as it is)."""
     root = tmp_path_factory.mktemp("web") / "backtested"
-    shutil.copytree(demo_root, root)
+    copy_workspace(demo_root, root)  # served by this process: copied elsewhere
     ws = Workspace.open(root)
     pipeline.backfill(ws, date(2026, 4, 1), date(2026, 5, 31), step=2, now=NOW,
                       scorecards=["expansion"])

@@ -16,6 +16,8 @@ process can write while it is open: it is closed once no request has used it for
 :data:`HeldStore.LINGER` seconds, and at once when a writer waits for the file (a job leaves a
 marker next to the store while it waits, see :func:`healthscore.store.store.writer_waiting`);
 while the marker is there, requests the cache cannot answer get 503 and the job goes first.
+The lock is a POSIX lock, which belongs to the process: the server must not open the file by
+any other means (a copy of it), as closing that would drop the lock under the open connection.
 """
 
 from __future__ import annotations
