@@ -22,9 +22,10 @@ timezone: UTC
 # The store (a DuckDB file), relative to this folder.
 store: healthscore.duckdb
 
-# Sources: each reads CSV, Parquet or JSON-lines files (paths and globs relative to this folder)
-# into one canonical table (docs/data.md). `columns` maps canonical columns onto the file's own
-# column names; a canonical column with no entry is read from a column of the same name.
+# Sources: each reads CSV, Parquet or JSON-lines files (paths and globs relative to this folder),
+# or a table or query of a database (`database:`, docs/sources.md#databases), into one canonical
+# table (docs/data.md). `columns` maps canonical columns onto the source's own column names; a
+# canonical column with no entry is read from a column of the same name.
 sources: {{}}
 #  crm_accounts:
 #    table: accounts
@@ -45,6 +46,12 @@ sources: {{}}
 #    columns:
 #      account_id: organization.external_id      # a path into nested JSON
 #      csat: {{column: satisfaction.score, map: {{good: 5, bad: 1}}}}
+#  crm_database:
+#    table: accounts
+#    database:
+#      url_env: CRM_DB_URL                        # postgresql://user@host:5432/crm (no password here)
+#      table: public.companies                    # or query: "SELECT …"
+#      cursor: updated_at                         # read only what changed since the last ingest
 """
 
 
