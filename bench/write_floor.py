@@ -26,6 +26,7 @@ import pyarrow as pa
 
 from healthscore.store.schema import MEASURE_ROWS_DDL
 from healthscore.store.store import Store
+from healthscore.store.values import values_table
 
 #: The demo `health` scorecard's shape: 17 measures in 7 groups, 3 variants.
 MEASURES = 17
@@ -78,6 +79,32 @@ def tables(n: int, seed: int = 0) -> tuple[pa.Table, pa.Table, pa.Table, pa.Tabl
     return accounts, values, measures, group_table
 
 
+def _plain_insert(store: Store, accounts: pa.Table, values: pa.Table, first: date,
+                  k: int) -> float:
+    """Seconds per date to write ``k`` dates of ``accounts`` and ``values`` into the store's
+    head and values tables with one INSERT each, in one transaction."""
+    n = accounts.num_rows
+    days = pa.array(np.repeat(np.arange(k), n).astype("timedelta64[D]")
+                    + np.datetime64(first, "D"))
+    heads = pa.concat_tables([accounts] * k).append_column("as_of", days)
+    vals = pa.concat_tables([values] * k).append_column("as_of", days)
+    table = values_table("health", "v1")
+    picks = ", ".join(f'"{c}"' for c in values.column_names[1:])
+    store.con.register("_heads", heads)
+    store.con.register("_vals", vals)
+    t = time.perf_counter()
+    with store.transaction():
+        store.con.execute("INSERT INTO snapshots SELECT 'health', 'v1', as_of, account_id, "
+                          "variant, score, band, grade, coverage, 1, TIMESTAMP '2026-01-01' "
+                          "FROM _heads")
+        store.con.execute(f'INSERT INTO "{table}" SELECT as_of, account_id, '
+                          f"TIMESTAMP '2026-01-01', NULL, {picks} FROM _vals")
+    each = (time.perf_counter() - t) / k
+    store.con.unregister("_heads")
+    store.con.unregister("_vals")
+    return each
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.write_floor",
                                 description=__doc__.splitlines()[0])
@@ -124,6 +151,18 @@ def main(argv: list[str] | None = None) -> int:
                         overrides=no_overrides, replace=False, series=False)
             each = (time.perf_counter() - t) / n
             print(f"as a backfill writes (no series), {n} date(s) in one transaction: "
+                  f"{each:.3f} s per date; 365 dates ≥ {365 * each:.0f} s")
+        # the floor under any writer of this layout: the same two tables, several dates per
+        # INSERT of plain SQL (no checks, no revisions), values as counts (small integers, as
+        # most measures are) rather than random doubles
+        rng = np.random.default_rng(1)
+        counts = pa.table({"account_id": values["account_id"],
+                           **{c: rng.integers(0, 30, values.num_rows).astype(float)
+                              for c in values.column_names[1:]}})
+        for k in (1, 8, 32):
+            first += timedelta(days=100)
+            each = _plain_insert(store, accounts, counts, first, k)
+            print(f"plain INSERTs of the same two tables, {k} date(s) per INSERT (counts): "
                   f"{each:.3f} s per date; 365 dates ≥ {365 * each:.0f} s")
         for stmt in MEASURE_ROWS_DDL:
             store.con.execute(stmt)
