@@ -20,11 +20,12 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import NOW
-from healthscore import pipeline
+from healthscore import pipeline, read
 from healthscore.cli import app as cli
 from healthscore.config.engine import EngineConfig
 from healthscore.demo import generate_demo
 from healthscore.engine.evaluate import Evaluator
+from healthscore.read.account import activity
 from healthscore.sources import ingest
 from healthscore.store.lake import write_lake
 from healthscore.workspace import Workspace
@@ -161,6 +162,17 @@ def test_a_spark_workspace_scores_explains_and_backfills_through_the_cli(company
         name, = store.con.execute("SELECT name FROM accounts WHERE account_id = ? AND "
                                   "_valid_to IS NULL", [account]).fetchone()
     assert name and name in result.output
+    # … and the recent tickets, survey answers, touchpoints and invoices the account page lists:
+    # the same as on DuckDB, for accounts that have some of each
+    with read.open_reader(ws) as r, read.open_reader(spark_ws) as s:
+        busy = [row["account_id"] for row in r.rows(
+            "SELECT account_id FROM tickets JOIN invoices USING (account_id) "
+            "JOIN surveys USING (account_id) JOIN touchpoints USING (account_id) "
+            "GROUP BY account_id ORDER BY account_id LIMIT 3")]
+        assert busy
+        for a in busy:
+            theirs, ours = activity(r, a), activity(s, a)
+            assert ours == theirs and all(theirs.values()), a
     # engine.output: each scored date's scores and measures as date-partitioned Parquet
     folder = root / "out" / "scores" / "scorecard=health"
     assert sorted(p.name for p in folder.iterdir()) == [

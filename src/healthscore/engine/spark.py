@@ -56,6 +56,11 @@ _SPARK_TYPES = {"string": "string", "integer": "bigint", "number": "double", "da
 _STATE_COLUMNS = ("_valid_from", "_valid_to")
 
 
+#: The lake's tables a Spark workspace's store keeps a copy of (replaced at each run): the
+#: accounts, which every read names, and what the account page lists as recent activity.
+STORE_COPIES = ("accounts", "tickets", "surveys", "touchpoints", "invoices")
+
+
 def _spark_missing(what: str) -> EngineError:
     return EngineError(f"the Spark engine needs {what}",
                        hint="pip install 'healthscore[spark]' (PySpark; Java 17 from your "
@@ -193,30 +198,33 @@ class SparkEngine:
         return {r["t"]: r["d"] for r in self.session.sql(sql).collect() if r["d"] is not None}
 
     def sync_store(self) -> None:
-        """Copy the lake's accounts (every version, with its validity) into the store's
-        ``accounts`` table, replacing what it held, so the pages, ``explain``, ``movers`` and
-        the exports name each account and show its segment, plan, ARR and CSM as on DuckDB.
-        The other tables stay in the lake. Call inside the transaction that writes the scores."""
+        """Copy the lake's tables of :data:`STORE_COPIES` into the store, replacing what it
+        held: the accounts (every version, with its validity), so the pages, ``explain``,
+        ``movers`` and the exports name each account and show its segment, plan, ARR and CSM as
+        on DuckDB; and the tickets, survey answers, touchpoints and invoices the account page
+        lists. The other tables (the usage events above all) stay in the lake. Call inside the
+        transaction that writes the scores."""
         import pyarrow as pa
 
         if self.store is None:
             return
         self.register()
-        df = self.session.table("accounts")
-        table = (df.toArrow() if hasattr(df, "toArrow")  # PySpark 4; 3.5 has the private one
-                 else pa.Table.from_batches(df._collect_as_arrow(), schema=None))
-        # Spark hands timestamps over in the session's zone (UTC); the store's are naive UTC
-        table = table.cast(pa.schema([
-            f.with_type(pa.timestamp(f.type.unit)) if pa.types.is_timestamp(f.type) else f
-            for f in table.schema]))
         con = self.store.con
-        con.register("_hs_lake_accounts", table)
-        try:
-            con.execute("DELETE FROM accounts")
-            con.execute("INSERT INTO accounts BY NAME SELECT *, 'lake' AS _source "
-                        "FROM _hs_lake_accounts")
-        finally:
-            con.unregister("_hs_lake_accounts")
+        for name in STORE_COPIES:
+            df = self.session.table(name)
+            table = (df.toArrow() if hasattr(df, "toArrow")  # PySpark 4; 3.5: the private one
+                     else pa.Table.from_batches(df._collect_as_arrow(), schema=None))
+            # Spark hands timestamps over in the session's zone (UTC); the store's are naive UTC
+            table = table.cast(pa.schema([
+                f.with_type(pa.timestamp(f.type.unit)) if pa.types.is_timestamp(f.type) else f
+                for f in table.schema]))
+            con.register("_hs_lake_copy", table)
+            try:
+                con.execute(f'DELETE FROM "{name}"')
+                con.execute(f'INSERT INTO "{name}" BY NAME SELECT *, \'lake\' AS _source '
+                            "FROM _hs_lake_copy")
+            finally:
+                con.unregister("_hs_lake_copy")
 
     def close(self) -> None:
         if "session" in self.__dict__:
