@@ -85,6 +85,24 @@ def _same(a, b, what: str) -> None:
         assert a.tolist() == b.tolist(), what
 
 
+def _equal(spark_ev, duck_ev, day: date, where: str):
+    """Assert the Spark evaluation of ``day`` equals DuckDB's: every account's score, band,
+    grade, variant, coverage and every measure's raw value. Returns DuckDB's."""
+    s, d = spark_ev.evaluate(day), duck_ev.evaluate(day)
+    assert s.accounts.num_rows == d.accounts.num_rows > 0, where
+    text = ("account_id", "variant", "band", "grade")
+    for col in d.accounts.column_names:
+        _same(s.accounts.column(col).to_pylist() if col in text
+              else s.accounts.column(col).to_numpy(zero_copy_only=False),
+              d.accounts.column(col).to_pylist() if col in text
+              else d.accounts.column(col).to_numpy(zero_copy_only=False), f"{where} {col}")
+    assert s.values.column_names == d.values.column_names
+    for col in d.values.column_names[1:]:  # every measure's raw value
+        _same(s.values.column(col).to_numpy(zero_copy_only=False),
+              d.values.column(col).to_numpy(zero_copy_only=False), f"{where} {col}")
+    return d
+
+
 def test_spark_gives_duckdbs_scores_bands_and_measures_on_every_account(company, session):
     ws, lake = company
     engine = SparkEngine(EngineConfig(kind="spark", tables=str(lake), master="local[2]"),
@@ -95,25 +113,44 @@ def test_spark_gives_duckdbs_scores_bands_and_measures_on_every_account(company,
             sc = loaded.scorecard
             spark_ev, duck_ev = engine.evaluator(sc), Evaluator(None, sc, store=store)
             for day in DATES:
-                s, d = spark_ev.evaluate(day), duck_ev.evaluate(day)
-                where = f"{sc.name} {day}"
-                assert s.accounts.num_rows == d.accounts.num_rows > 0, where
-                for col in d.accounts.column_names:
-                    _same(s.accounts.column(col).to_pylist() if col in ("account_id", "variant",
-                                                                         "band", "grade")
-                          else s.accounts.column(col).to_numpy(zero_copy_only=False),
-                          d.accounts.column(col).to_pylist() if col in ("account_id", "variant",
-                                                                         "band", "grade")
-                          else d.accounts.column(col).to_numpy(zero_copy_only=False),
-                          f"{where} {col}")
-                assert s.values.column_names == d.values.column_names
-                for col in d.values.column_names[1:]:  # every measure's raw value
-                    _same(s.values.column(col).to_numpy(zero_copy_only=False),
-                          d.values.column(col).to_numpy(zero_copy_only=False), f"{where} {col}")
+                d = _equal(spark_ev, duck_ev, day, f"{sc.name} {day}")
                 compared += d.accounts.num_rows
     engine.close()
     assert session.sparkContext._jsc is not None  # the test's session was left running
     assert compared > 200
+
+
+def test_a_catalog_database_and_a_date_partitioned_event_folder_give_the_same_scores(
+        company, session, tmp_path):
+    """The lake as tables of a Spark catalog database (``engine.database``), and as folders
+    with the usage events partitioned by day (``usage_events/event_date=…/``), as a company's
+    own pipelines would write them: the same results as DuckDB's."""
+    from pyspark.sql import functions as F
+
+    ws, lake = company
+    session.sql(f"CREATE DATABASE IF NOT EXISTS hs_test_lake LOCATION '{tmp_path / 'db'}'")
+    parted = tmp_path / "parted"
+    parted.mkdir()
+    for file in sorted(lake.glob("*.parquet")):
+        name = file.stem
+        df = session.read.parquet(str(file))
+        df.write.saveAsTable(f"hs_test_lake.{name}")
+        if name == "usage_events":
+            (df.withColumn("event_date", F.to_date("timestamp")).write
+             .partitionBy("event_date").parquet(str(parted / name)))
+        else:
+            df.write.parquet(str(parted / name))
+    assert len(list((parted / "usage_events").glob("event_date=*"))) > 100
+    day = DATES[-1]
+    with ws.store(read_only=True) as store:
+        sc = next(s.scorecard for s in ws.scorecards() if s.name == "health")
+        duck_ev = Evaluator(None, sc, store=store)
+        for cfg in (EngineConfig(kind="spark", database="hs_test_lake", master="local[2]"),
+                    EngineConfig(kind="spark", tables=str(parted), master="local[2]")):
+            engine = SparkEngine(cfg, ws.root)
+            _equal(engine.evaluator(sc), duck_ev, day, f"{cfg.database or 'folders'} {day}")
+            engine.close()
+    session.sql("DROP DATABASE hs_test_lake CASCADE")
 
 
 def test_a_spark_workspace_scores_explains_and_backfills_through_the_cli(company, session,
