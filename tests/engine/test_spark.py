@@ -10,6 +10,8 @@ so that a single worker starts it.
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 import textwrap
 from datetime import date
 from pathlib import Path
@@ -218,3 +220,22 @@ def test_a_spark_workspace_scores_explains_and_backfills_through_the_cli(company
                          f"'{folder}/as_of=2026-05-31/*.parquet')").fetchall()
     assert {a: (s, b) for a, s, b in written} == last
     assert any((root / "out" / "measures" / "scorecard=health" / "as_of=2026-05-31").iterdir())
+
+
+def test_a_spark_command_prints_spark_errors_only(company, tmp_path):
+    """Run as a user runs it (its own process, its own Spark): the command's output, and of
+    Spark's logging only errors, not its start-up notes and warnings."""
+    ws, lake = company
+    root = tmp_path / "quiet-ws"
+    shutil.copytree(ws.root / "scorecards", root / "scorecards")
+    (root / "healthscore.yaml").write_text(
+        f"name: quiet\nengine: {{kind: spark, tables: '{lake}', master: 'local[1]'}}\n")
+    done = subprocess.run([str(Path(sys.executable).with_name("healthscore")), "score", "-w",
+                           str(root), "--as-of", "2026-05-31", "-s", "health", "--lowest", "0"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "health as of 2026-05-31" in done.stdout
+    # the JVM's own notice of an incubator module is printed by Java, not Spark's logging
+    noise = [line for line in done.stderr.splitlines()
+             if line.strip() and "incubator modules" not in line]
+    assert noise == [], done.stderr

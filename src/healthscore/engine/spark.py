@@ -56,6 +56,9 @@ _SPARK_TYPES = {"string": "string", "integer": "bigint", "number": "double", "da
 _STATE_COLUMNS = ("_valid_from", "_valid_to")
 
 
+#: Spark's logging configuration while healthscore runs it (errors only).
+LOG_CONFIG = Path(__file__).with_name("spark-log4j2.properties")
+
 #: The lake's tables a Spark workspace's store keeps a copy of (replaced at each run): the
 #: accounts, which every read names, and what the account page lists as recent activity.
 STORE_COPIES = ("accounts", "tickets", "surveys", "touchpoints", "invoices")
@@ -103,6 +106,10 @@ class SparkEngine:
                    .config("spark.ui.enabled", "false")
                    .config("spark.ui.showConsoleProgress", "false")
                    .config("spark.sql.shuffle.partitions", str(self.cfg.shuffle_partitions)))
+        if "spark.driver.extraJavaOptions" not in self.cfg.conf:
+            # errors only from Spark's JVM (it is launched with this session's settings)
+            builder = builder.config("spark.driver.extraJavaOptions",
+                                     f"-Dlog4j2.configurationFile={LOG_CONFIG.as_uri()}")
         for key, value in self.cfg.conf.items():
             builder = builder.config(key, value)
         spark = builder.getOrCreate()
