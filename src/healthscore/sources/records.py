@@ -20,8 +20,9 @@ import pyarrow as pa
 from healthscore.config.models import Source
 from healthscore.errors import QuarantineError, SchemaError
 from healthscore.schemas import TABLES, Table
-from healthscore.sources.files import RawRelation, register_json_lines
+from healthscore.sources.files import RawRelation
 from healthscore.sources.ingest import quarantine_key, stage
+from healthscore.sources.jsonl import register_json_lines
 from healthscore.sources.parse import ParseContext, ident, lit, parse_query
 from healthscore.store import Store, WriteCounts
 
