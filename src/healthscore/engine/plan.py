@@ -23,7 +23,7 @@ from healthscore.schemas import TABLES
 from healthscore.store.schema import PLANS_SINCE
 
 #: Bump when the plan's JSON layout changes.
-PLAN_FORMAT = 1
+PLAN_FORMAT = 2  # 2: measures read the active accounts from engine/evaluate.ACTIVE_TABLE
 
 #: The code whose change can change a compiled plan (relative to the package).
 #: A stored plan also vouches that the scorecard passed engine/check.py (see stored_plan).
@@ -64,7 +64,8 @@ def plan_key(con, definition: str) -> str:
 @dataclass(frozen=True)
 class Plan:
     """What scoring runs, as SQL: the active accounts with the variant and percentile columns,
-    each per-date measure's query (the cutoff read from a DuckDB variable), each batch
+    each per-date measure's query (the cutoff read from a DuckDB variable, the active accounts
+    from the table :data:`healthscore.engine.evaluate.ACTIVE_TABLE`), each batch
     measure's aggregates and expression, and the tables whose absence makes a measure missing."""
 
     sql_accounts: str

@@ -64,11 +64,16 @@ class MeasureContext:
         a literal, so one compiled query serves every date (set the variable, run it again).
         Measures cannot tell the difference: they only use :attr:`cutoff`, :meth:`since`,
         :attr:`as_of_date` and :meth:`since_date`, never ``as_of`` itself.
+    active_table
+        With ``variables``: :meth:`accounts` reads this table (its schema taken from the
+        active-accounts expression) instead of computing the active accounts in every measure's
+        query; whoever runs the compiled SQL fills it per date (the DuckDB evaluator does).
     """
 
     backend: Any
     as_of: date
     variables: bool = False
+    active_table: str | None = None
     _cache: dict[str, ir.Table] = field(default_factory=dict, repr=False)
     _has_data: dict[str, bool] = field(default_factory=dict, repr=False)
     _stats: dict[str, tuple[int, Any]] | None = field(default=None, repr=False)
@@ -152,6 +157,16 @@ class MeasureContext:
         An account has churned when its (as-of) ``churned_at`` is on or before ``as_of`` or a
         renewal on or before ``as_of`` has the outcome ``churned``.
         """
+        if self.active_table is None:
+            return self.active_accounts()
+        if "_active_table" not in self._cache:
+            self._cache["_active_table"] = ibis.table(self.active_accounts().schema(),
+                                                      name=self.active_table)
+        return self._cache["_active_table"]
+
+    def active_accounts(self) -> ir.Table:
+        """:meth:`accounts` computed from the accounts and renewals (what ``active_table``
+        holds, when one is named)."""
         if "_active_accounts" not in self._cache:
             a = self.table("accounts")
             day = self.as_of_date
