@@ -38,6 +38,16 @@ def test_bench_runs_checks_and_catches_a_disagreement(tmp_path, monkeypatch):
     measures = pd.read_parquet(out / "measures.parquet")
     assert len(accounts) > 0 and accounts.score.dropna().between(0, 100).all()
 
+    # the backfill floor script on the same store: the hand SQL for 2 dates, the year's parts
+    floor = subprocess.run(
+        [sys.executable, "-m", "bench.backfill_floor", "--data-dir", str(data), "--sample",
+         "2", "--days", "10"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert floor.returncode == 0, floor.stderr
+    assert "hand-written SQL (health.sql), 2 dates one by one" in floor.stdout
+    for part in ("(account, user) active day", "(account, feature) active day",
+                 "sliding sum", "text account ids, one statement"):
+        assert part in floor.stdout
+
     # The same check fails loudly on a result that differs.
     monkeypatch.syspath_prepend(str(ROOT))
     from bench import check
