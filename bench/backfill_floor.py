@@ -60,16 +60,18 @@ def parts(store: Path, first: date, last: date) -> list[tuple[str, float, str]]:
     """(what, seconds, result) of the year's parts, each in one statement."""
     con = duckdb.connect(str(store), read_only=True)
     window = f"day BETWEEN DATE '{first - timedelta(days=29)}' AND DATE '{last}'"
+    def keyed_days(table: str, key: str) -> str:
+        """Each (account, key) active day with the one before it: the sort every exact distinct
+        count over sliding windows needs."""
+        return f"""SELECT count(*), count(*) FILTER (WHERE prev IS NULL OR day - prev >= 30)
+            FROM (SELECT day, lag(day) OVER (PARTITION BY account_id, {key} ORDER BY day) AS prev
+                  FROM {table} WHERE {window})"""
+
     queries = [
         ("each (account, user) active day with the one before it (sort of the year's "
-         "user-days)",
-         f"""SELECT count(*), count(*) FILTER (WHERE prev IS NULL OR day - prev >= 30) FROM (
-             SELECT day, lag(day) OVER (PARTITION BY account_id, user_id ORDER BY day) AS prev
-             FROM usage_user_days WHERE {window})"""),
+         "user-days)", keyed_days("usage_user_days", "user_id")),
         ("each (account, feature) active day with the one before it",
-         f"""SELECT count(*), count(*) FILTER (WHERE prev IS NULL OR day - prev >= 30) FROM (
-             SELECT day, lag(day) OVER (PARTITION BY account_id, event ORDER BY day) AS prev
-             FROM usage_event_days WHERE {window})"""),
+         keyed_days("usage_event_days", "event")),
         ("one 30-day sliding sum of the daily quantity, every account and day (dense calendar)",
          f"""SELECT count(*), sum(s) FROM (
              SELECT sum(coalesce(d.qty, 0)) OVER (PARTITION BY g.account_id ORDER BY g.day
